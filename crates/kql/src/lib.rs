@@ -1,0 +1,1 @@
+//! KQL front-end (see issue 2).
