@@ -7,6 +7,7 @@
 mod commands;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -16,20 +17,35 @@ use std::process::ExitCode;
     about = "Run Microsoft Sentinel and Defender XDR KQL hunting rules anywhere"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every subcommand understands.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Global {
+    /// The data directory: telemetry (Parquet, one dataset per table) and quarry.db (rules,
+    /// hunt runs, findings).
+    #[arg(long, global = true, env = "QUARRY_DATA", default_value = "quarry-data")]
+    pub data: PathBuf,
+    /// No progress bars or chatter; results and errors only.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Print the KQL type of each built-in table column (`quarry schema DeviceFileCertificateInfo`).
+    /// Print the columns and KQL types of a table (`quarry schema DeviceFileCertificateInfo`).
     Schema(commands::schema::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let global = cli.global;
     let result = match cli.command {
-        Command::Schema(args) => commands::schema::run(args),
+        Command::Schema(args) => commands::schema::run(&global, args),
     };
     match result {
         Ok(code) => code,

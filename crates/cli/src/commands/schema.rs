@@ -8,7 +8,7 @@ pub struct Args {
     table: Option<String>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(_global: &crate::Global, args: Args) -> Result<ExitCode> {
     let catalog = Catalog::builtin();
     let Some(name) = args.table else {
         for t in catalog.iter() {
