@@ -1,0 +1,251 @@
+//! Writing a table's rows as Parquet parts: split by day of the time column, sorted by time
+//! within a part (so row-group and page statistics on the time column prune well), zstd,
+//! written under a staging directory and moved into place only when the ingest commits.
+
+use crate::datadir::{DataDir, Partition};
+use crate::error::{IoContext, Result, StoreError};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array};
+use arrow::compute::{SortOptions, concat_batches, sort_to_indices, take_record_batch};
+use arrow::datatypes::{DataType, SchemaRef, TimestampNanosecondType};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use schema::TableSchema;
+use schema::values::NANOS_PER_DAY;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Rows per row group: small enough that a time range inside one day skips most of a part.
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows buffered per (table, day) before a part is written.
+pub const PART_ROWS: usize = 1_000_000;
+/// Bytes buffered across all partitions before the largest is written early.
+pub const BUFFER_BYTES: usize = 768 * 1024 * 1024;
+
+pub fn writer_properties(sort_column: Option<usize>) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(8 * 1024)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by("quarry".to_string());
+    if let Some(idx) = sort_column {
+        b = b.set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: idx as i32,
+            descending: false,
+            nulls_first: true,
+        }]));
+    }
+    b.build()
+}
+
+/// Puts `batch` in the shape of `schema`: columns by name, missing ones null ("" for
+/// strings), so parts of one table written at different times agree.
+pub fn align(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch.clone());
+    }
+    let rows = batch.num_rows();
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+            Some(c) => arrow::compute::cast(c, f.data_type()).map_err(StoreError::from),
+            None if f.data_type() == &DataType::Utf8 => {
+                Ok(Arc::new(arrow::array::StringArray::from(vec![""; rows])) as ArrayRef)
+            }
+            None => Ok(new_null_array(f.data_type(), rows)),
+        })
+        .collect::<Result<_>>()?;
+    let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
+}
+
+/// Splits a batch by the day of its time column.
+pub fn split_by_day(batch: &RecordBatch, time_col: Option<&str>) -> Result<Vec<(Partition, RecordBatch)>> {
+    let Some(name) = time_col else {
+        return Ok(vec![(Partition::All, batch.clone())]);
+    };
+    let Some(col) = batch.column_by_name(name) else {
+        return Ok(vec![(Partition::NoTime, batch.clone())]);
+    };
+    let Some(times) = col.as_primitive_opt::<TimestampNanosecondType>() else {
+        return Err(StoreError::Invalid(format!("time column '{name}' is not a datetime")));
+    };
+    let key = |i: usize| times.is_valid(i).then(|| times.value(i).div_euclid(NANOS_PER_DAY));
+    let n = times.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let first = key(0);
+    if (1..n).all(|i| key(i) == first) {
+        return Ok(vec![(partition_of_key(first), batch.clone())]);
+    }
+    let mut groups: BTreeMap<Option<i64>, Vec<u32>> = BTreeMap::new();
+    for i in 0..n {
+        groups.entry(key(i)).or_default().push(i as u32);
+    }
+    groups
+        .into_iter()
+        .map(|(k, idx)| Ok((partition_of_key(k), take_record_batch(batch, &UInt32Array::from(idx))?)))
+        .collect()
+}
+
+fn partition_of_key(day: Option<i64>) -> Partition {
+    match day {
+        Some(d) => Partition::of_nanos(d.saturating_mul(NANOS_PER_DAY)),
+        None => Partition::NoTime,
+    }
+}
+
+/// Sorts a batch by its time column (nulls first), keeping the order of equal times.
+pub fn sort_by_time(batch: &RecordBatch, time_col: Option<&str>) -> Result<RecordBatch> {
+    let Some(col) = time_col.and_then(|n| batch.column_by_name(n)) else {
+        return Ok(batch.clone());
+    };
+    if let Some(t) = col.as_primitive_opt::<TimestampNanosecondType>()
+        && t.null_count() == 0
+        && t.values().windows(2).all(|w| w[0] <= w[1])
+    {
+        return Ok(batch.clone());
+    }
+    let idx = sort_to_indices(
+        col,
+        Some(SortOptions {
+            descending: false,
+            nulls_first: true,
+        }),
+        None,
+    )?;
+    Ok(take_record_batch(batch, &idx)?)
+}
+
+/// Writes the parts of one ingest under its staging directory and remembers where each goes.
+pub struct PartWriter {
+    dir: DataDir,
+    ingest_id: String,
+    staging: PathBuf,
+    next: usize,
+    /// (staged path, final path)
+    pub staged: Vec<(PathBuf, PathBuf)>,
+    pub rows_written: u64,
+    pub bytes_written: u64,
+}
+
+impl PartWriter {
+    pub fn new(dir: &DataDir, ingest_id: &str, staging: PathBuf) -> Self {
+        PartWriter {
+            dir: dir.clone(),
+            ingest_id: ingest_id.to_string(),
+            staging,
+            next: 0,
+            staged: Vec::new(),
+            rows_written: 0,
+            bytes_written: 0,
+        }
+    }
+
+    /// Writes one part of `table` in `partition`: the batches aligned to the table's schema,
+    /// concatenated and sorted by time.
+    pub fn write(&mut self, table: &TableSchema, partition: Partition, batches: &[RecordBatch]) -> Result<()> {
+        let schema: SchemaRef = Arc::new(table.arrow_schema());
+        let aligned = batches.iter().map(|b| align(b, &schema)).collect::<Result<Vec<_>>>()?;
+        let batch = concat_batches(&schema, &aligned)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let time_col = table.time_column();
+        let batch = sort_by_time(&batch, time_col)?;
+        self.next += 1;
+        let file_name = format!("part-{}-{:05}.parquet", self.ingest_id, self.next);
+        let rel = PathBuf::from(&table.name).join(partition.dir_name()).join(&file_name);
+        let staged = self.staging.join("tables").join(&rel);
+        if let Some(parent) = staged.parent() {
+            std::fs::create_dir_all(parent).at(parent)?;
+        }
+        let file = std::fs::File::create(&staged).at(&staged)?;
+        let sort_idx = time_col.and_then(|c| table.column_index(c));
+        let mut w = ArrowWriter::try_new(file, schema, Some(writer_properties(sort_idx)))?;
+        w.write(&batch)?;
+        let file = w.into_inner()?;
+        file.sync_all().at(&staged)?;
+        self.bytes_written += file.metadata().at(&staged)?.len();
+        self.rows_written += batch.num_rows() as u64;
+        self.staged.push((staged, self.dir.table_dir(&table.name).join(partition.dir_name()).join(file_name)));
+        Ok(())
+    }
+}
+
+/// Buffers rows per (table, partition) and writes a part when one is large enough or when
+/// the buffers together pass [`BUFFER_BYTES`].
+pub struct Partitioner {
+    pending: HashMap<(String, Partition), (Vec<RecordBatch>, usize, usize)>,
+    pending_bytes: usize,
+}
+
+impl Default for Partitioner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Partitioner {
+    pub fn new() -> Self {
+        Partitioner {
+            pending: HashMap::new(),
+            pending_bytes: 0,
+        }
+    }
+
+    /// Buffers `batch` of `table`; `schema_of` gives the current schema of any table (the
+    /// registry of the ingest), used when a part is written.
+    pub fn push(
+        &mut self,
+        table: &str,
+        batch: RecordBatch,
+        schema_of: &dyn Fn(&str) -> TableSchema,
+        writer: &mut PartWriter,
+    ) -> Result<()> {
+        let schema = schema_of(table);
+        for (partition, part) in split_by_day(&batch, schema.time_column())? {
+            let bytes = part.get_array_memory_size();
+            let key = (table.to_string(), partition);
+            let entry = self.pending.entry(key.clone()).or_default();
+            entry.1 += part.num_rows();
+            entry.2 += bytes;
+            entry.0.push(part);
+            self.pending_bytes += bytes;
+            if entry.1 >= PART_ROWS {
+                self.flush_key(&key, &schema, writer)?;
+            }
+        }
+        while self.pending_bytes > BUFFER_BYTES {
+            let Some(key) = self.pending.iter().max_by_key(|(_, v)| v.2).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            self.flush_key(&key, &schema_of(&key.0), writer)?;
+        }
+        Ok(())
+    }
+
+    fn flush_key(&mut self, key: &(String, Partition), table: &TableSchema, writer: &mut PartWriter) -> Result<()> {
+        if let Some((batches, _, bytes)) = self.pending.remove(key) {
+            self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
+            writer.write(table, key.1, &batches)?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything still buffered.
+    pub fn finish(&mut self, schema_of: &dyn Fn(&str) -> TableSchema, writer: &mut PartWriter) -> Result<()> {
+        let mut keys: Vec<_> = self.pending.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            self.flush_key(&key, &schema_of(&key.0), writer)?;
+        }
+        Ok(())
+    }
+}
