@@ -1,0 +1,278 @@
+//! The catalogue of scalar functions: every KQL function name with its parameters and how
+//! a call to it is lowered, and the registry of the DataFusion UDFs behind them.
+
+use crate::api::{Arg, LowerCtx, TypedExpr};
+use crate::error::FnError;
+use crate::udf::{Ret, RowFn, RowUdf};
+use datafusion::logical_expr::{Expr, ScalarUDF};
+use schema::KqlType;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// What a parameter accepts. The checks are Kusto's: a function that takes a number
+/// rejects a string instead of guessing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum P {
+    /// Any scalar.
+    Any,
+    /// A string; other scalars are converted as `tostring` would (Kusto does so for the
+    /// string functions), but a dynamic value is accepted too (its text is used).
+    Str,
+    /// int, long, real or decimal (or a dynamic number).
+    Num,
+    /// int or long (or a dynamic number).
+    Int,
+    Bool,
+    DateTime,
+    TimeSpan,
+    /// datetime or timespan.
+    Time,
+    Dynamic,
+}
+
+impl P {
+    pub fn accepts(self, t: KqlType) -> bool {
+        use KqlType as K;
+        match self {
+            P::Any | P::Str => true,
+            P::Num => t.is_numeric() || t == K::Dynamic || t == K::Bool,
+            P::Int => t.is_integer() || t == K::Dynamic || t == K::Real || t == K::Decimal,
+            P::Bool => matches!(t, K::Bool | K::Dynamic | K::Int | K::Long),
+            P::DateTime => matches!(t, K::DateTime | K::Dynamic),
+            P::TimeSpan => matches!(t, K::TimeSpan | K::Dynamic),
+            P::Time => matches!(t, K::DateTime | K::TimeSpan | K::Dynamic),
+            P::Dynamic => t == K::Dynamic,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            P::Any => "scalar",
+            P::Str => "string",
+            P::Num => "number",
+            P::Int => "long",
+            P::Bool => "bool",
+            P::DateTime => "datetime",
+            P::TimeSpan => "timespan",
+            P::Time => "datetime or timespan",
+            P::Dynamic => "dynamic",
+        }
+    }
+}
+
+/// One parameter: its documented name (for named arguments) and what it accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: P,
+}
+
+pub const fn p(name: &'static str, kind: P) -> Param {
+    Param { name, kind }
+}
+
+/// A call being lowered by a custom lowering: the function name, the positional
+/// arguments (named ones already put in place) and the context.
+pub struct Call<'a> {
+    pub name: &'a str,
+    pub args: Vec<TypedExpr>,
+    pub ctx: &'a LowerCtx,
+}
+
+impl Call<'_> {
+    pub fn types(&self) -> Vec<KqlType> {
+        self.args.iter().map(|a| a.ty).collect()
+    }
+}
+
+pub type CustomFn = fn(&Call) -> Result<TypedExpr, FnError>;
+
+#[derive(Clone, Copy)]
+pub enum Lower {
+    /// A row-at-a-time UDF named `kql_<name>`.
+    Row(Ret, RowFn),
+    /// A lowering of its own (native DataFusion expressions, vectorised kernels, constant
+    /// folding of `now()`…).
+    Custom(CustomFn),
+}
+
+/// One scalar function of the catalogue.
+#[derive(Clone, Copy)]
+pub struct FnDef {
+    pub name: &'static str,
+    pub params: &'static [Param],
+    /// The number of required parameters; the rest are optional.
+    pub min: usize,
+    /// When set, the last parameter repeats (`strcat(a, b, …)`), up to 64 arguments.
+    pub variadic: bool,
+    pub lower: Lower,
+}
+
+/// A function evaluated row by row with a fixed result type.
+pub const fn row(name: &'static str, params: &'static [Param], min: usize, ret: KqlType, f: RowFn) -> FnDef {
+    FnDef { name, params, min, variadic: false, lower: Lower::Row(Ret::Fixed(ret), f) }
+}
+
+/// A function evaluated row by row whose result type depends on its argument types.
+pub const fn row_fn(
+    name: &'static str,
+    params: &'static [Param],
+    min: usize,
+    ret: fn(&[KqlType]) -> KqlType,
+    f: RowFn,
+) -> FnDef {
+    FnDef { name, params, min, variadic: false, lower: Lower::Row(Ret::Fn(ret), f) }
+}
+
+/// A variadic row function (the last parameter repeats).
+pub const fn row_var(name: &'static str, params: &'static [Param], min: usize, ret: Ret, f: RowFn) -> FnDef {
+    FnDef { name, params, min, variadic: true, lower: Lower::Row(ret, f) }
+}
+
+pub const fn custom(name: &'static str, params: &'static [Param], min: usize, f: CustomFn) -> FnDef {
+    FnDef { name, params, min, variadic: false, lower: Lower::Custom(f) }
+}
+
+pub const fn custom_var(name: &'static str, params: &'static [Param], min: usize, f: CustomFn) -> FnDef {
+    FnDef { name, params, min, variadic: true, lower: Lower::Custom(f) }
+}
+
+const MAX_VARIADIC: usize = 64;
+
+fn all_defs() -> impl Iterator<Item = &'static FnDef> {
+    crate::scalar::DEF_TABLES.iter().flat_map(|t| t.iter())
+}
+
+fn defs_by_name() -> &'static HashMap<&'static str, &'static FnDef> {
+    static MAP: OnceLock<HashMap<&'static str, &'static FnDef>> = OnceLock::new();
+    MAP.get_or_init(|| all_defs().map(|d| (d.name, d)).collect())
+}
+
+/// The definition of a scalar function, by its KQL name (case-sensitive, as in Kusto).
+pub fn lookup(name: &str) -> Option<&'static FnDef> {
+    defs_by_name().get(name).copied()
+}
+
+/// Every scalar function name, sorted.
+pub fn scalar_function_names() -> Vec<&'static str> {
+    let mut names: Vec<_> = defs_by_name().keys().copied().filter(|n| !n.starts_with("__")).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Every UDF of the library (row functions and kernels), by DataFusion name.
+pub fn udfs() -> &'static HashMap<String, Arc<ScalarUDF>> {
+    static MAP: OnceLock<HashMap<String, Arc<ScalarUDF>>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = HashMap::new();
+        for d in all_defs() {
+            if let Lower::Row(ret, f) = d.lower {
+                let name = udf_name(d.name);
+                map.insert(name.clone(), Arc::new(RowUdf::new(name, ret, f).into_udf()));
+            }
+        }
+        for udf in crate::kernels::kernel_udfs() {
+            map.insert(udf.name().to_string(), Arc::new(udf));
+        }
+        map
+    })
+}
+
+/// The DataFusion name of the row UDF behind KQL function `name`.
+pub fn udf_name(name: &str) -> String {
+    format!("kql_{name}")
+}
+
+/// Calls a UDF of the library by DataFusion name.
+pub fn call_udf(name: &str, args: Vec<Expr>) -> Result<Expr, FnError> {
+    let udf = udfs().get(name).ok_or_else(|| FnError::Internal(format!("UDF {name} is not registered")))?;
+    Ok(udf.call(args))
+}
+
+/// Calls the row UDF of KQL function `name` and types the result.
+pub fn call_row(name: &str, args: Vec<TypedExpr>) -> Result<TypedExpr, FnError> {
+    let def = lookup(name).ok_or_else(|| FnError::UnknownFunction(name.to_string()))?;
+    let Lower::Row(ret, _) = def.lower else {
+        return Err(FnError::Internal(format!("{name} is not a row function")));
+    };
+    let types: Vec<KqlType> = args.iter().map(|a| a.ty).collect();
+    let ty = ret.resolve(&types);
+    let expr = call_udf(&udf_name(name), args.into_iter().map(|a| a.expr).collect())?;
+    Ok(TypedExpr::new(expr, ty))
+}
+
+/// Puts named arguments in their parameters' places.
+fn place_args(def: &FnDef, args: Vec<Arg>) -> Result<Vec<TypedExpr>, FnError> {
+    if args.iter().all(|a| a.name.is_none()) {
+        return Ok(args.into_iter().map(|a| a.value).collect());
+    }
+    let mut slots: Vec<Option<TypedExpr>> = vec![None; def.params.len().max(args.len())];
+    let mut next = 0;
+    for a in args {
+        let pos = match &a.name {
+            None => {
+                let pos = next;
+                next += 1;
+                pos
+            }
+            Some(n) => def
+                .params
+                .iter()
+                .position(|p| p.name == n)
+                .ok_or_else(|| FnError::UnknownArgumentName { name: def.name.to_string(), arg: n.clone() })?,
+        };
+        if pos >= slots.len() {
+            slots.resize(pos + 1, None);
+        }
+        slots[pos] = Some(a.value);
+    }
+    // Trailing unset optional parameters are dropped; a gap before a set one is an error.
+    while slots.last().is_some_and(|s| s.is_none()) {
+        slots.pop();
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.ok_or_else(|| {
+                FnError::invalid(
+                    def.name,
+                    format!(
+                        "The argument for parameter '{}' is missing.",
+                        def.params.get(i).map(|p| p.name).unwrap_or("?")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Lowers a call to a scalar function.
+pub fn lower_call(name: &str, args: Vec<Arg>, ctx: &LowerCtx) -> Result<TypedExpr, FnError> {
+    // Names starting with "__" are the library's internal helpers.
+    let def = lookup(name)
+        .filter(|_| !name.starts_with("__"))
+        .ok_or_else(|| FnError::UnknownFunction(name.to_string()))?;
+    let args = place_args(def, args)?;
+    let max = if def.variadic { MAX_VARIADIC } else { def.params.len() };
+    if args.len() < def.min || args.len() > max {
+        return Err(FnError::arg_count(name, def.min, if def.variadic { usize::MAX } else { max }));
+    }
+    for (i, a) in args.iter().enumerate() {
+        let param = def.params.get(i).or(def.params.last());
+        if let Some(param) = param
+            && !param.kind.accepts(a.ty)
+        {
+            return Err(FnError::ArgType {
+                name: name.to_string(),
+                position: i + 1,
+                expected: param.kind.describe().to_string(),
+                actual: a.ty,
+            });
+        }
+    }
+    match def.lower {
+        Lower::Row(..) => call_row(def.name, args),
+        Lower::Custom(f) => f(&Call { name: def.name, args, ctx }),
+    }
+}

@@ -1,0 +1,18 @@
+//! The scalar functions of KQL, one module per family. Each module exports a `DEFS` table
+//! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
+
+pub mod cond;
+pub mod convert;
+pub mod regex_cache;
+
+use crate::catalog::FnDef;
+use crate::val::Val;
+
+pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS];
+
+static NULL: Val = Val::Null;
+
+/// Argument `i` of a row, null when absent (optional parameters).
+pub(crate) fn arg(args: &[Val], i: usize) -> &Val {
+    args.get(i).unwrap_or(&NULL)
+}
