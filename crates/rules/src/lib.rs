@@ -6,6 +6,8 @@ pub mod diag;
 pub mod import;
 pub mod model;
 pub mod position;
+pub mod store;
+pub mod validate;
 mod yaml;
 
 pub use attack::Attack;
@@ -13,3 +15,5 @@ pub use diag::{Level, RuleDiagnostic};
 pub use import::{FileImport, ImportReport, import_paths, import_text};
 pub use model::*;
 pub use position::{Position, TextMap};
+pub use validate::{QueryAnalysis, QueryAnalyzer, Validator, validate, validate_set};
+pub use store::{RuleFilter, RuleStore, StoredRule, Upsert};
