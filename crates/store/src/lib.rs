@@ -10,3 +10,8 @@ pub mod quarantine;
 pub mod writer;
 
 pub use datadir::{DataDir, Part, Partition, TableStats};
+pub mod progress;
+
+pub use ingest::{Format, IngestOptions, IngestReport, ingest};
+pub use manifest::Counts;
+pub use progress::Progress;
