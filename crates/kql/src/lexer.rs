@@ -22,6 +22,9 @@ pub enum TokenKind {
     Timespan,
     /// A string literal of any form (`'…'`, `"…"`, `@'…'`, ```` ```…``` ````, `h'…'`).
     String,
+    /// A literal whose text is not tokenized: `datetime(…)`, `date(…)`, `time(…)`,
+    /// `timespan(…)`, `guid(…)`, `uuid(…)`, `uniqueid(…)` up to the first `)`.
+    TypedLiteral,
     /// `// …` to the end of the line.
     Comment,
     LParen,
@@ -90,6 +93,9 @@ const NEGATABLE: &[&str] = &[
     "in",
     "between",
 ];
+
+/// Words whose parenthesized argument is raw literal text.
+const RAW_LITERAL_WORDS: &[&str] = &["datetime", "date", "time", "timespan", "guid", "uuid", "uniqueid"];
 
 /// Lexes `source` into tokens (comments included; whitespace dropped) and diagnostics for
 /// malformed tokens. Never fails: bad characters become [`TokenKind::Error`] tokens.
@@ -179,8 +185,11 @@ impl Lexer<'_> {
                 _ => {
                     if self.char_at(self.pos).is_some_and(is_word_start) {
                         self.word_chars();
-                        if &self.text[start..self.pos] == "in" && self.peek(0) == b'~' {
+                        let word = &self.text[start..self.pos];
+                        if word == "in" && self.peek(0) == b'~' {
                             self.pos += 1;
+                        } else if RAW_LITERAL_WORDS.contains(&word) && self.typed_literal(start) {
+                            continue;
                         }
                         self.push(TokenKind::Ident, start);
                     } else {
@@ -201,6 +210,39 @@ impl Lexer<'_> {
                     TokenKind::Ident | TokenKind::RParen | TokenKind::RBracket | TokenKind::Long
                 )
         })
+    }
+
+    /// After a word such as `datetime`: when `(` follows, takes everything up to the first
+    /// `)` as one token, since datetime and timespan texts (`2015-12-31 23:59:59.9`,
+    /// `1.02:03:04`) are not made of KQL tokens.
+    fn typed_literal(&mut self, start: usize) -> bool {
+        let mut p = self.pos;
+        while matches!(self.src.get(p), Some(b' ' | b'\t')) {
+            p += 1;
+        }
+        if self.src.get(p) != Some(&b'(') {
+            return false;
+        }
+        let mut q = p + 1;
+        loop {
+            match self.src.get(q).copied() {
+                Some(b')') => {
+                    self.pos = q + 1;
+                    self.push(TokenKind::TypedLiteral, start);
+                    return true;
+                }
+                None | Some(b'\n') => {
+                    self.pos = q;
+                    self.diags.push(
+                        Diagnostic::error("KS005", "Expected: )", span(q, q))
+                            .with_label(span(p, p + 1), "this parenthesis is not closed on its line"),
+                    );
+                    self.push(TokenKind::Error, start);
+                    return true;
+                }
+                Some(_) => q += 1,
+            }
+        }
     }
 
     fn word_chars(&mut self) {
@@ -376,6 +418,13 @@ impl Lexer<'_> {
                 while self.peek(0).is_ascii_digit() {
                     self.pos += 1;
                 }
+            } else if self.peek(0) == b'.'
+                && self.peek(1) != b'.'
+                && !self.char_at(self.pos + 1).is_some_and(is_word_start)
+            {
+                // `0.` is a real.
+                kind = TokenKind::Real;
+                self.pos += 1;
             }
             let exp_digits = match (self.peek(0), self.peek(1), self.peek(2)) {
                 (b'e' | b'E', d, _) if d.is_ascii_digit() => Some(1),
@@ -399,6 +448,11 @@ impl Lexer<'_> {
             let plain_decimal = !number.contains(['e', 'E', 'x', 'X']);
             if plain_decimal && crate::literals::timespan_unit_ticks(suffix).is_some() {
                 self.push(TokenKind::Timespan, start);
+                return;
+            }
+            if number.bytes().all(|b| b.is_ascii_digit()) {
+                // Kusto accepts names that start with digits (`5h_MovingAvg`).
+                self.push(TokenKind::Ident, start);
                 return;
             }
             self.diags.push(
@@ -601,8 +655,24 @@ l``` x !has y !in~ z in~ w !contains_cs v a != b =~ c !~ d // done"#
     }
 
     #[test]
+    fn typed_literals_are_one_token() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("datetime(2015-12-31 23:59:59.9) time (1.02:03) guid(null) x:datetime"),
+            vec![
+                (TypedLiteral, "datetime(2015-12-31 23:59:59.9)"),
+                (TypedLiteral, "time (1.02:03)"),
+                (TypedLiteral, "guid(null)"),
+                (Ident, "x"),
+                (Colon, ":"),
+                (Ident, "datetime"),
+            ]
+        );
+    }
+
+    #[test]
     fn errors_are_tokens_with_diagnostics() {
-        let (tokens, diags) = lex("x == 'abc\n| take 1 # 5zz");
+        let (tokens, diags) = lex("x == 'abc\n| take 1 # 5.5zz");
         assert_eq!(diags.len(), 3, "{diags:?}");
         assert_eq!(diags[0].message, "Malformed string literal");
         assert_eq!(diags[1].message, "Unexpected: #");

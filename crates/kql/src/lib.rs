@@ -1,12 +1,19 @@
 //! The Kusto Query Language front-end: lexer, parser, AST with spans, diagnostics and a
 //! pretty-printer. No I/O and no execution: see `engine` for that.
+//!
+//! ```
+//! let parsed = kql::parse("StormEvents | where State == 'TEXAS' | take 10");
+//! assert!(parsed.is_ok());
+//! ```
 
 pub mod ast;
 pub mod diagnostic;
 pub mod lexer;
 pub mod literals;
+mod parser;
 pub mod span;
 
 pub use diagnostic::{Diagnostic, Label, Severity, has_errors};
 pub use lexer::{Token, TokenKind, is_keyword, lex};
+pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING, Parsed, parse, parse_expression};
 pub use span::{LineCol, LineIndex, Span};
