@@ -5,6 +5,7 @@ pub mod attack;
 pub mod diag;
 pub mod import;
 pub mod model;
+pub mod packs;
 pub mod position;
 pub mod store;
 pub mod validate;

@@ -99,13 +99,29 @@ pub(crate) fn runs(
 ) -> Option<Vec<Run>> {
     let built = match style {
         ScalarStyle::Plain => flow(text, start, end, Quote::None),
-        ScalarStyle::SingleQuoted => flow(text, start + 1, end.checked_sub(1)?, Quote::Single),
-        ScalarStyle::DoubleQuoted => flow(text, start + 1, end.checked_sub(1)?, Quote::Double),
+        // The parser's end can include blanks after the closing quote: find the quote.
+        ScalarStyle::SingleQuoted => flow(text, start + 1, closing_quote(text, start, b'\'')?, Quote::Single),
+        ScalarStyle::DoubleQuoted => flow(text, start + 1, closing_quote(text, start, b'"')?, Quote::Double),
         ScalarStyle::Literal | ScalarStyle::Folded => {
             return block(text, style == ScalarStyle::Folded, header_search_from, end, expected);
         }
     }?;
     (built.value == expected).then_some(built.runs)
+}
+
+/// The offset of the quote closing the scalar that opens at `start`.
+fn closing_quote(text: &str, start: usize, quote: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quote == b'"' => i += 2,
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            c if c == quote => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 #[derive(Clone, Copy, PartialEq)]
