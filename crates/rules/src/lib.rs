@@ -3,6 +3,7 @@
 
 pub mod attack;
 pub mod diag;
+pub mod export;
 pub mod import;
 pub mod model;
 pub mod packs;
