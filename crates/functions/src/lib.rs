@@ -28,8 +28,9 @@ pub mod terms;
 pub mod udf;
 pub mod val;
 
-/// Evaluation helpers for tests (also usable by the engine's tests).
-#[doc(hidden)]
+/// Evaluation helpers for tests (the engine's tests can enable them with the `testkit`
+/// feature).
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use aggregate::{aggregate_function_names, lower_aggregate};

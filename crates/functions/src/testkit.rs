@@ -7,7 +7,7 @@ use crate::render::render_cell;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::DFSchema;
-use datafusion::logical_expr::col;
+use datafusion::prelude::ident as col;
 use datafusion::prelude::SessionContext;
 use schema::KqlType;
 use std::sync::Arc;
@@ -83,4 +83,73 @@ pub fn column(name: &str, ty: KqlType) -> TypedExpr {
 pub fn binop(op: &str, l: TypedExpr, r: TypedExpr) -> String {
     let e = crate::lower_binary(op, l, r).unwrap_or_else(|err| panic!("{op}: {err}"));
     eval1(&e)
+}
+
+/// `T | summarize aggs by keys`, rendered as rows sorted by their text (multi-column
+/// aggregates expanded as the engine expands them). Returns (column names, rows).
+pub fn summarize(
+    b: RecordBatch,
+    keys: Vec<(&str, TypedExpr)>,
+    aggs: Vec<crate::api::TypedAgg>,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    try_summarize(b, keys, aggs).unwrap_or_else(|e| panic!("summarize failed: {e}"))
+}
+
+pub fn try_summarize(
+    b: RecordBatch,
+    keys: Vec<(&str, TypedExpr)>,
+    aggs: Vec<crate::api::TypedAgg>,
+) -> datafusion::common::Result<(Vec<String>, Vec<Vec<String>>)> {
+    let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    rt.block_on(async move {
+        let s = session();
+        let df = s.read_batch(b)?;
+        let group: Vec<_> = keys.iter().map(|(n, e)| e.expr.clone().alias(*n)).collect();
+        let agg_exprs: Vec<_> = aggs.iter().enumerate().map(|(i, a)| a.expr.clone().alias(format!("__agg{i}"))).collect();
+        let df = df.aggregate(group, agg_exprs)?;
+        let mut projection = Vec::new();
+        let mut names = Vec::new();
+        let mut types = Vec::new();
+        for (n, e) in &keys {
+            projection.push(col(*n));
+            names.push(n.to_string());
+            types.push(e.ty);
+        }
+        for (i, a) in aggs.iter().enumerate() {
+            let c = col(format!("__agg{i}"));
+            match &a.columns {
+                Some(mc) => {
+                    for te in mc.expand(c) {
+                        projection.push(te.expr);
+                        types.push(te.ty);
+                    }
+                    names.extend(mc.names.iter().cloned());
+                }
+                None => {
+                    projection.push(c);
+                    names.push(a.default_name.clone());
+                    types.push(a.ty);
+                }
+            }
+        }
+        let batches = df.select(projection)?.collect().await?;
+        let mut rows = Vec::new();
+        for batch in batches {
+            for r in 0..batch.num_rows() {
+                let mut row = Vec::new();
+                for (c, ty) in types.iter().enumerate() {
+                    row.push(render_cell(batch.column(c).as_ref(), r, *ty)?);
+                }
+                rows.push(row);
+            }
+        }
+        rows.sort();
+        Ok((names, rows))
+    })
+}
+
+/// Lowers an aggregate call with positional arguments.
+pub fn agg(name: &str, args: Vec<TypedExpr>) -> crate::api::TypedAgg {
+    crate::lower_aggregate(name, args.into_iter().map(Arg::positional).collect(), &ctx())
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
