@@ -11,9 +11,13 @@ pub mod diagnostic;
 pub mod lexer;
 pub mod literals;
 mod parser;
+mod print;
+pub mod render;
 pub mod span;
 
 pub use diagnostic::{Diagnostic, Label, Severity, has_errors};
 pub use lexer::{Token, TokenKind, is_keyword, lex};
 pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING, Parsed, parse, parse_expression};
+pub use print::{print, print_expr, print_operator, print_statement};
+pub use render::{RenderOptions, render, render_all};
 pub use span::{LineCol, LineIndex, Span};

@@ -381,7 +381,9 @@ impl Parser<'_> {
                 }
                 continue;
             }
-            if self.pos == before || !matches!(self.peek_kind(), Some(k) if k != close) {
+            if self.pos == before
+                || !matches!(self.peek_kind(), Some(k) if k != close && k != TokenKind::Pipe && k != TokenKind::Semicolon)
+            {
                 break;
             }
             // Something that is neither `,` nor the closer: report and resynchronize.
@@ -546,6 +548,14 @@ impl Parser<'_> {
                 }
             }
             TokenKind::Ident => self.parse_word_primary(),
+            TokenKind::Error => {
+                // A malformed token: the lexer reported it.
+                self.bump();
+                Expr {
+                    kind: ExprKind::Error,
+                    span: t.span,
+                }
+            }
             _ => self.missing_expr(),
         }
     }

@@ -60,6 +60,7 @@ pub fn parse(source: &str) -> Parsed {
         .filter(|t| t.kind != TokenKind::Comment)
         .collect();
     let mut p = Parser::new(source, tokens);
+    p.lexer_errors = diagnostics.clone();
     let query = p.parse_query();
     diagnostics.append(&mut p.diags);
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
@@ -85,6 +86,7 @@ pub fn parse_expression(source: &str) -> (Expr, Vec<Diagnostic>) {
         .filter(|t| t.kind != TokenKind::Comment)
         .collect();
     let mut p = Parser::new(source, tokens);
+    p.lexer_errors = diagnostics.clone();
     let e = p.parse_pipe_expr(Context::Statement);
     if !p.at_end() {
         p.unexpected_fragment();
@@ -114,6 +116,8 @@ pub(crate) struct Parser<'a> {
     too_deep: bool,
     /// Depth of the deepest expression completed in the current scope (see `expr.rs`).
     depth_acc: u32,
+    /// Spans of lexer errors, so that the parser does not report them twice.
+    lexer_errors: Vec<Diagnostic>,
 }
 
 impl<'a> Parser<'a> {
@@ -126,6 +130,7 @@ impl<'a> Parser<'a> {
             nesting: 0,
             too_deep: false,
             depth_acc: 0,
+            lexer_errors: Vec::new(),
         }
     }
 
@@ -263,9 +268,20 @@ impl<'a> Parser<'a> {
     /// Where to report something missing: the current token, or just after the previous
     /// one at the end of the text.
     pub(crate) fn missing_span(&self) -> Span {
+        let prev = self.prev_end();
         match self.peek() {
+            // On a later line: the thing is missing at the end of the previous line.
+            Some(t)
+                if self.pos > 0
+                    && self
+                        .src
+                        .get(prev as usize..t.span.start as usize)
+                        .is_some_and(|g| g.contains('\n')) =>
+            {
+                Span::empty(prev)
+            }
             Some(t) => Span::empty(t.span.start),
-            None => Span::empty(self.prev_end()),
+            None => Span::empty(prev),
         }
     }
 
@@ -320,7 +336,23 @@ impl<'a> Parser<'a> {
     /// Reports the tokens from here to the next recovery point as unexpected and skips them.
     pub(crate) fn unexpected_fragment(&mut self) {
         let start = self.cur_span().start;
+        let before = self.pos;
+        let first = self.peek();
         self.skip_to_recovery();
+        if self.pos == before {
+            return;
+        }
+        // Tokens right after an error already reported (an unterminated string, a missing
+        // operand) are its consequence, not a new mistake.
+        let already = self
+            .diags
+            .iter()
+            .chain(self.lexer_errors.iter())
+            .any(|d| d.span.start == start || (d.span.start <= start && start < d.span.end.max(d.span.start + 1)))
+            || first.is_some_and(|t| t.kind == TokenKind::Error);
+        if already {
+            return;
+        }
         let end = self.prev_end().max(start);
         self.error("KS198", "The incomplete fragment is unexpected.", Span::new(start, end));
     }

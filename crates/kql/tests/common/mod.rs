@@ -15,7 +15,12 @@ pub fn yaml_query(text: &str) -> Option<(String, usize)> {
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.iter().position(|l| l.starts_with("query: |"))?;
     let body = &lines[start + 1..];
-    let indent = body.iter().find(|l| !l.trim().is_empty())?.chars().take_while(|c| *c == ' ').count();
+    let indent = body
+        .iter()
+        .find(|l| !l.trim().is_empty())?
+        .chars()
+        .take_while(|c| *c == ' ')
+        .count();
     let mut out = Vec::new();
     for line in body {
         if !line.trim().is_empty() && line.chars().take_while(|c| *c == ' ').count() < indent {
@@ -56,7 +61,10 @@ pub fn conformance() -> Option<Vec<(String, String)>> {
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("valid JSON line");
-                (v["id"].as_str().unwrap_or("").to_string(), v["query"].as_str().unwrap_or("").to_string())
+                (
+                    v["id"].as_str().unwrap_or("").to_string(),
+                    v["query"].as_str().unwrap_or("").to_string(),
+                )
             })
             .collect(),
     )
