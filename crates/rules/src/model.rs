@@ -464,8 +464,13 @@ impl Rule {
     }
 
     /// Whether two rules have the same Sentinel definition (everything but provenance,
-    /// enrichment and source positions).
+    /// enrichment, source positions and the severity a feed page adds).
     pub fn same_definition(&self, other: &Rule) -> bool {
+        self.definition_differences(other).is_empty()
+    }
+
+    /// The Sentinel fields (serde names) whose values differ between two rules' definitions.
+    pub fn definition_differences(&self, other: &Rule) -> Vec<String> {
         let strip = |r: &Rule| {
             let mut r = r.clone();
             r.provenance = Provenance::new(SourceFormat::SentinelYaml);
@@ -477,9 +482,14 @@ impl Rule {
             r.query = squash(&r.query);
             r.description = squash(&r.description);
             r.severity = None;
-            r
+            serde_json::to_value(&r).unwrap_or_default()
         };
-        strip(self) == strip(other)
+        let (a, b) = (strip(self), strip(other));
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return vec!["<rule>".into()] };
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).cloned().collect()
     }
 }
 

@@ -148,7 +148,7 @@ impl ImportReport {
     }
 }
 
-/// Reads files, directories (recursively: `.yaml`, `.yml`, `.txt`, `.md`) and glob patterns.
+/// Reads files, directories (recursively: `.yaml`, `.yml`, `.txt`) and glob patterns.
 pub fn import_paths(paths: &[PathBuf]) -> ImportReport {
     let mut report = ImportReport::default();
     let mut files = Vec::new();
@@ -211,7 +211,7 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<RuleDiagnostic>) {
         for e in entries {
             if e.is_dir() {
                 collect(&e, out, diags);
-            } else if e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "yaml" | "yml" | "txt" | "md")) {
+            } else if e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "yaml" | "yml" | "txt")) {
                 out.push(e);
             }
         }
@@ -241,7 +241,8 @@ pub fn merge_duplicates(rules: Vec<Rule>) -> (Vec<Rule>, Vec<RuleDiagnostic>) {
             out.push(rule);
             continue;
         };
-        if existing.same_definition(&rule) {
+        let differences = existing.definition_differences(&rule);
+        if differences.is_empty() {
             let (mut primary, other) = if richness(&rule) > richness(existing) { (rule, existing.clone()) } else { (existing.clone(), rule) };
             merge_into(&mut primary, other);
             *existing = primary;
@@ -252,9 +253,10 @@ pub fn merge_duplicates(rules: Vec<Rule>) -> (Vec<Rule>, Vec<RuleDiagnostic>) {
                     Level::Warning,
                     codes::DUPLICATE_IN_IMPORT,
                     format!(
-                        "rule id {} is also defined, differently, in {}; this file's definition is kept",
+                        "rule id {} is also defined in {} with a different {}; this file's definition is kept",
                         rule.id,
-                        existing.provenance.path.as_deref().unwrap_or("another file")
+                        existing.provenance.path.as_deref().unwrap_or("another file"),
+                        differences.join(", ")
                     ),
                 )
                 .at(at)

@@ -364,7 +364,8 @@ fn block_with_indent(text: &str, body: &[Line], indent: usize, folded: bool, cho
         }
         trailing.clear();
         b.copy(text, s..line.end);
-        last_text_break = (line.next > line.end).then_some(line.end);
+        // At the end of input the parser still reads a final line break.
+        last_text_break = Some(line.end);
         prev_more_indented = more_indented;
         seen_text = true;
     }
@@ -438,6 +439,14 @@ mod tests {
             let yaml = format!("- {header}\n\n  x y\n  z\n- end\n");
             check_all(&yaml);
         }
+    }
+
+    #[test]
+    fn block_at_end_of_input_without_line_break() {
+        let got = check_all("q: |\r\n  a \r\n  b ");
+        assert_eq!(got[1].0, "a \nb \n");
+        let got = check_all("q: |-\n  a\n  b");
+        assert_eq!(got[1].0, "a\nb");
     }
 
     #[test]
