@@ -326,7 +326,7 @@ impl Parser<'_> {
         };
         let items = self.parse_comma_list(TokenKind::RParen, false, |p| p.parse_pipe_expr(Context::Statement));
         let close = self
-            .expect(TokenKind::RParen, ")")
+            .expect_close(TokenKind::RParen, ")", open)
             .unwrap_or_else(|| self.missing_span());
         (items, open.to(close))
     }
@@ -528,7 +528,7 @@ impl Parser<'_> {
             TokenKind::LParen => {
                 self.bump();
                 let inner = self.parse_pipe_expr(Context::Statement);
-                let close = self.expect(TokenKind::RParen, ")").unwrap_or(inner.span);
+                let close = self.expect_close(TokenKind::RParen, ")", t.span).unwrap_or(inner.span);
                 let span = t.span.to(close);
                 Expr {
                     kind: ExprKind::Paren(Box::new(inner)),
@@ -671,7 +671,7 @@ impl Parser<'_> {
             Arg { name, value, span }
         });
         let close = self
-            .expect(TokenKind::RParen, ")")
+            .expect_close(TokenKind::RParen, ")", open)
             .unwrap_or_else(|| self.missing_span());
         (args, open.to(close))
     }

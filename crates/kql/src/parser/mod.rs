@@ -300,6 +300,20 @@ impl<'a> Parser<'a> {
         got
     }
 
+    /// Consumes the closing bracket `kind` matching `open`, or reports it missing with a
+    /// label on the opening one.
+    pub(crate) fn expect_close(&mut self, kind: TokenKind, what: &str, open: Span) -> Option<Span> {
+        let got = self.eat(kind);
+        if got.is_none() {
+            let span = self.missing_span();
+            self.push_diag(
+                Diagnostic::error("KS005", format!("Expected: {what}"), span)
+                    .with_label(open, "this bracket is not closed"),
+            );
+        }
+        got
+    }
+
     pub(crate) fn expect_word(&mut self, word: &str) -> Option<Span> {
         let got = self.eat_word(word);
         if got.is_none() {

@@ -39,7 +39,8 @@ impl Parser<'_> {
                             Diagnostic::error("KS002", format!("Unexpected: {text}"), span)
                                 .with_label(span, "this closing bracket has no opening one"),
                         );
-                        self.bump();
+                        // The rest of this statement cannot be trusted: resume at the next `;`.
+                        self.skip_statement();
                     } else {
                         self.unexpected_fragment();
                     }
