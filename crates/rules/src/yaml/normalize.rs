@@ -90,7 +90,7 @@ pub(crate) fn fix_sequence_item_keys(text: &str) -> Option<(String, Vec<Insertio
         } else if is_key_line(l.rest) {
             match seq {
                 Some((d, p)) if l.indent == d && d > p => {
-                    fixed_keys.push(l.start);
+                    fixed_keys.push(l.start + l.indent);
                     shift[i] = true;
                     // Everything nested under the key moves with it.
                     let mut j = i + 1;
@@ -144,7 +144,7 @@ mod tests {
         let (fixed, ins, keys) = fix_sequence_item_keys(text).unwrap();
         assert_eq!(fixed, "requiredDataConnectors:\r\n    - connectorId: X\r\n      dataTypes:\r\n          - T\r\ntactics: C\r\n");
         assert_eq!(ins.len(), 2);
-        assert_eq!(keys, vec![text.find("    dataTypes").unwrap()]);
+        assert_eq!(keys, vec![text.find("dataTypes").unwrap()]);
     }
 
     #[test]
