@@ -23,6 +23,7 @@ pub fn render_cell(arr: &dyn Array, row: usize, ty: KqlType) -> Result<String> {
     Ok(match (ty, &v) {
         (KqlType::Guid, Val::Str(s)) => s.to_ascii_lowercase(),
         (KqlType::Bool, Val::Long(x)) => (*x != 0).to_string(),
+        (_, Val::DateTime(n)) => schema::values::format_datetime(*n),
         _ => v.to_kstring(),
     })
 }

@@ -87,7 +87,8 @@ impl Val {
             Val::Real(v) => crate::render::format_real(*v),
             Val::Decimal(v) => crate::render::format_decimal(*v),
             Val::Str(s) => s.clone(),
-            Val::DateTime(n) => schema::values::format_datetime(*n),
+            // tostring(datetime) keeps all seven fraction digits: 2017-01-01T00:00:00.0000000Z.
+            Val::DateTime(n) => crate::render::datetime_json_text(*n),
             Val::TimeSpan(n) => schema::values::format_timespan(*n),
             Val::Dyn(Json::Null) => String::new(),
             Val::Dyn(Json::String(s)) => s.clone(),

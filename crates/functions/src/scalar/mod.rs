@@ -2,13 +2,14 @@
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
 pub mod cond;
+pub mod string;
 pub mod convert;
 pub mod regex_cache;
 
 use crate::catalog::FnDef;
 use crate::val::Val;
 
-pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS];
+pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS];
 
 static NULL: Val = Val::Null;
 
