@@ -39,6 +39,8 @@ pub struct Global {
 enum Command {
     /// Print the columns and KQL types of a table (`quarry schema DeviceFileCertificateInfo`).
     Schema(commands::schema::Args),
+    /// Import, list and show hunting rules (Sentinel YAML, SOC-feed pages, built-in packs).
+    Rules(commands::rules::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     let global = cli.global;
     let result = match cli.command {
         Command::Schema(args) => commands::schema::run(&global, args),
+        Command::Rules(args) => commands::rules::run(&global, args),
     };
     match result {
         Ok(code) => code,
