@@ -4,8 +4,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn quarry(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quarry")).arg("--data").arg(data).args(args).output().expect("run quarry");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run quarry");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn fixtures() -> PathBuf {
@@ -18,7 +27,10 @@ fn import_list_show_round_trip() {
     let seeds = fixtures().join("seeds");
     let (code, out, err) = quarry(dir.path(), &["rules", "import", seeds.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("5 file(s): 4 added, 0 updated, 0 unchanged, 0 failed; 4 rule(s)"), "{out}");
+    assert!(
+        out.contains("5 file(s): 4 added, 0 updated, 0 unchanged, 0 failed; 4 rule(s)"),
+        "{out}"
+    );
 
     // Importing again changes nothing.
     let (code, out, _) = quarry(dir.path(), &["rules", "import", seeds.to_str().unwrap()]);
@@ -44,7 +56,15 @@ fn import_list_show_round_trip() {
     expected["source"]["path"] = shown["source"]["path"].clone();
     assert_eq!(shown, expected);
 
-    let (code, yaml, _) = quarry(dir.path(), &["rules", "show", "Remote Management and Monitoring tool - SupRemo - File Signature", "--yaml"]);
+    let (code, yaml, _) = quarry(
+        dir.path(),
+        &[
+            "rules",
+            "show",
+            "Remote Management and Monitoring tool - SupRemo - File Signature",
+            "--yaml",
+        ],
+    );
     assert_eq!(code, 0);
     let back = rules::import_text("x.yaml", &yaml).rule.unwrap();
     assert!(back.same_definition(&parsed), "{yaml}");
@@ -71,7 +91,10 @@ fn a_broken_file_fails_the_import_but_not_the_others() {
 #[test]
 fn the_rmm_pack_lists_without_files() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, _) = quarry(dir.path(), &["rules", "list", "--pack", "rmm", "--table", "DeviceNetworkEvents"]);
+    let (code, out, _) = quarry(
+        dir.path(),
+        &["rules", "list", "--pack", "rmm", "--table", "DeviceNetworkEvents"],
+    );
     assert_eq!(code, 0);
     assert!(out.contains("All Tools - Network Connection"), "{out}");
     assert!(!out.contains("File Signature"), "{out}");

@@ -54,7 +54,9 @@ fn camel_case(name: &str) -> String {
     name.split_whitespace()
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -80,8 +82,16 @@ impl Attack {
                 t.sentinel_name = derived;
             }
         }
-        let by_id = techniques.iter().enumerate().map(|(i, t)| (t.id.to_ascii_uppercase(), i)).collect();
-        Attack { tactics, techniques, by_id }
+        let by_id = techniques
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.to_ascii_uppercase(), i))
+            .collect();
+        Attack {
+            tactics,
+            techniques,
+            by_id,
+        }
     }
 
     /// Tactics in matrix order.
@@ -95,7 +105,9 @@ impl Attack {
 
     /// A technique or sub-technique by id (`T1219`, `t1078.004`).
     pub fn technique(&self, id: &str) -> Option<&Technique> {
-        self.by_id.get(&id.trim().to_ascii_uppercase()).and_then(|&i| self.techniques.get(i))
+        self.by_id
+            .get(&id.trim().to_ascii_uppercase())
+            .and_then(|&i| self.techniques.get(i))
     }
 
     /// A tactic by Sentinel name (exact), short name, display name or id.
@@ -109,7 +121,12 @@ impl Attack {
     /// A tactic whose Sentinel name matches ignoring case and separators (for "did you
     /// mean" hints: `commandandcontrol`, `Command and Control`).
     pub fn tactic_loose(&self, name: &str) -> Option<&Tactic> {
-        let squash = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let squash = |s: &str| {
+            s.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
         let n = squash(name);
         self.tactics.iter().find(|t| squash(&t.sentinel_name) == n)
     }
@@ -141,7 +158,10 @@ mod tests {
         assert_eq!(c2.id, "TA0011");
         assert_eq!(a.tactic("command-and-control").unwrap().id, "TA0011");
         assert!(a.tactic("CommAndAndControl").is_none());
-        assert_eq!(a.tactic_loose("commandandcontrol").unwrap().sentinel_name, "CommandAndControl");
+        assert_eq!(
+            a.tactic_loose("commandandcontrol").unwrap().sentinel_name,
+            "CommandAndControl"
+        );
         for t in a.tactics() {
             assert!(!t.sentinel_name.contains(' '), "{t:?}");
         }

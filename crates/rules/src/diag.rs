@@ -100,7 +100,14 @@ impl RuleDiagnostic {
 impl std::fmt::Display for RuleDiagnostic {
     /// One line, compiler style: `path:line:col: error[Q201]: message (help: …)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}[{}]: {}", self.location(), self.level.as_str(), self.code, self.message)?;
+        write!(
+            f,
+            "{}: {}[{}]: {}",
+            self.location(),
+            self.level.as_str(),
+            self.code,
+            self.message
+        )?;
         if let Some(help) = &self.help {
             write!(f, " (help: {help})")?;
         }

@@ -27,7 +27,10 @@ pub fn to_sentinel_yaml(rule: &Rule) -> String {
             }
         }
     }
-    for (k, p) in [("queryFrequency", &rule.query_frequency), ("queryPeriod", &rule.query_period)] {
+    for (k, p) in [
+        ("queryFrequency", &rule.query_frequency),
+        ("queryPeriod", &rule.query_period),
+    ] {
         if let Some(p) = p {
             kv(&mut y, 0, k, &p.text);
         }
@@ -179,9 +182,16 @@ fn scalar_inline(s: &str) -> String {
         && s.chars().all(|c| c.is_alphanumeric() || " _./()@,-+'&".contains(c))
         && !s.starts_with([' ', '-', '\'', '&', '@', ','])
         && !s.ends_with(' ')
-        && !matches!(s, "true" | "false" | "True" | "False" | "TRUE" | "FALSE" | "null" | "Null" | "NULL" | "~" | "yes" | "no")
+        && !matches!(
+            s,
+            "true" | "false" | "True" | "False" | "TRUE" | "FALSE" | "null" | "Null" | "NULL" | "~" | "yes" | "no"
+        )
         && s.parse::<f64>().is_err();
-    if plain_ok { s.to_string() } else { serde_json::to_string(s).unwrap_or_default() }
+    if plain_ok {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -213,8 +223,14 @@ mod tests {
         r.query_period = Period::parse("1d");
         r.trigger_operator = Some(TriggerOperator::GreaterThan);
         r.trigger_threshold = Some(0);
-        r.custom_details = vec![CustomDetail { key: "Tool".into(), column: "RMM_Tool".into() }];
-        r.tags = vec![Tag::Text("true".into()), Tag::Map([("Schema".to_string(), "ASimDns".to_string())].into())];
+        r.custom_details = vec![CustomDetail {
+            key: "Tool".into(),
+            column: "RMM_Tool".into(),
+        }];
+        r.tags = vec![
+            Tag::Text("true".into()),
+            Tag::Map([("Schema".to_string(), "ASimDns".to_string())].into()),
+        ];
         let yaml = to_sentinel_yaml(&r);
         let back = import_text("x.yaml", &yaml).rule.unwrap_or_else(|| panic!("{yaml}"));
         assert_eq!(back.name, "1.0");

@@ -17,5 +17,5 @@ pub use diag::{Level, RuleDiagnostic};
 pub use import::{FileImport, ImportReport, import_paths, import_text};
 pub use model::*;
 pub use position::{Position, TextMap};
-pub use validate::{QueryAnalysis, QueryAnalyzer, Validator, validate, validate_set};
 pub use store::{RuleFilter, RuleStore, StoredRule, Upsert};
+pub use validate::{QueryAnalysis, QueryAnalyzer, Validator, validate, validate_set};

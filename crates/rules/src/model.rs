@@ -172,7 +172,10 @@ impl Period {
             };
             days * 86400 + h * 3600 + m * 60 + s
         };
-        (seconds >= 0).then(|| Period { text: text.to_string(), seconds })
+        (seconds >= 0).then(|| Period {
+            text: text.to_string(),
+            seconds,
+        })
     }
 }
 
@@ -389,7 +392,12 @@ pub struct SourceInfo {
 
 impl Rule {
     /// A rule with only the required parts; importers and packs fill in the rest.
-    pub fn new(id: impl Into<String>, name: impl Into<String>, query: impl Into<String>, provenance: Provenance) -> Rule {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        query: impl Into<String>,
+        provenance: Provenance,
+    ) -> Rule {
         Rule {
             id: id.into(),
             name: name.into(),
@@ -460,7 +468,12 @@ impl Rule {
     /// The file position of a byte offset into the exclusion of false positive `index`.
     pub fn exclusion_position(&self, index: usize, offset: usize) -> Option<Position> {
         let text = self.enrichment.false_positives.get(index)?.exclusion.as_deref()?;
-        self.source.as_ref()?.exclusion_maps.get(index)?.as_ref()?.locate(text, offset)
+        self.source
+            .as_ref()?
+            .exclusion_maps
+            .get(index)?
+            .as_ref()?
+            .locate(text, offset)
     }
 
     /// Whether two rules have the same Sentinel definition (everything but provenance,
@@ -478,14 +491,22 @@ impl Rule {
             r.source = None;
             // Condensed pages flatten indentation and drop trailing blanks: compare the
             // text, not the layout.
-            let squash = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n");
+            let squash = |s: &str| {
+                s.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
             r.query = squash(&r.query);
             r.description = squash(&r.description);
             r.severity = None;
             serde_json::to_value(&r).unwrap_or_default()
         };
         let (a, b) = (strip(self), strip(other));
-        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return vec!["<rule>".into()] };
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return vec!["<rule>".into()];
+        };
         let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
         keys.sort();
         keys.dedup();

@@ -61,7 +61,12 @@ impl<'a> LineIndex<'a> {
             .text
             .get(start..offset)
             .map(|s| s.chars().count())
-            .unwrap_or_else(|| self.text[start..].char_indices().take_while(|(i, _)| start + i < offset).count());
+            .unwrap_or_else(|| {
+                self.text[start..]
+                    .char_indices()
+                    .take_while(|(i, _)| start + i < offset)
+                    .count()
+            });
         Position {
             line: to_u32(line + 1),
             column: to_u32(column + 1),
@@ -210,11 +215,25 @@ mod tests {
     fn line_index_counts_characters_and_crlf() {
         let text = "ab\r\nOÜx\ny";
         let idx = LineIndex::new(text);
-        assert_eq!(idx.position(0), Position { line: 1, column: 1, offset: 0 });
+        assert_eq!(
+            idx.position(0),
+            Position {
+                line: 1,
+                column: 1,
+                offset: 0
+            }
+        );
         assert_eq!(idx.position(4).line, 2);
         // 'x' is after two characters (Ü is two bytes).
         let x = text.find('x').unwrap();
-        assert_eq!(idx.position(x), Position { line: 2, column: 3, offset: x as u32 });
+        assert_eq!(
+            idx.position(x),
+            Position {
+                line: 2,
+                column: 3,
+                offset: x as u32
+            }
+        );
         assert_eq!(idx.position(text.len()).line, 3);
     }
 
@@ -226,12 +245,36 @@ mod tests {
         // Simulate a block scalar: each line comes from an indented line.
         let map = TextMap {
             segments: vec![
-                Segment { value_start: 0, len: 9, at: idx.position(9), verbatim: true },
-                Segment { value_start: 9, len: 4, at: idx.position(20), verbatim: true },
+                Segment {
+                    value_start: 0,
+                    len: 9,
+                    at: idx.position(9),
+                    verbatim: true,
+                },
+                Segment {
+                    value_start: 9,
+                    len: 4,
+                    at: idx.position(20),
+                    verbatim: true,
+                },
             ],
         };
-        assert_eq!(map.locate(value, 5).unwrap(), Position { line: 2, column: 8, offset: 14 });
-        assert_eq!(map.locate(value, 9).unwrap(), Position { line: 3, column: 3, offset: 20 });
+        assert_eq!(
+            map.locate(value, 5).unwrap(),
+            Position {
+                line: 2,
+                column: 8,
+                offset: 14
+            }
+        );
+        assert_eq!(
+            map.locate(value, 9).unwrap(),
+            Position {
+                line: 3,
+                column: 3,
+                offset: 20
+            }
+        );
         let (s, e) = map.locate_span(value, 9..12).unwrap();
         assert_eq!((s.line, s.column, e.column), (3, 3, 6));
         let sliced = map.slice(9..13, value);
@@ -240,7 +283,16 @@ mod tests {
 
     #[test]
     fn segments_serialize_compactly() {
-        let seg = Segment { value_start: 1, len: 2, at: Position { line: 3, column: 4, offset: 5 }, verbatim: true };
+        let seg = Segment {
+            value_start: 1,
+            len: 2,
+            at: Position {
+                line: 3,
+                column: 4,
+                offset: 5,
+            },
+            verbatim: true,
+        };
         assert_eq!(serde_json::to_string(&seg).unwrap(), "[1,2,3,4,5,true]");
         let back: Segment = serde_json::from_str("[1,2,3,4,5,true]").unwrap();
         assert_eq!(back, seg);

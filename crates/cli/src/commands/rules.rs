@@ -79,14 +79,23 @@ impl FilterArgs {
     fn to_filter(&self) -> Result<RuleFilter> {
         let severity = match &self.severity {
             None => None,
-            Some(s) => Some(Severity::parse(s).ok_or_else(|| miette!("unknown severity `{s}` (expected Informational, Low, Medium or High)"))?),
+            Some(s) => Some(
+                Severity::parse(s)
+                    .ok_or_else(|| miette!("unknown severity `{s}` (expected Informational, Low, Medium or High)"))?,
+            ),
         };
         if let Some(t) = &self.tactic
             && Attack::get().tactic(t).or(Attack::get().tactic_loose(t)).is_none()
         {
             return Err(miette!("unknown tactic `{t}`"));
         }
-        Ok(RuleFilter { tactic: self.tactic.clone(), technique: self.technique.clone(), severity, table: self.table.clone(), source: self.source.clone() })
+        Ok(RuleFilter {
+            tactic: self.tactic.clone(),
+            technique: self.technique.clone(),
+            severity,
+            table: self.table.clone(),
+            source: self.source.clone(),
+        })
     }
 }
 
@@ -112,12 +121,22 @@ fn import(global: &crate::Global, paths: &[PathBuf], json: bool) -> Result<ExitC
     let mut store = open(global)?;
     let mut outcomes = Vec::new();
     for rule in report.rules() {
-        let text = rule.provenance.path.as_deref().and_then(|p| report.files.iter().find(|f| f.path == p)).and_then(|f| f.text.as_deref());
+        let text = rule
+            .provenance
+            .path
+            .as_deref()
+            .and_then(|p| report.files.iter().find(|f| f.path == p))
+            .and_then(|f| f.text.as_deref());
         let outcome = store.upsert(&rule, text).into_diagnostic()?;
         outcomes.push((rule, outcome));
     }
     let diags = report.all_diagnostics();
-    let failed: Vec<&str> = report.files.iter().filter(|f| f.failed()).map(|f| f.path.as_str()).collect();
+    let failed: Vec<&str> = report
+        .files
+        .iter()
+        .filter(|f| f.failed())
+        .map(|f| f.path.as_str())
+        .collect();
     let (mut added, mut updated, mut unchanged) = (0, 0, 0);
     for (_, o) in &outcomes {
         match o {
@@ -166,20 +185,33 @@ fn import(global: &crate::Global, paths: &[PathBuf], json: bool) -> Result<ExitC
         );
     }
     let import_errors = report.diagnostics.iter().any(|d| d.level == Level::Error);
-    Ok(if failed.is_empty() && !import_errors { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed.is_empty() && !import_errors {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn list(global: &crate::Global, filter: &RuleFilter, pack_name: Option<&str>, json: bool) -> Result<ExitCode> {
     let rules: Vec<Rule> = match pack_name {
         Some(p) => pack(p)?.into_iter().filter(|r| filter.matches(r)).collect(),
-        None => open(global)?.list(filter).into_diagnostic()?.into_iter().map(|s| s.rule).collect(),
+        None => open(global)?
+            .list(filter)
+            .into_diagnostic()?
+            .into_iter()
+            .map(|s| s.rule)
+            .collect(),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&rules).into_diagnostic()?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{:<36}  {:<13}  {:<18}  {:<10}  {:<26}  NAME", "ID", "SEVERITY", "TACTICS", "TECHNIQUES", "TABLES");
+    let _ = writeln!(
+        out,
+        "{:<36}  {:<13}  {:<18}  {:<10}  {:<26}  NAME",
+        "ID", "SEVERITY", "TACTICS", "TECHNIQUES", "TABLES"
+    );
     for r in &rules {
         let _ = writeln!(
             out,
@@ -203,7 +235,10 @@ fn find(global: &crate::Global, query: &str, pack_name: Option<&str>) -> Result<
         Some(p) => {
             let q = query.to_ascii_lowercase();
             let rules = pack(p)?;
-            let matches: Vec<&Rule> = rules.iter().filter(|r| r.id == q || r.name.eq_ignore_ascii_case(query) || r.id.starts_with(&q)).collect();
+            let matches: Vec<&Rule> = rules
+                .iter()
+                .filter(|r| r.id == q || r.name.eq_ignore_ascii_case(query) || r.id.starts_with(&q))
+                .collect();
             match matches.as_slice() {
                 [one] => Ok::<Rule, miette::Report>((*one).clone()),
                 [] => Err(miette!("no rule `{query}` in pack `{p}`")),
@@ -213,7 +248,13 @@ fn find(global: &crate::Global, query: &str, pack_name: Option<&str>) -> Result<
         None => Ok(open(global)?
             .get(query)
             .into_diagnostic()?
-            .ok_or_else(|| miette!("no rule `{query}` in {} (import rules with `quarry rules import`)", global.data.join(rules::store::DB_FILE).display()))?.rule),
+            .ok_or_else(|| {
+                miette!(
+                    "no rule `{query}` in {} (import rules with `quarry rules import`)",
+                    global.data.join(rules::store::DB_FILE).display()
+                )
+            })?
+            .rule),
     }
 }
 
@@ -237,7 +278,12 @@ fn history(global: &crate::Global, query: &str, json: bool) -> Result<ExitCode> 
         println!("{}", serde_json::to_string_pretty(&revs).into_diagnostic()?);
     } else {
         for r in &revs {
-            println!("revision {}  {}  {}", r.revision, r.imported_at, r.source_path.as_deref().unwrap_or("-"));
+            println!(
+                "revision {}  {}  {}",
+                r.revision,
+                r.imported_at,
+                r.source_path.as_deref().unwrap_or("-")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -277,7 +323,11 @@ pub fn render(r: &Rule) -> String {
         let _ = writeln!(s, "  trigger:     {} {t}", op.short());
     }
     for m in &r.entity_mappings {
-        let f: Vec<String> = m.field_mappings.iter().map(|f| format!("{}={}", f.identifier, f.column_name)).collect();
+        let f: Vec<String> = m
+            .field_mappings
+            .iter()
+            .map(|f| format!("{}={}", f.identifier, f.column_name))
+            .collect();
         let _ = writeln!(s, "  entity:      {} ({})", m.entity_type, f.join(", "));
     }
     for d in &r.custom_details {
@@ -293,10 +343,19 @@ pub fn render(r: &Rule) -> String {
         let _ = writeln!(s, "  incidents:   {v}");
     }
     if let Some(p) = &r.suppression_duration {
-        let _ = writeln!(s, "  suppression: {} (enabled: {})", p.text, opt(r.suppression_enabled.map(|b| if b { "true" } else { "false" })));
+        let _ = writeln!(
+            s,
+            "  suppression: {} (enabled: {})",
+            p.text,
+            opt(r.suppression_enabled.map(|b| if b { "true" } else { "false" }))
+        );
     }
     if !r.tags.is_empty() {
-        let t: Vec<String> = r.tags.iter().map(|t| serde_json::to_string(t).unwrap_or_default()).collect();
+        let t: Vec<String> = r
+            .tags
+            .iter()
+            .map(|t| serde_json::to_string(t).unwrap_or_default())
+            .collect();
         let _ = writeln!(s, "  tags:        {}", t.join(", "));
     }
     if let Some(m) = &r.metadata {

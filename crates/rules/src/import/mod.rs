@@ -23,7 +23,11 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub fn push(&mut self, level: Level, code: &str, msg: impl Into<String>, at: Option<Position>) {
-        self.diags.push(RuleDiagnostic::new(level, code, msg).at(at).in_file(self.path.as_deref()));
+        self.diags.push(
+            RuleDiagnostic::new(level, code, msg)
+                .at(at)
+                .in_file(self.path.as_deref()),
+        );
     }
     pub fn warn(&mut self, code: &str, msg: impl Into<String>, at: Option<Position>) {
         self.push(Level::Warning, code, msg, at);
@@ -54,7 +58,10 @@ impl FileImport {
 /// Reads a rule from text. `path` is used in diagnostics and provenance. The format is
 /// recognized from the content: a feed page by its `KQL Query` section, otherwise YAML.
 pub fn import_text(path: &str, text: &str) -> FileImport {
-    let mut ctx = Ctx { path: Some(path.to_string()), diags: Vec::new() };
+    let mut ctx = Ctx {
+        path: Some(path.to_string()),
+        diags: Vec::new(),
+    };
     let text_no_bom = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bom = text.len() - text_no_bom.len();
     let index = LineIndex::new(text);
@@ -74,12 +81,23 @@ pub fn import_text(path: &str, text: &str) -> FileImport {
             d.rule_id = Some(r.id.clone());
         }
     }
-    FileImport { path: path.to_string(), rule, diagnostics: ctx.diags, text: Some(text.to_string()) }
+    FileImport {
+        path: path.to_string(),
+        rule,
+        diagnostics: ctx.diags,
+        text: Some(text.to_string()),
+    }
 }
 
 /// Parses the YAML in `index.text()[start..end]` as a Sentinel rule, repairing the
 /// mis-indented list-item keys Sentinel tolerates.
-pub(crate) fn read_yaml(index: &LineIndex<'_>, start: usize, end: usize, format: SourceFormat, ctx: &mut Ctx) -> Option<Rule> {
+pub(crate) fn read_yaml(
+    index: &LineIndex<'_>,
+    start: usize,
+    end: usize,
+    format: SourceFormat,
+    ctx: &mut Ctx,
+) -> Option<Rule> {
     let region = index.text().get(start..end)?;
     read_yaml_text(index, start, region.to_string(), Vec::new(), format, ctx)
 }
@@ -162,10 +180,18 @@ pub fn import_paths(paths: &[PathBuf]) -> ImportReport {
                         collect(&m, &mut files, &mut report.diagnostics);
                     }
                     if files.len() == before {
-                        report.diagnostics.push(RuleDiagnostic::new(Level::Error, codes::UNREADABLE, format!("no file matches `{s}`")));
+                        report.diagnostics.push(RuleDiagnostic::new(
+                            Level::Error,
+                            codes::UNREADABLE,
+                            format!("no file matches `{s}`"),
+                        ));
                     }
                 }
-                Err(e) => report.diagnostics.push(RuleDiagnostic::new(Level::Error, codes::UNREADABLE, format!("bad pattern `{s}`: {e}"))),
+                Err(e) => report.diagnostics.push(RuleDiagnostic::new(
+                    Level::Error,
+                    codes::UNREADABLE,
+                    format!("bad pattern `{s}`: {e}"),
+                )),
             }
         } else {
             collect(p, &mut files, &mut report.diagnostics);
@@ -178,7 +204,13 @@ pub fn import_paths(paths: &[PathBuf]) -> ImportReport {
         let fi = match std::fs::read(&f) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => import_text(&path, &text),
-                Err(e) => unreadable(&path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())),
+                Err(e) => unreadable(
+                    &path,
+                    format!(
+                        "not UTF-8 text (invalid byte at offset {})",
+                        e.utf8_error().valid_up_to()
+                    ),
+                ),
             },
             Err(e) => unreadable(&path, format!("cannot read: {e}")),
         };
@@ -203,7 +235,10 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<RuleDiagnostic>) {
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
             Ok(rd) => rd.flatten().map(|e| e.path()).collect(),
             Err(e) => {
-                diags.push(RuleDiagnostic::new(Level::Error, codes::UNREADABLE, format!("cannot read directory: {e}")).in_file(Some(&p.to_string_lossy())));
+                diags.push(
+                    RuleDiagnostic::new(Level::Error, codes::UNREADABLE, format!("cannot read directory: {e}"))
+                        .in_file(Some(&p.to_string_lossy())),
+                );
                 return;
             }
         };
@@ -211,14 +246,21 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<RuleDiagnostic>) {
         for e in entries {
             if e.is_dir() {
                 collect(&e, out, diags);
-            } else if e.extension().and_then(|x| x.to_str()).is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "yaml" | "yml" | "txt")) {
+            } else if e
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "yaml" | "yml" | "txt"))
+            {
                 out.push(e);
             }
         }
     } else if p.is_file() {
         out.push(p.to_path_buf());
     } else {
-        diags.push(RuleDiagnostic::new(Level::Error, codes::UNREADABLE, "no such file or directory").in_file(Some(&p.to_string_lossy())));
+        diags.push(
+            RuleDiagnostic::new(Level::Error, codes::UNREADABLE, "no such file or directory")
+                .in_file(Some(&p.to_string_lossy())),
+        );
     }
 }
 
@@ -243,7 +285,11 @@ pub fn merge_duplicates(rules: Vec<Rule>) -> (Vec<Rule>, Vec<RuleDiagnostic>) {
         };
         let differences = existing.definition_differences(&rule);
         if differences.is_empty() {
-            let (mut primary, other) = if richness(&rule) > richness(existing) { (rule, existing.clone()) } else { (existing.clone(), rule) };
+            let (mut primary, other) = if richness(&rule) > richness(existing) {
+                (rule, existing.clone())
+            } else {
+                (existing.clone(), rule)
+            };
             merge_into(&mut primary, other);
             *existing = primary;
         } else {
@@ -295,7 +341,16 @@ fn merge_into(primary: &mut Rule, other: Rule) {
     macro_rules! fill {
         ($($f:ident),*) => { $( if p.$f.is_none() { p.$f = other.provenance.$f.clone(); } )* };
     }
-    fill!(source_repository, source_path, source_url, retrieved, confidence, language, feed_tags, disclaimer);
+    fill!(
+        source_repository,
+        source_path,
+        source_url,
+        retrieved,
+        confidence,
+        language,
+        feed_tags,
+        disclaimer
+    );
     if let Some(path) = other.provenance.path
         && Some(&path) != p.path.as_ref()
         && !p.also_from.contains(&path)

@@ -49,7 +49,11 @@ fn plines(file: &str, from: usize) -> Vec<PLine<'_>> {
     let rest = file.get(from..).unwrap_or("");
     for raw in rest.split_inclusive('\n') {
         let body = raw.trim_end_matches(['\n', '\r']);
-        out.push(PLine { start: pos, next: pos + raw.len(), text: body });
+        out.push(PLine {
+            start: pos,
+            next: pos + raw.len(),
+            text: body,
+        });
         pos += raw.len();
     }
     out
@@ -100,21 +104,42 @@ fn read_full(index: &LineIndex<'_>, from: usize, ctx: &mut Ctx) -> Option<Rule> 
         .collect();
     let origin_line = lines.iter().position(|l| l.trimmed().starts_with(ORIGINAL_SOURCE));
     let section_end = |i: usize| {
-        headers.iter().map(|(h, _)| *h).chain(origin_line).filter(|&h| h > i).min().unwrap_or(lines.len())
+        headers
+            .iter()
+            .map(|(h, _)| *h)
+            .chain(origin_line)
+            .filter(|&h| h > i)
+            .min()
+            .unwrap_or(lines.len())
     };
-    let section = |name: &str| headers.iter().find(|(_, s)| *s == name).map(|&(i, _)| (i + 1, section_end(i)));
+    let section = |name: &str| {
+        headers
+            .iter()
+            .find(|(_, s)| *s == name)
+            .map(|&(i, _)| (i + 1, section_end(i)))
+    };
     let Some((def_from, def_to)) = section("Analytic Rule Definition") else {
-        ctx.error(codes::PAGE_STRUCTURE, "the page has no `Analytic Rule Definition` section", pos(from));
+        ctx.error(
+            codes::PAGE_STRUCTURE,
+            "the page has no `Analytic Rule Definition` section",
+            pos(from),
+        );
         return None;
     };
     let region_start = lines.get(def_from).map(|l| l.start).unwrap_or(file.len());
-    let region_end = def_to.checked_sub(1).and_then(|i| lines.get(i)).map(|l| l.next).unwrap_or(region_start).max(region_start);
+    let region_end = def_to
+        .checked_sub(1)
+        .and_then(|i| lines.get(i))
+        .map(|l| l.next)
+        .unwrap_or(region_start)
+        .max(region_start);
     let mut rule = read_yaml(index, region_start, region_end, SourceFormat::FeedPage, ctx)?;
 
     let mut parts = PageParts::default();
     let first_header = headers.first().map(|(i, _)| *i).unwrap_or(lines.len());
     header_block(&lines[..first_header], &mut rule, &mut parts, index, ctx);
-    let text_of = |(a, b): (usize, usize)| -> Vec<PLine<'_>> { lines.get(a..b).map(<[PLine<'_>]>::to_vec).unwrap_or_default() };
+    let text_of =
+        |(a, b): (usize, usize)| -> Vec<PLine<'_>> { lines.get(a..b).map(<[PLine<'_>]>::to_vec).unwrap_or_default() };
     if let Some(r) = section("Hunt Hypothesis") {
         parts.hypothesis = paragraph(&text_of(r));
     }
@@ -141,7 +166,9 @@ fn read_full(index: &LineIndex<'_>, from: usize, ctx: &mut Ctx) -> Option<Rule> 
         let url = l.trimmed()[ORIGINAL_SOURCE.len()..].trim();
         if !url.is_empty() {
             set_source_url(&mut rule, url);
-            rule.source.as_mut().map(|s| s.fields.insert("page.source_url".into(), index.position(l.start)));
+            rule.source
+                .as_mut()
+                .map(|s| s.fields.insert("page.source_url".into(), index.position(l.start)));
         }
     }
     apply(&mut rule, parts, index, ctx);
@@ -151,7 +178,9 @@ fn read_full(index: &LineIndex<'_>, from: usize, ctx: &mut Ctx) -> Option<Rule> 
 /// The lines between the back link and the first section: name, badges, techniques, tags,
 /// disclaimer, original-rule link, retrieval line.
 fn header_block(lines: &[PLine<'_>], rule: &mut Rule, parts: &mut PageParts, index: &LineIndex<'_>, ctx: &mut Ctx) {
-    let mut rest = lines.iter().filter(|l| !l.trimmed().is_empty() && !l.trimmed().starts_with(BACK_LINK));
+    let mut rest = lines
+        .iter()
+        .filter(|l| !l.trimmed().is_empty() && !l.trimmed().starts_with(BACK_LINK));
     if let Some(l) = rest.next() {
         parts.name = Some((l.trimmed().to_string(), l.start));
     }
@@ -175,7 +204,11 @@ fn header_block(lines: &[PLine<'_>], rule: &mut Rule, parts: &mut PageParts, ind
             if let Some(c) = conf {
                 match c.strip_prefix("Confidence:") {
                     Some(v) => rule.provenance.confidence = Some(v.trim().to_string()),
-                    None => ctx.warn(codes::PAGE_STRUCTURE, format!("unrecognized text after the retrieval date: `{c}`"), at),
+                    None => ctx.warn(
+                        codes::PAGE_STRUCTURE,
+                        format!("unrecognized text after the retrieval date: `{c}`"),
+                        at,
+                    ),
                 }
             }
         } else if !badges_seen {
@@ -189,14 +222,32 @@ fn header_block(lines: &[PLine<'_>], rule: &mut Rule, parts: &mut PageParts, ind
                         rule.provenance.source_repository = Some(repo.join(" "));
                     }
                 }
-                _ => ctx.warn(codes::PAGE_STRUCTURE, format!("expected the badges line (`kql MEDIUM Azure-Sentinel`), found `{t}`"), at),
+                _ => ctx.warn(
+                    codes::PAGE_STRUCTURE,
+                    format!("expected the badges line (`kql MEDIUM Azure-Sentinel`), found `{t}`"),
+                    at,
+                ),
             }
-        } else if t.split([' ', ',']).filter(|w| !w.is_empty()).all(Attack::is_technique_id) {
-            parts.techniques = Some((t.split([' ', ',']).filter(|w| !w.is_empty()).map(str::to_string).collect(), l.start));
+        } else if t
+            .split([' ', ','])
+            .filter(|w| !w.is_empty())
+            .all(Attack::is_technique_id)
+        {
+            parts.techniques = Some((
+                t.split([' ', ','])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                l.start,
+            ));
         } else if rule.provenance.feed_tags.is_none() {
             rule.provenance.feed_tags = Some(t.to_string());
         } else {
-            ctx.warn(codes::PAGE_STRUCTURE, format!("unrecognized line in the page header: `{t}`"), at);
+            ctx.warn(
+                codes::PAGE_STRUCTURE,
+                format!("unrecognized line in the page header: `{t}`"),
+                at,
+            );
         }
     }
 }
@@ -211,7 +262,13 @@ fn paragraph(lines: &[PLine<'_>]) -> Option<String> {
 fn paragraph_raw(lines: &[PLine<'_>]) -> Option<String> {
     let first = lines.iter().position(|l| !l.trimmed().is_empty())?;
     let last = lines.iter().rposition(|l| !l.trimmed().is_empty())?;
-    Some(lines[first..=last].iter().map(|l| l.text).collect::<Vec<_>>().join("\n"))
+    Some(
+        lines[first..=last]
+            .iter()
+            .map(|l| l.text)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 fn false_positives(lines: &[PLine<'_>], index: &LineIndex<'_>, ctx: &mut Ctx) -> Vec<(FalsePositive, Option<TextMap>)> {
@@ -223,7 +280,13 @@ fn false_positives(lines: &[PLine<'_>], index: &LineIndex<'_>, ctx: &mut Ctx) ->
         }
         let lead = l.text.len() - l.text.trim_start().len();
         if let Some(s) = t.strip_prefix(SCENARIO) {
-            out.push((FalsePositive { scenario: s.trim().to_string(), exclusion: None }, None));
+            out.push((
+                FalsePositive {
+                    scenario: s.trim().to_string(),
+                    exclusion: None,
+                },
+                None,
+            ));
         } else if let Some(e) = t.strip_prefix(EXCLUSION) {
             let value = e.trim();
             let offset = l.start + lead + EXCLUSION.len() + (e.len() - e.trim_start().len());
@@ -233,10 +296,18 @@ fn false_positives(lines: &[PLine<'_>], index: &LineIndex<'_>, ctx: &mut Ctx) ->
                     fp.exclusion = Some(value.to_string());
                     *m = Some(map);
                 }
-                _ => ctx.warn(codes::PAGE_STRUCTURE, "a Filter/Exclusion line without its Scenario line was ignored", Some(index.position(l.start))),
+                _ => ctx.warn(
+                    codes::PAGE_STRUCTURE,
+                    "a Filter/Exclusion line without its Scenario line was ignored",
+                    Some(index.position(l.start)),
+                ),
             }
         } else {
-            ctx.warn(codes::PAGE_STRUCTURE, format!("unrecognized line in the false-positive guidance: `{t}`"), Some(index.position(l.start)));
+            ctx.warn(
+                codes::PAGE_STRUCTURE,
+                format!("unrecognized line in the false-positive guidance: `{t}`"),
+                Some(index.position(l.start)),
+            );
         }
     }
     out
@@ -247,7 +318,9 @@ fn set_source_url(rule: &mut Rule, url: &str) {
     // https://github.com/<owner>/<repo>/blob/<branch>/<path>
     if let Some(rest) = url.strip_prefix("https://github.com/") {
         let mut it = rest.splitn(5, '/');
-        if let (Some(owner), Some(repo), Some("blob"), Some(_branch), Some(path)) = (it.next(), it.next(), it.next(), it.next(), it.next()) {
+        if let (Some(owner), Some(repo), Some("blob"), Some(_branch), Some(path)) =
+            (it.next(), it.next(), it.next(), it.next(), it.next())
+        {
             rule.provenance.source_repository = Some(format!("{owner}/{repo}"));
             rule.provenance.source_path = Some(path.to_string());
         }
@@ -255,7 +328,11 @@ fn set_source_url(rule: &mut Rule, url: &str) {
 }
 
 fn squash_query(q: &str) -> String {
-    q.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+    q.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Puts the page's own parts into the rule and reports where they disagree with the
@@ -265,7 +342,14 @@ fn apply(rule: &mut Rule, parts: PageParts, index: &LineIndex<'_>, ctx: &mut Ctx
     if let Some((name, o)) = parts.name
         && name != rule.name
     {
-        ctx.warn(codes::PAGE_STRUCTURE, format!("the page title `{name}` differs from the definition's name `{}`", rule.name), at(o));
+        ctx.warn(
+            codes::PAGE_STRUCTURE,
+            format!(
+                "the page title `{name}` differs from the definition's name `{}`",
+                rule.name
+            ),
+            at(o),
+        );
     }
     if let Some((sev, o)) = parts.severity {
         match rule.severity {
@@ -277,7 +361,15 @@ fn apply(rule: &mut Rule, parts: PageParts, index: &LineIndex<'_>, ctx: &mut Ctx
     if let Some((techs, o)) = parts.techniques
         && techs != rule.techniques
     {
-        ctx.warn(codes::PAGE_STRUCTURE, format!("the page lists techniques {} but the definition has {}", techs.join(", "), rule.techniques.join(", ")), at(o));
+        ctx.warn(
+            codes::PAGE_STRUCTURE,
+            format!(
+                "the page lists techniques {} but the definition has {}",
+                techs.join(", "),
+                rule.techniques.join(", ")
+            ),
+            at(o),
+        );
     }
     if let Some((q, o)) = parts.query_section
         && squash_query(&q) != squash_query(&rule.query)
@@ -299,7 +391,11 @@ fn read_condensed(index: &LineIndex<'_>, from: usize, ctx: &mut Ctx) -> Option<R
     let lines = plines(file, from);
     let kql = lines.iter().position(|l| l.trimmed() == "KQL Query")?;
     let yaml_start = kql + 1 + lines[kql + 1..].iter().position(|l| is_yaml_start(l.text))?;
-    let fp_start = yaml_start + lines[yaml_start..].iter().position(|l| l.trimmed().starts_with(SCENARIO)).unwrap_or(lines.len() - yaml_start);
+    let fp_start = yaml_start
+        + lines[yaml_start..]
+            .iter()
+            .position(|l| l.trimmed().starts_with(SCENARIO))
+            .unwrap_or(lines.len() - yaml_start);
     let yaml_lines = &lines[yaml_start..fp_start];
     let base = yaml_lines.first().map(|l| l.start).unwrap_or(file.len());
     let (text, insertions) = match reindent(file, yaml_lines) {
@@ -318,7 +414,8 @@ fn read_condensed(index: &LineIndex<'_>, from: usize, ctx: &mut Ctx) -> Option<R
     let mut rule = read_yaml_text(index, base, text, insertions, SourceFormat::FeedPageCondensed, ctx)?;
     let parts = PageParts {
         hypothesis: paragraph(&lines[..kql]),
-        query_section: paragraph_raw(&lines[kql + 1..yaml_start]).map(|q| (q, lines.get(kql + 1).map(|l| l.start).unwrap_or(from))),
+        query_section: paragraph_raw(&lines[kql + 1..yaml_start])
+            .map(|q| (q, lines.get(kql + 1).map(|l| l.start).unwrap_or(from))),
         false_positives: false_positives(&lines[fp_start..], index, ctx),
         ..PageParts::default()
     };
@@ -334,7 +431,11 @@ fn reindent(file: &str, lines: &[PLine<'_>]) -> Result<(String, Vec<Insertion>),
     enum State {
         Top,
         Block,
-        Nested { key: String, in_item: bool, inner_list: bool },
+        Nested {
+            key: String,
+            in_item: bool,
+            inner_list: bool,
+        },
     }
     let mut out = String::new();
     let mut insertions = Vec::new();
@@ -353,22 +454,44 @@ fn reindent(file: &str, lines: &[PLine<'_>]) -> Result<(String, Vec<Insertion>),
             state = if value.starts_with('|') || value.starts_with('>') {
                 State::Block
             } else if value.is_empty() {
-                State::Nested { key: key.to_string(), in_item: false, inner_list: false }
+                State::Nested {
+                    key: key.to_string(),
+                    in_item: false,
+                    inner_list: false,
+                }
             } else {
                 State::Top
             };
         } else if !t.is_empty() {
             match &mut state {
                 State::Top => {
-                    return Err((l.start, format!("condensed feed page: cannot tell where `{}` belongs in the flattened rule definition", snippet())));
+                    return Err((
+                        l.start,
+                        format!(
+                            "condensed feed page: cannot tell where `{}` belongs in the flattened rule definition",
+                            snippet()
+                        ),
+                    ));
                 }
                 State::Block => indent = 2,
-                State::Nested { key, in_item, inner_list } => {
+                State::Nested {
+                    key,
+                    in_item,
+                    inner_list,
+                } => {
                     let is_item = t.starts_with("- ") || t == "-";
-                    let is_key = !is_item && t.split_once(':').is_some_and(|(k, r)| !k.contains(' ') && (r.is_empty() || r.starts_with(' ')));
+                    let is_key = !is_item
+                        && t.split_once(':')
+                            .is_some_and(|(k, r)| !k.contains(' ') && (r.is_empty() || r.starts_with(' ')));
                     if is_item && *inner_list {
                         if t.contains(": ") {
-                            return Err((l.start, format!("condensed feed page: `{}` could be a new `{key}` entry or part of the previous one; the flattened text cannot tell", snippet())));
+                            return Err((
+                                l.start,
+                                format!(
+                                    "condensed feed page: `{}` could be a new `{key}` entry or part of the previous one; the flattened text cannot tell",
+                                    snippet()
+                                ),
+                            ));
                         }
                         indent = 2;
                     } else if is_item {
@@ -377,13 +500,19 @@ fn reindent(file: &str, lines: &[PLine<'_>]) -> Result<(String, Vec<Insertion>),
                         indent = 2;
                         *inner_list = t.trim_end().ends_with(':');
                     } else {
-                        return Err((l.start, format!("condensed feed page: cannot place `{}` inside `{key}`", snippet())));
+                        return Err((
+                            l.start,
+                            format!("condensed feed page: cannot place `{}` inside `{key}`", snippet()),
+                        ));
                     }
                 }
             }
         }
         if indent > lead {
-            insertions.push(Insertion { at: out.len() + lead, len: indent - lead });
+            insertions.push(Insertion {
+                at: out.len() + lead,
+                len: indent - lead,
+            });
             out.push_str(&raw[..lead]);
             out.push_str(&" ".repeat(indent - lead));
             out.push_str(&raw[lead..]);

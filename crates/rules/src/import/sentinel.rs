@@ -40,18 +40,30 @@ pub(crate) const KNOWN_KEYS: &[&str] = &[
 /// in `ctx` as errors).
 pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat, ctx: &mut Ctx) -> Option<Rule> {
     let NodeKind::Map(entries) = &root.kind else {
-        ctx.error(codes::UNKNOWN_FORMAT, format!("expected a mapping of rule fields, found {}", root.kind_name()), Some(src.position(root.start)));
+        ctx.error(
+            codes::UNKNOWN_FORMAT,
+            format!("expected a mapping of rule fields, found {}", root.kind_name()),
+            Some(src.position(root.start)),
+        );
         return None;
     };
     let mut fields = BTreeMap::new();
     let mut seen: BTreeMap<&str, &Node> = BTreeMap::new();
     for (k, v) in entries {
         let Some(key) = k.as_str() else {
-            ctx.warn(codes::BAD_FIELD, "a mapping key that is not text was ignored", Some(src.position(k.start)));
+            ctx.warn(
+                codes::BAD_FIELD,
+                "a mapping key that is not text was ignored",
+                Some(src.position(k.start)),
+            );
             continue;
         };
         if seen.insert(key, v).is_some() {
-            ctx.error(codes::BAD_FIELD, format!("`{key}` is defined twice"), Some(src.position(k.start)));
+            ctx.error(
+                codes::BAD_FIELD,
+                format!("`{key}` is defined twice"),
+                Some(src.position(k.start)),
+            );
         }
         fields.insert(key.to_string(), src.position(v.start));
     }
@@ -61,7 +73,9 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
     let name = r.required_text(&seen, "name", root);
     let query_node = seen.get("query").copied();
     let query = r.required_text(&seen, "query", root);
-    let (Some(id), Some(name), Some(query)) = (id, name, query) else { return None };
+    let (Some(id), Some(name), Some(query)) = (id, name, query) else {
+        return None;
+    };
 
     let mut rule = Rule::new(id, name, query, Provenance::new(format));
     if let Some(n) = seen.get("description") {
@@ -71,16 +85,31 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
         match r.text(n, "severity").map(|s| (Severity::parse(&s), s)) {
             Some((Some(sev), _)) => rule.severity = Some(sev),
             Some((None, s)) => {
-                r.warn(codes::BAD_FIELD, format!("unknown severity `{s}` (Sentinel has Informational, Low, Medium, High); kept as an extra field"), n);
+                r.warn(
+                    codes::BAD_FIELD,
+                    format!(
+                        "unknown severity `{s}` (Sentinel has Informational, Low, Medium, High); kept as an extra field"
+                    ),
+                    n,
+                );
                 rule.extra.insert("severity".into(), r.json(n));
             }
             None => {}
         }
     }
     rule.status = seen.get("status").and_then(|n| r.text(n, "status"));
-    rule.tactics = seen.get("tactics").map(|n| r.text_list(n, "tactics")).unwrap_or_default();
-    rule.techniques = seen.get("relevantTechniques").map(|n| r.text_list(n, "relevantTechniques")).unwrap_or_default();
-    rule.sub_techniques = seen.get("subTechniques").map(|n| r.text_list(n, "subTechniques")).unwrap_or_default();
+    rule.tactics = seen
+        .get("tactics")
+        .map(|n| r.text_list(n, "tactics"))
+        .unwrap_or_default();
+    rule.techniques = seen
+        .get("relevantTechniques")
+        .map(|n| r.text_list(n, "relevantTechniques"))
+        .unwrap_or_default();
+    rule.sub_techniques = seen
+        .get("subTechniques")
+        .map(|n| r.text_list(n, "subTechniques"))
+        .unwrap_or_default();
     if let Some(n) = seen.get("requiredDataConnectors") {
         rule.required_data_connectors = r.connectors(n);
     }
@@ -105,7 +134,11 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
         match TriggerOperator::parse(&text) {
             Some(op) => rule.trigger_operator = Some(op),
             None => {
-                r.warn(codes::BAD_FIELD, format!("unknown trigger operator `{text}` (expected gt, lt, eq or ne); kept as an extra field"), n);
+                r.warn(
+                    codes::BAD_FIELD,
+                    format!("unknown trigger operator `{text}` (expected gt, lt, eq or ne); kept as an extra field"),
+                    n,
+                );
                 rule.extra.insert("triggerOperator".into(), r.json(n));
             }
         }
@@ -114,7 +147,11 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
         match r.text(n, "triggerThreshold").map(|t| (t.trim().parse::<i64>(), t)) {
             Some((Ok(v), _)) => rule.trigger_threshold = Some(v),
             Some((Err(_), t)) => {
-                r.warn(codes::BAD_FIELD, format!("`triggerThreshold: {t}` is not a whole number; kept as an extra field"), n);
+                r.warn(
+                    codes::BAD_FIELD,
+                    format!("`triggerThreshold: {t}` is not a whole number; kept as an extra field"),
+                    n,
+                );
                 rule.extra.insert("triggerThreshold".into(), r.json(n));
             }
             None => {}
@@ -125,7 +162,11 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
             Some("true" | "True" | "TRUE") => rule.suppression_enabled = Some(true),
             Some("false" | "False" | "FALSE") => rule.suppression_enabled = Some(false),
             _ => {
-                r.warn(codes::BAD_FIELD, "`suppressionEnabled` is not true or false; kept as an extra field", n);
+                r.warn(
+                    codes::BAD_FIELD,
+                    "`suppressionEnabled` is not true or false; kept as an extra field",
+                    n,
+                );
                 rule.extra.insert("suppressionEnabled".into(), r.json(n));
             }
         }
@@ -134,10 +175,16 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
         rule.entity_mappings = r.entity_mappings(n);
     }
     if let Some(n) = seen.get("customDetails") {
-        rule.custom_details = r.string_map(n, "customDetails").into_iter().map(|(key, column)| CustomDetail { key, column }).collect();
+        rule.custom_details = r
+            .string_map(n, "customDetails")
+            .into_iter()
+            .map(|(key, column)| CustomDetail { key, column })
+            .collect();
     }
     if let Some(n) = seen.get("eventGroupingSettings") {
-        let kind = n.get("aggregationKind").and_then(|k| r.text(k, "eventGroupingSettings.aggregationKind"));
+        let kind = n
+            .get("aggregationKind")
+            .and_then(|k| r.text(k, "eventGroupingSettings.aggregationKind"));
         match kind {
             Some(aggregation_kind) => rule.event_grouping = Some(EventGrouping { aggregation_kind }),
             None => r.warn(codes::BAD_FIELD, "`eventGroupingSettings` needs `aggregationKind`", n),
@@ -161,7 +208,11 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
         Some((t, _)) if t.eq_ignore_ascii_case("scheduled") => RuleKind::Scheduled,
         Some((t, _)) if t.eq_ignore_ascii_case("nrt") => RuleKind::Nrt,
         Some((t, n)) => {
-            r.warn(codes::BAD_FIELD, format!("unknown rule kind `{t}` (Quarry knows Scheduled and NRT); kept as an extra field"), n);
+            r.warn(
+                codes::BAD_FIELD,
+                format!("unknown rule kind `{t}` (Quarry knows Scheduled and NRT); kept as an extra field"),
+                n,
+            );
             rule.extra.insert("kind".into(), r.json(n));
             infer_kind(&rule)
         }
@@ -190,7 +241,13 @@ pub(crate) fn rule_from_yaml(src: &Source<'_>, root: &Node, format: SourceFormat
             Some(src.position(n.start)),
         );
     }
-    rule.source = Some(SourceInfo { path: r.ctx.path.clone().unwrap_or_default(), fields: r.fields, query_map, exclusion_maps: Vec::new(), exclusion_path: None });
+    rule.source = Some(SourceInfo {
+        path: r.ctx.path.clone().unwrap_or_default(),
+        fields: r.fields,
+        query_map,
+        exclusion_maps: Vec::new(),
+        exclusion_path: None,
+    });
     Some(rule)
 }
 
@@ -219,21 +276,37 @@ impl Reader<'_, '_> {
     fn required_text(&mut self, seen: &BTreeMap<&str, &Node>, key: &str, root: &Node) -> Option<String> {
         match seen.get(key) {
             None => {
-                self.ctx.error(codes::MISSING_FIELD, format!("required field `{key}` is missing"), Some(self.src.position(root.start)));
+                self.ctx.error(
+                    codes::MISSING_FIELD,
+                    format!("required field `{key}` is missing"),
+                    Some(self.src.position(root.start)),
+                );
                 None
             }
             Some(n) if n.is_null() => {
-                self.ctx.error(codes::MISSING_FIELD, format!("required field `{key}` is empty"), Some(self.src.position(n.start)));
+                self.ctx.error(
+                    codes::MISSING_FIELD,
+                    format!("required field `{key}` is empty"),
+                    Some(self.src.position(n.start)),
+                );
                 None
             }
             Some(n) => match self.text(n, key) {
                 Some(t) if !t.trim().is_empty() => Some(t),
                 Some(_) => {
-                    self.ctx.error(codes::MISSING_FIELD, format!("required field `{key}` is empty"), Some(self.src.position(n.start)));
+                    self.ctx.error(
+                        codes::MISSING_FIELD,
+                        format!("required field `{key}` is empty"),
+                        Some(self.src.position(n.start)),
+                    );
                     None
                 }
                 None => {
-                    self.ctx.error(codes::BAD_FIELD, format!("`{key}` must be text, found {}", n.kind_name()), Some(self.src.position(n.start)));
+                    self.ctx.error(
+                        codes::BAD_FIELD,
+                        format!("`{key}` must be text, found {}", n.kind_name()),
+                        Some(self.src.position(n.start)),
+                    );
                     None
                 }
             },
@@ -246,7 +319,11 @@ impl Reader<'_, '_> {
             NodeKind::Scalar { .. } if node.is_null() => None,
             NodeKind::Scalar { value, .. } => Some(value.clone()),
             _ => {
-                self.warn(codes::BAD_FIELD, format!("`{what}` must be text, found {}", node.kind_name()), node);
+                self.warn(
+                    codes::BAD_FIELD,
+                    format!("`{what}` must be text, found {}", node.kind_name()),
+                    node,
+                );
                 None
             }
         }
@@ -259,7 +336,8 @@ impl Reader<'_, '_> {
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     if let Some(t) = self.text(item, what) {
-                        self.fields.insert(format!("{what}[{i}]"), self.src.position(item.start));
+                        self.fields
+                            .insert(format!("{what}[{i}]"), self.src.position(item.start));
                         out.push(t);
                     }
                 }
@@ -271,7 +349,11 @@ impl Reader<'_, '_> {
                 vec![value.clone()]
             }
             _ => {
-                self.warn(codes::BAD_FIELD, format!("`{what}` must be a list, found {}", node.kind_name()), node);
+                self.warn(
+                    codes::BAD_FIELD,
+                    format!("`{what}` must be a list, found {}", node.kind_name()),
+                    node,
+                );
                 Vec::new()
             }
         }
@@ -282,7 +364,11 @@ impl Reader<'_, '_> {
             NodeKind::Seq(items) => items,
             _ if node.is_null() => &[],
             _ => {
-                self.warn(codes::BAD_FIELD, format!("`{what}` must be a list, found {}", node.kind_name()), node);
+                self.warn(
+                    codes::BAD_FIELD,
+                    format!("`{what}` must be a list, found {}", node.kind_name()),
+                    node,
+                );
                 &[]
             }
         }
@@ -294,11 +380,20 @@ impl Reader<'_, '_> {
                 let key = k.as_str().unwrap_or("");
                 if !known.contains(&key) {
                     let at = self.src.position(k.start);
-                    self.ctx.push(Level::Warning, codes::UNKNOWN_KEY, format!("unknown key `{key}` in `{what}` was ignored"), Some(at));
+                    self.ctx.push(
+                        Level::Warning,
+                        codes::UNKNOWN_KEY,
+                        format!("unknown key `{key}` in `{what}` was ignored"),
+                        Some(at),
+                    );
                 }
             }
         } else {
-            self.warn(codes::BAD_FIELD, format!("`{what}` must be a mapping, found {}", node.kind_name()), node);
+            self.warn(
+                codes::BAD_FIELD,
+                format!("`{what}` must be a mapping, found {}", node.kind_name()),
+                node,
+            );
         }
     }
 
@@ -307,13 +402,23 @@ impl Reader<'_, '_> {
         for (i, item) in self.items(node, "requiredDataConnectors").iter().enumerate() {
             let connector_id = item.get("connectorId").and_then(|n| self.text(n, "connectorId"));
             let Some(connector_id) = connector_id else {
-                self.warn(codes::BAD_FIELD, "a data connector without `connectorId` was ignored", item);
+                self.warn(
+                    codes::BAD_FIELD,
+                    "a data connector without `connectorId` was ignored",
+                    item,
+                );
                 continue;
             };
             let what = format!("requiredDataConnectors[{i}].dataTypes");
-            let data_types = item.get("dataTypes").map(|n| self.text_list(n, &what)).unwrap_or_default();
+            let data_types = item
+                .get("dataTypes")
+                .map(|n| self.text_list(n, &what))
+                .unwrap_or_default();
             self.unknown_keys(item, "requiredDataConnectors", &["connectorId", "dataTypes"]);
-            out.push(DataConnector { connector_id, data_types });
+            out.push(DataConnector {
+                connector_id,
+                data_types,
+            });
         }
         out
     }
@@ -322,7 +427,11 @@ impl Reader<'_, '_> {
         let mut out = Vec::new();
         for item in self.items(node, "entityMappings") {
             let Some(entity_type) = item.get("entityType").and_then(|n| self.text(n, "entityType")) else {
-                self.warn(codes::BAD_FIELD, "an entity mapping without `entityType` was ignored", item);
+                self.warn(
+                    codes::BAD_FIELD,
+                    "an entity mapping without `entityType` was ignored",
+                    item,
+                );
                 continue;
             };
             let mut field_mappings = Vec::new();
@@ -331,14 +440,24 @@ impl Reader<'_, '_> {
                     let identifier = f.get("identifier").and_then(|n| self.text(n, "identifier"));
                     let column_name = f.get("columnName").and_then(|n| self.text(n, "columnName"));
                     match (identifier, column_name) {
-                        (Some(identifier), Some(column_name)) => field_mappings.push(FieldMapping { identifier, column_name }),
-                        _ => self.warn(codes::BAD_FIELD, "a field mapping needs `identifier` and `columnName`; ignored", f),
+                        (Some(identifier), Some(column_name)) => field_mappings.push(FieldMapping {
+                            identifier,
+                            column_name,
+                        }),
+                        _ => self.warn(
+                            codes::BAD_FIELD,
+                            "a field mapping needs `identifier` and `columnName`; ignored",
+                            f,
+                        ),
                     }
                     self.unknown_keys(f, "fieldMappings", &["identifier", "columnName"]);
                 }
             }
             self.unknown_keys(item, "entityMappings", &["entityType", "fieldMappings"]);
-            out.push(EntityMapping { entity_type, field_mappings });
+            out.push(EntityMapping {
+                entity_type,
+                field_mappings,
+            });
         }
         out
     }
@@ -354,7 +473,11 @@ impl Reader<'_, '_> {
                 }
             }
             _ if node.is_null() => {}
-            _ => self.warn(codes::BAD_FIELD, format!("`{what}` must be a mapping, found {}", node.kind_name()), node),
+            _ => self.warn(
+                codes::BAD_FIELD,
+                format!("`{what}` must be a mapping, found {}", node.kind_name()),
+                node,
+            ),
         }
         out
     }
@@ -373,15 +496,27 @@ impl Reader<'_, '_> {
                 let prop = p.get("alertProperty").and_then(|n| self.text(n, "alertProperty"));
                 let value = p.get("value").and_then(|n| self.text(n, "value"));
                 match (prop, value) {
-                    (Some(alert_property), Some(value)) => a.alert_dynamic_properties.push(AlertDynamicProperty { alert_property, value }),
-                    _ => self.warn(codes::BAD_FIELD, "an alert dynamic property needs `alertProperty` and `value`; ignored", p),
+                    (Some(alert_property), Some(value)) => a
+                        .alert_dynamic_properties
+                        .push(AlertDynamicProperty { alert_property, value }),
+                    _ => self.warn(
+                        codes::BAD_FIELD,
+                        "an alert dynamic property needs `alertProperty` and `value`; ignored",
+                        p,
+                    ),
                 }
             }
         }
         self.unknown_keys(
             node,
             "alertDetailsOverride",
-            &["alertDisplayNameFormat", "alertDescriptionFormat", "alertTacticsColumnName", "alertSeverityColumnName", "alertDynamicProperties"],
+            &[
+                "alertDisplayNameFormat",
+                "alertDescriptionFormat",
+                "alertTacticsColumnName",
+                "alertSeverityColumnName",
+                "alertDynamicProperties",
+            ],
         );
         a
     }
@@ -406,7 +541,12 @@ impl Reader<'_, '_> {
     fn json(&mut self, node: &Node) -> serde_json::Value {
         to_json(node, &mut |n| {
             let at = self.src.position(n.start);
-            self.ctx.push(Level::Warning, codes::BAD_FIELD, "YAML aliases are not supported; read as null", Some(at));
+            self.ctx.push(
+                Level::Warning,
+                codes::BAD_FIELD,
+                "YAML aliases are not supported; read as null",
+                Some(at),
+            );
         })
     }
 }
@@ -415,7 +555,11 @@ impl Reader<'_, '_> {
 pub(crate) fn to_json(node: &Node, on_alias: &mut dyn FnMut(&Node)) -> serde_json::Value {
     use serde_json::Value;
     match &node.kind {
-        NodeKind::Scalar { value, style: ScalarStyle::Plain, tagged: None } => match value.as_str() {
+        NodeKind::Scalar {
+            value,
+            style: ScalarStyle::Plain,
+            tagged: None,
+        } => match value.as_str() {
             "" | "~" | "null" | "Null" | "NULL" => Value::Null,
             "true" | "True" | "TRUE" => Value::Bool(true),
             "false" | "False" | "FALSE" => Value::Bool(false),
@@ -426,7 +570,9 @@ pub(crate) fn to_json(node: &Node, on_alias: &mut dyn FnMut(&Node)) -> serde_jso
                     && v.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
                     && let Ok(f) = v.parse::<f64>()
                 {
-                    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or_else(|| Value::String(v.into()))
+                    serde_json::Number::from_f64(f)
+                        .map(Value::Number)
+                        .unwrap_or_else(|| Value::String(v.into()))
                 } else {
                     Value::String(v.into())
                 }
@@ -438,7 +584,10 @@ pub(crate) fn to_json(node: &Node, on_alias: &mut dyn FnMut(&Node)) -> serde_jso
             entries
                 .iter()
                 .map(|(k, v)| {
-                    let key = k.as_str().map(str::to_string).unwrap_or_else(|| to_json(k, on_alias).to_string());
+                    let key = k
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| to_json(k, on_alias).to_string());
                     (key, to_json(v, on_alias))
                 })
                 .collect(),

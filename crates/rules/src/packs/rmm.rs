@@ -59,7 +59,11 @@ struct RawFile {
 /// The indicator set compiled into the binary.
 pub fn tools() -> &'static [RmmTool] {
     static TOOLS: OnceLock<Vec<RmmTool>> = OnceLock::new();
-    TOOLS.get_or_init(|| serde_json::from_str::<RawFile>(RMM_JSON).map(|f| f.tools).unwrap_or_default())
+    TOOLS.get_or_init(|| {
+        serde_json::from_str::<RawFile>(RMM_JSON)
+            .map(|f| f.tools)
+            .unwrap_or_default()
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +74,11 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 3] = [Signal::FileSignature, Signal::ProcessCreation, Signal::NetworkConnection];
+    pub const ALL: [Signal; 3] = [
+        Signal::FileSignature,
+        Signal::ProcessCreation,
+        Signal::NetworkConnection,
+    ];
 
     pub fn slug(self) -> &'static str {
         match self {
@@ -147,12 +155,16 @@ fn has(column: &str, needles: &[String]) -> String {
 }
 
 const HEADER: &str = "let Time_start = now(-5d);\nlet Time_end = now();\n//\n";
-const HOST: &str = "| extend RemoteHost = tolower(extract(@'^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?([^/:?#]+)', 1, RemoteUrl))\n";
-const SUMMARY: &str = "| summarize FirstSeen=min(Timestamp), LastSeen=max(Timestamp),\n    Report=make_set(ReportId), Count=count() by ";
+const HOST: &str =
+    "| extend RemoteHost = tolower(extract(@'^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?([^/:?#]+)', 1, RemoteUrl))\n";
+const SUMMARY: &str =
+    "| summarize FirstSeen=min(Timestamp), LastSeen=max(Timestamp),\n    Report=make_set(ReportId), Count=count() by ";
 
 fn version_info(prefix: &str, tool: &RmmTool) -> Option<String> {
-    let company = (!tool.company_names.is_empty()).then(|| has(&format!("{prefix}VersionInfoCompanyName"), &tool.company_names));
-    let product = (!tool.product_names.is_empty()).then(|| has(&format!("{prefix}VersionInfoProductName"), &tool.product_names));
+    let company =
+        (!tool.company_names.is_empty()).then(|| has(&format!("{prefix}VersionInfoCompanyName"), &tool.company_names));
+    let product =
+        (!tool.product_names.is_empty()).then(|| has(&format!("{prefix}VersionInfoProductName"), &tool.product_names));
     match (company, product) {
         (Some(c), Some(p)) => Some(format!("{c}\n    and {p}")),
         (c, p) => c.or(p),
@@ -174,7 +186,10 @@ fn tool_query(tool: &RmmTool, signal: Signal) -> Option<String> {
         Signal::ProcessCreation => {
             let vi = version_info("Process", tool);
             let names = (!tool.process_file_names.is_empty()).then(|| {
-                format!("(ProcessVersionInfoOriginalFileName in~ ({l}) or FileName in~ ({l}))", l = list(&tool.process_file_names))
+                format!(
+                    "(ProcessVersionInfoOriginalFileName in~ ({l}) or FileName in~ ({l}))",
+                    l = list(&tool.process_file_names)
+                )
             });
             let cond = match (vi, names) {
                 (Some(v), Some(n)) => format!("{v}\n    and {n}"),
@@ -195,7 +210,11 @@ fn tool_query(tool: &RmmTool, signal: Signal) -> Option<String> {
                 .iter()
                 .map(|d| {
                     if d.contains('.') {
-                        format!("RemoteHost == {} or RemoteHost endswith {}", lit(&d.to_lowercase()), lit(&format!(".{}", d.to_lowercase())))
+                        format!(
+                            "RemoteHost == {} or RemoteHost endswith {}",
+                            lit(&d.to_lowercase()),
+                            lit(&format!(".{}", d.to_lowercase()))
+                        )
                     } else {
                         format!("RemoteUrl has {}", lit(d))
                     }
@@ -213,12 +232,21 @@ fn tool_query(tool: &RmmTool, signal: Signal) -> Option<String> {
 }
 
 fn datatable(name: &str, value_column: &str, rows: &[(String, String)]) -> String {
-    let body: Vec<String> = rows.iter().map(|(t, v)| format!("    {}, {}", lit(t), lit(v))).collect();
-    format!("let {name} = datatable(Tool:string, {value_column}:string) [\n{}\n];\n", body.join(",\n"))
+    let body: Vec<String> = rows
+        .iter()
+        .map(|(t, v)| format!("    {}, {}", lit(t), lit(v)))
+        .collect();
+    format!(
+        "let {name} = datatable(Tool:string, {value_column}:string) [\n{}\n];\n",
+        body.join(",\n")
+    )
 }
 
 fn pairs(tools: &[RmmTool], pick: impl Fn(&RmmTool) -> &Vec<String>) -> Vec<(String, String)> {
-    tools.iter().flat_map(|t| pick(t).iter().map(move |v| (t.tool.clone(), v.clone()))).collect()
+    tools
+        .iter()
+        .flat_map(|t| pick(t).iter().map(move |v| (t.tool.clone(), v.clone())))
+        .collect()
 }
 
 /// One query per signal over every tool's indicators. Attribution to a tool happens by
@@ -235,7 +263,10 @@ fn combined_query(tools: &[RmmTool], signal: Signal) -> String {
             datatable("RmmProducts", "Product", &pairs(tools, |t| &t.product_names))
         ),
         Signal::NetworkConnection => {
-            let domains: Vec<(String, String)> = pairs(tools, |t| &t.domains).into_iter().map(|(t, d)| (t, d.to_lowercase())).collect();
+            let domains: Vec<(String, String)> = pairs(tools, |t| &t.domains)
+                .into_iter()
+                .map(|(t, d)| (t, d.to_lowercase()))
+                .collect();
             format!(
                 "{}{HEADER}DeviceNetworkEvents\n| where Timestamp between (Time_start..Time_end)\n| where RemoteUrl has_any (RmmDomains | distinct Domain)\n{HOST}\
 | extend HostLabels = split(RemoteHost, '.')\n\
@@ -255,7 +286,11 @@ fn make_rule(tool: &str, signal: Signal, query: String, combined: bool) -> Rule 
     p.pack = Some(PACK.into());
     p.source_repository = Some("quarry".into());
     let mut rule = Rule::new(rule_id(tool, signal), name, query, p);
-    let subject = if combined { "any of the remote monitoring and management (RMM) tools Quarry knows".to_string() } else { format!("{tool}, a remote monitoring and management (RMM) tool") };
+    let subject = if combined {
+        "any of the remote monitoring and management (RMM) tools Quarry knows".to_string()
+    } else {
+        format!("{tool}, a remote monitoring and management (RMM) tool")
+    };
     let evidence = match signal {
         Signal::FileSignature => "a file signed by the tool's vendor",
         Signal::ProcessCreation => "a process whose version information names the tool or its vendor",
@@ -267,23 +302,35 @@ fn make_rule(tool: &str, signal: Signal, query: String, combined: bool) -> Rule 
     rule.severity = Some(if combined { Severity::Medium } else { signal.severity() });
     rule.tactics = vec!["CommandAndControl".into()];
     rule.techniques = vec!["T1219".into()];
-    rule.required_data_connectors = vec![DataConnector { connector_id: "MicrosoftThreatProtection".into(), data_types: vec![signal.table().into()] }];
+    rule.required_data_connectors = vec![DataConnector {
+        connector_id: "MicrosoftThreatProtection".into(),
+        data_types: vec![signal.table().into()],
+    }];
     rule.tags = vec![Tag::Text("RMM".into()), Tag::Text(signal.slug().into())];
     rule.version = Some("1.0.0".into());
     rule.entity_mappings = vec![EntityMapping {
         entity_type: "Host".into(),
-        field_mappings: vec![FieldMapping { identifier: "HostName".into(), column_name: "DeviceName".into() }],
+        field_mappings: vec![FieldMapping {
+            identifier: "HostName".into(),
+            column_name: "DeviceName".into(),
+        }],
     }];
     if signal == Signal::NetworkConnection {
         rule.entity_mappings.push(EntityMapping {
             entity_type: "URL".into(),
-            field_mappings: vec![FieldMapping { identifier: "Url".into(), column_name: "RemoteHost".into() }],
+            field_mappings: vec![FieldMapping {
+                identifier: "Url".into(),
+                column_name: "RemoteHost".into(),
+            }],
         });
     }
     if matches!(signal, Signal::ProcessCreation) {
         rule.entity_mappings.push(EntityMapping {
             entity_type: "Account".into(),
-            field_mappings: vec![FieldMapping { identifier: "FullName".into(), column_name: "AccountUpn".into() }],
+            field_mappings: vec![FieldMapping {
+                identifier: "FullName".into(),
+                column_name: "AccountUpn".into(),
+            }],
         });
     }
     rule.enrichment = Enrichment {
@@ -331,7 +378,9 @@ mod tests {
             .iter()
             .map(|x| {
                 usize::from(!x.signers.is_empty())
-                    + usize::from(!(x.company_names.is_empty() && x.product_names.is_empty() && x.process_file_names.is_empty()))
+                    + usize::from(
+                        !(x.company_names.is_empty() && x.product_names.is_empty() && x.process_file_names.is_empty()),
+                    )
                     + usize::from(!x.domains.is_empty())
             })
             .sum();
@@ -340,25 +389,47 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), r.len(), "ids are unique");
-        assert_eq!(rule_id("AnyDesk", Signal::NetworkConnection), rule_id("AnyDesk", Signal::NetworkConnection));
-        assert_ne!(rule_id("AnyDesk", Signal::NetworkConnection), rule_id("AnyDesk", Signal::FileSignature));
+        assert_eq!(
+            rule_id("AnyDesk", Signal::NetworkConnection),
+            rule_id("AnyDesk", Signal::NetworkConnection)
+        );
+        assert_ne!(
+            rule_id("AnyDesk", Signal::NetworkConnection),
+            rule_id("AnyDesk", Signal::FileSignature)
+        );
     }
 
     #[test]
     fn ids_are_stable_across_builds() {
         // Changing the namespace or the naming scheme would orphan stored findings.
-        assert_eq!(rule_id("Action1", Signal::FileSignature), uuid::Uuid::new_v5(&NAMESPACE, b"rmm/Action1/filesig").to_string());
-        assert_eq!(rule_id("Action1", Signal::FileSignature), "f15b8372-01dd-5af9-9711-a64af220ecdd");
+        assert_eq!(
+            rule_id("Action1", Signal::FileSignature),
+            uuid::Uuid::new_v5(&NAMESPACE, b"rmm/Action1/filesig").to_string()
+        );
+        assert_eq!(
+            rule_id("Action1", Signal::FileSignature),
+            "f15b8372-01dd-5af9-9711-a64af220ecdd"
+        );
     }
 
     #[test]
     fn domain_rules_match_hosts_not_terms() {
         let anydesk = tools().iter().find(|t| t.tool == "AnyDesk").unwrap();
         let q = tool_query(anydesk, Signal::NetworkConnection).unwrap();
-        assert!(q.contains("RemoteHost == 'anydesk.com' or RemoteHost endswith '.anydesk.com'"), "{q}");
-        assert!(!q.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "AccountUpn"), "DeviceNetworkEvents has no AccountUpn: {q}");
+        assert!(
+            q.contains("RemoteHost == 'anydesk.com' or RemoteHost endswith '.anydesk.com'"),
+            "{q}"
+        );
+        assert!(
+            !q.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "AccountUpn"),
+            "DeviceNetworkEvents has no AccountUpn: {q}"
+        );
         let atera = tools().iter().find(|t| t.tool == "Atera").unwrap();
-        assert!(tool_query(atera, Signal::NetworkConnection).unwrap().contains("RemoteUrl has 'atera-agent-heartbeat'"));
+        assert!(
+            tool_query(atera, Signal::NetworkConnection)
+                .unwrap()
+                .contains("RemoteUrl has 'atera-agent-heartbeat'")
+        );
     }
 
     #[test]

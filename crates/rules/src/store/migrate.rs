@@ -29,7 +29,11 @@ const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// The highest applied version of `component` (0 when none).
 pub fn current_version(conn: &Connection, component: &str) -> Result<u32, StoreError> {
     conn.execute_batch(BOOKKEEPING)?;
-    let v: Option<u32> = conn.query_row("SELECT MAX(version) FROM schema_migrations WHERE component = ?1", params![component], |r| r.get(0))?;
+    let v: Option<u32> = conn.query_row(
+        "SELECT MAX(version) FROM schema_migrations WHERE component = ?1",
+        params![component],
+        |r| r.get(0),
+    )?;
     Ok(v.unwrap_or(0))
 }
 
@@ -38,7 +42,11 @@ pub fn current_version(conn: &Connection, component: &str) -> Result<u32, StoreE
 pub fn migrate(conn: &mut Connection, component: &str, migrations: &[Migration]) -> Result<u32, StoreError> {
     for (i, m) in migrations.iter().enumerate() {
         if m.version as usize != i + 1 {
-            return Err(StoreError::Migration(format!("{component}: migration #{} has version {} (versions must be 1, 2, 3, …)", i + 1, m.version)));
+            return Err(StoreError::Migration(format!(
+                "{component}: migration #{} has version {} (versions must be 1, 2, 3, …)",
+                i + 1,
+                m.version
+            )));
         }
     }
     let known = migrations.len() as u32;
@@ -50,8 +58,13 @@ pub fn migrate(conn: &mut Connection, component: &str, migrations: &[Migration])
     }
     for m in migrations.iter().filter(|m| m.version > current) {
         let tx = conn.transaction()?;
-        tx.execute_batch(m.sql).map_err(|e| StoreError::Migration(format!("{component} migration {} ({}): {e}", m.version, m.description)))?;
-        tx.execute("INSERT INTO schema_migrations (component, version, description) VALUES (?1, ?2, ?3)", params![component, m.version, m.description])?;
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::Migration(format!("{component} migration {} ({}): {e}", m.version, m.description))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (component, version, description) VALUES (?1, ?2, ?3)",
+            params![component, m.version, m.description],
+        )?;
         tx.commit()?;
     }
     Ok(known)
@@ -62,8 +75,16 @@ mod tests {
     use super::*;
 
     const M: &[Migration] = &[
-        Migration { version: 1, description: "t", sql: "CREATE TABLE t (a INTEGER)" },
-        Migration { version: 2, description: "t.b", sql: "ALTER TABLE t ADD COLUMN b TEXT" },
+        Migration {
+            version: 1,
+            description: "t",
+            sql: "CREATE TABLE t (a INTEGER)",
+        },
+        Migration {
+            version: 2,
+            description: "t.b",
+            sql: "ALTER TABLE t ADD COLUMN b TEXT",
+        },
     ];
 
     #[test]
@@ -83,14 +104,22 @@ mod tests {
         migrate(&mut c, "x", M).unwrap();
         let err = migrate(&mut c, "x", &M[..1]).unwrap_err().to_string();
         assert!(err.contains("newer Quarry"), "{err}");
-        let bad = [Migration { version: 2, description: "skip", sql: "" }];
+        let bad = [Migration {
+            version: 2,
+            description: "skip",
+            sql: "",
+        }];
         assert!(migrate(&mut c, "y", &bad).is_err());
     }
 
     #[test]
     fn a_failing_migration_leaves_nothing_behind() {
         let mut c = Connection::open_in_memory().unwrap();
-        let bad = [Migration { version: 1, description: "broken", sql: "CREATE TABLE ok (a); NOT SQL" }];
+        let bad = [Migration {
+            version: 1,
+            description: "broken",
+            sql: "CREATE TABLE ok (a); NOT SQL",
+        }];
         assert!(migrate(&mut c, "z", &bad).is_err());
         assert_eq!(current_version(&c, "z").unwrap(), 0);
         assert!(c.prepare("SELECT * FROM ok").is_err());

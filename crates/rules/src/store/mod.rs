@@ -107,7 +107,9 @@ pub struct Revision {
 pub enum Upsert {
     Added,
     /// The rule changed; `revision` is the new revision (the previous one is kept).
-    Updated { revision: u32 },
+    Updated {
+        revision: u32,
+    },
     Unchanged,
 }
 
@@ -129,21 +131,32 @@ impl RuleFilter {
     /// The same filter over rules in memory (for packs, which are not stored).
     pub fn matches(&self, rule: &Rule) -> bool {
         let tactic_ok = self.tactic.as_deref().is_none_or(|t| {
-            let want = Attack::get().tactic(t).or(Attack::get().tactic_loose(t)).map(|x| x.sentinel_name.to_ascii_lowercase()).unwrap_or_else(|| t.to_ascii_lowercase());
+            let want = Attack::get()
+                .tactic(t)
+                .or(Attack::get().tactic_loose(t))
+                .map(|x| x.sentinel_name.to_ascii_lowercase())
+                .unwrap_or_else(|| t.to_ascii_lowercase());
             rule.tactics.iter().any(|x| x.to_ascii_lowercase() == want)
         });
         let technique_ok = self.technique.as_deref().is_none_or(|t| {
-            rule.all_techniques().any(|x| x.eq_ignore_ascii_case(t) || Attack::parent_id(x).is_some_and(|p| p.eq_ignore_ascii_case(t)))
+            rule.all_techniques()
+                .any(|x| x.eq_ignore_ascii_case(t) || Attack::parent_id(x).is_some_and(|p| p.eq_ignore_ascii_case(t)))
         });
         let severity_ok = self.severity.is_none_or(|s| rule.severity == Some(s));
         let table_ok = self.table.as_deref().is_none_or(|t| rule.data_types().contains(&t));
         let source_ok = self.source.as_deref().is_none_or(|s| {
             let s = s.to_ascii_lowercase();
             let p = &rule.provenance;
-            [p.path.as_deref(), p.source_url.as_deref(), p.source_repository.as_deref(), Some(p.format.as_str()), p.pack.as_deref()]
-                .into_iter()
-                .flatten()
-                .any(|v| v.to_ascii_lowercase().contains(&s))
+            [
+                p.path.as_deref(),
+                p.source_url.as_deref(),
+                p.source_repository.as_deref(),
+                Some(p.format.as_str()),
+                p.pack.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|v| v.to_ascii_lowercase().contains(&s))
         });
         tactic_ok && technique_ok && severity_ok && table_ok && source_ok
     }
@@ -157,7 +170,10 @@ impl RuleStore {
     /// Opens (creating if needed) `<data_dir>/quarry.db` and brings the rules tables up to
     /// date.
     pub fn open(data_dir: &Path) -> Result<RuleStore, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io { path: data_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         Self::open_file(&data_dir.join(DB_FILE))
     }
 
@@ -187,7 +203,11 @@ impl RuleStore {
         let json = serde_json::to_string(rule)?;
         let tx = self.conn.transaction()?;
         let existing: Option<(String, u32)> = tx
-            .query_row("SELECT rule_json, revision FROM rules WHERE id = ?1", params![rule.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT rule_json, revision FROM rules WHERE id = ?1",
+                params![rule.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let outcome = match existing {
             Some((old, _)) if old == json => Upsert::Unchanged,
@@ -245,13 +265,22 @@ impl RuleStore {
                 tx.execute(&format!("DELETE FROM {table} WHERE rule_id = ?1"), params![rule.id])?;
             }
             for t in &rule.tactics {
-                tx.execute("INSERT OR IGNORE INTO rule_tactics (rule_id, tactic) VALUES (?1, ?2)", params![rule.id, t])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO rule_tactics (rule_id, tactic) VALUES (?1, ?2)",
+                    params![rule.id, t],
+                )?;
             }
             for t in rule.all_techniques() {
-                tx.execute("INSERT OR IGNORE INTO rule_techniques (rule_id, technique) VALUES (?1, ?2)", params![rule.id, t])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO rule_techniques (rule_id, technique) VALUES (?1, ?2)",
+                    params![rule.id, t],
+                )?;
             }
             for t in rule.data_types() {
-                tx.execute("INSERT OR IGNORE INTO rule_tables (rule_id, table_name) VALUES (?1, ?2)", params![rule.id, t])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO rule_tables (rule_id, table_name) VALUES (?1, ?2)",
+                    params![rule.id, t],
+                )?;
             }
         }
         tx.commit()?;
@@ -264,7 +293,14 @@ impl RuleStore {
 
     fn decode(rows: Vec<(String, u32, String, String)>) -> Result<Vec<StoredRule>, StoreError> {
         rows.into_iter()
-            .map(|(json, revision, imported_at, updated_at)| Ok(StoredRule { rule: serde_json::from_str(&json)?, revision, imported_at, updated_at }))
+            .map(|(json, revision, imported_at, updated_at)| {
+                Ok(StoredRule {
+                    rule: serde_json::from_str(&json)?,
+                    revision,
+                    imported_at,
+                    updated_at,
+                })
+            })
             .collect()
     }
 
@@ -281,7 +317,10 @@ impl RuleStore {
         }
         if let Some(t) = &filter.table {
             args.push(t.clone());
-            sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM rule_tables x WHERE x.rule_id = r.id AND x.table_name = ?{})", args.len()));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM rule_tables x WHERE x.rule_id = r.id AND x.table_name = ?{})",
+                args.len()
+            ));
         }
         if let Some(s) = filter.severity {
             args.push(s.as_str().to_string());
@@ -289,10 +328,15 @@ impl RuleStore {
         }
         sql.push_str(" ORDER BY r.name COLLATE NOCASE, r.id");
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), Self::row_to_stored)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), Self::row_to_stored)?
+            .collect::<Result<Vec<_>, _>>()?;
         // Tactic names have several spellings and sources are substrings of several
         // columns: those filters run on the decoded rules.
-        Ok(Self::decode(rows)?.into_iter().filter(|s| filter.matches(&s.rule)).collect())
+        Ok(Self::decode(rows)?
+            .into_iter()
+            .filter(|s| filter.matches(&s.rule))
+            .collect())
     }
 
     /// A rule by id, by unique id prefix, or by name (case-insensitive).
@@ -308,7 +352,9 @@ impl RuleStore {
                 continue;
             }
             let mut stmt = self.conn.prepare(&format!("{base} WHERE {cond} ORDER BY id"))?;
-            let rows = stmt.query_map(params![arg], Self::row_to_stored)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = stmt
+                .query_map(params![arg], Self::row_to_stored)?
+                .collect::<Result<Vec<_>, _>>()?;
             let mut found = Self::decode(rows)?;
             match found.len() {
                 0 => continue,
@@ -328,10 +374,24 @@ impl RuleStore {
     pub fn history(&self, id: &str) -> Result<Vec<Revision>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT revision, imported_at, source_path, rule_json FROM rule_revisions WHERE rule_id = ?1 ORDER BY revision")?;
         let rows = stmt
-            .query_map(params![id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?)))?
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(revision, imported_at, source_path, json)| Ok(Revision { revision, imported_at, source_path, rule: serde_json::from_str(&json)? }))
+            .map(|(revision, imported_at, source_path, json)| {
+                Ok(Revision {
+                    revision,
+                    imported_at,
+                    source_path,
+                    rule: serde_json::from_str(&json)?,
+                })
+            })
             .collect()
     }
 
@@ -339,10 +399,17 @@ impl RuleStore {
     /// `revision` is `None`… the current one is returned then).
     pub fn source_text(&self, id: &str, revision: Option<u32>) -> Result<Option<String>, StoreError> {
         let text: Option<Option<String>> = match revision {
-            None => self.conn.query_row("SELECT source_text FROM rules WHERE id = ?1", params![id], |r| r.get(0)).optional()?,
+            None => self
+                .conn
+                .query_row("SELECT source_text FROM rules WHERE id = ?1", params![id], |r| r.get(0))
+                .optional()?,
             Some(rev) => self
                 .conn
-                .query_row("SELECT source_text FROM rule_revisions WHERE rule_id = ?1 AND revision = ?2", params![id, rev], |r| r.get(0))
+                .query_row(
+                    "SELECT source_text FROM rule_revisions WHERE rule_id = ?1 AND revision = ?2",
+                    params![id, rev],
+                    |r| r.get(0),
+                )
                 .optional()?,
         };
         Ok(text.flatten())

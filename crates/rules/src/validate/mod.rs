@@ -47,7 +47,10 @@ pub enum ExclusionAnalysis {
     NotKql { message: String, span: TextSpan },
     /// A KQL predicate over the named columns; `unknown` lists those that are neither a
     /// column of the tables read nor an output column of the query.
-    Predicate { columns: Vec<(String, TextSpan)>, unknown: Vec<(String, TextSpan)> },
+    Predicate {
+        columns: Vec<(String, TextSpan)>,
+        unknown: Vec<(String, TextSpan)>,
+    },
 }
 
 /// A query-aware check that plugs into the [`Validator`].
@@ -66,7 +69,10 @@ pub struct Validator<'a> {
 
 impl Default for Validator<'static> {
     fn default() -> Self {
-        Validator { catalog: Catalog::builtin(), analyzers: Vec::new() }
+        Validator {
+            catalog: Catalog::builtin(),
+            analyzers: Vec::new(),
+        }
     }
 }
 
@@ -82,7 +88,10 @@ pub fn validate_set(rules: &[Rule]) -> Vec<RuleDiagnostic> {
 
 impl<'a> Validator<'a> {
     pub fn new(catalog: &'a Catalog) -> Self {
-        Validator { catalog, analyzers: Vec::new() }
+        Validator {
+            catalog,
+            analyzers: Vec::new(),
+        }
     }
 
     /// Adds a query analyzer (its checks run after the rule-level ones, in order added).
@@ -96,7 +105,10 @@ impl<'a> Validator<'a> {
     }
 
     pub fn validate(&self, rule: &Rule) -> Vec<RuleDiagnostic> {
-        let mut out = Out { rule, diags: Vec::new() };
+        let mut out = Out {
+            rule,
+            diags: Vec::new(),
+        };
         fields::check(rule, &mut out);
         attack_checks::check(rule, &mut out);
         for a in &self.analyzers {
@@ -111,11 +123,19 @@ impl<'a> Validator<'a> {
         let mut seen: std::collections::HashMap<&str, &Rule> = std::collections::HashMap::new();
         for r in rules {
             if let Some(first) = seen.get(r.id.as_str()) {
-                let mut out = Out { rule: r, diags: Vec::new() };
+                let mut out = Out {
+                    rule: r,
+                    diags: Vec::new(),
+                };
                 out.push(
                     Level::Error,
                     codes::DUPLICATE_ID,
-                    format!("rule id {} is already used by `{}` ({})", r.id, first.name, first.provenance.path.as_deref().unwrap_or("built in")),
+                    format!(
+                        "rule id {} is already used by `{}` ({})",
+                        r.id,
+                        first.name,
+                        first.provenance.path.as_deref().unwrap_or("built in")
+                    ),
                     r.field_position("id"),
                 );
                 diags.extend(out.diags);
@@ -134,9 +154,25 @@ pub(crate) struct Out<'r> {
 }
 
 impl Out<'_> {
-    pub fn push(&mut self, level: Level, code: &str, message: impl Into<String>, at: Option<Position>) -> &mut RuleDiagnostic {
-        let path = self.rule.source.as_ref().map(|s| s.path.as_str()).or(self.rule.provenance.path.as_deref());
-        self.diags.push(RuleDiagnostic::new(level, code, message).at(at).in_file(path).for_rule(&self.rule.id));
+    pub fn push(
+        &mut self,
+        level: Level,
+        code: &str,
+        message: impl Into<String>,
+        at: Option<Position>,
+    ) -> &mut RuleDiagnostic {
+        let path = self
+            .rule
+            .source
+            .as_ref()
+            .map(|s| s.path.as_str())
+            .or(self.rule.provenance.path.as_deref());
+        self.diags.push(
+            RuleDiagnostic::new(level, code, message)
+                .at(at)
+                .in_file(path)
+                .for_rule(&self.rule.id),
+        );
         let last = self.diags.len() - 1;
         &mut self.diags[last]
     }
@@ -154,8 +190,15 @@ fn level_of(s: kql::Severity) -> Level {
 fn query_checks(rule: &Rule, analyzer: &str, a: &QueryAnalysis, out: &mut Out<'_>) {
     let query_pos = |span: &TextSpan| rule.query_span_positions(span.clone());
     for d in &a.diagnostics {
-        let (start, end) = query_pos(&d.span.range()).map(|(s, e)| (Some(s), Some(e))).unwrap_or((rule.field_position("query"), None));
-        let diag = out.push(level_of(d.severity), codes::QUERY, format!("{}[{}]: {}", analyzer, d.code, d.message), start);
+        let (start, end) = query_pos(&d.span.range())
+            .map(|(s, e)| (Some(s), Some(e)))
+            .unwrap_or((rule.field_position("query"), None));
+        let diag = out.push(
+            level_of(d.severity),
+            codes::QUERY,
+            format!("{}[{}]: {}", analyzer, d.code, d.message),
+            start,
+        );
         diag.end = end;
         diag.help = d.help.clone();
     }
@@ -172,7 +215,10 @@ fn query_checks(rule: &Rule, analyzer: &str, a: &QueryAnalysis, out: &mut Out<'_
                 out.push(
                     Level::Warning,
                     codes::DATA_TYPES_MISMATCH,
-                    format!("the query reads `{t}`, which is not among the declared data types ({})", declared.join(", ")),
+                    format!(
+                        "the query reads `{t}`, which is not among the declared data types ({})",
+                        declared.join(", ")
+                    ),
                     query_pos(span).map(|p| p.0),
                 )
                 .help = Some(format!("add `{t}` to requiredDataConnectors[].dataTypes"));
@@ -183,7 +229,8 @@ fn query_checks(rule: &Rule, analyzer: &str, a: &QueryAnalysis, out: &mut Out<'_
                 Level::Warning,
                 codes::DATA_TYPES_MISMATCH,
                 format!("no data types are declared; the query reads {}", read.join(", ")),
-                rule.field_position("requiredDataConnectors").or(rule.field_position("id")),
+                rule.field_position("requiredDataConnectors")
+                    .or(rule.field_position("id")),
             );
         }
         for (i, d) in declared.iter().enumerate() {

@@ -28,7 +28,13 @@ pub(crate) struct Source<'a> {
 impl<'a> Source<'a> {
     pub fn new(file: &'a LineIndex<'a>, base: usize, text: String, insertions: Vec<Insertion>) -> Self {
         let char_starts = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
-        Source { file, base, text, insertions, char_starts }
+        Source {
+            file,
+            base,
+            text,
+            insertions,
+            char_starts,
+        }
     }
 
     fn byte_of_char(&self, char_index: usize) -> usize {
@@ -58,7 +64,11 @@ impl<'a> Source<'a> {
 
 #[derive(Clone, Debug)]
 pub(crate) enum NodeKind {
-    Scalar { value: String, style: ScalarStyle, tagged: Option<String> },
+    Scalar {
+        value: String,
+        style: ScalarStyle,
+        tagged: Option<String>,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
     /// `*alias`: rule files have no use for them; reported, not resolved.
@@ -121,21 +131,49 @@ pub(crate) fn parse(source: &Source<'_>) -> Result<Node, YamlError> {
             at: source.position(source.byte_of_char(e.marker().index())),
             message: e.info().to_string(),
         })?;
-        let (start, end) = (source.byte_of_char(span.start.index()), source.byte_of_char(span.end.index()));
+        let (start, end) = (
+            source.byte_of_char(span.start.index()),
+            source.byte_of_char(span.end.index()),
+        );
         let node = match event {
             Event::Scalar(value, style, _, tag) => Some(Node {
-                kind: NodeKind::Scalar { value: value.into_owned(), style, tagged: tag.map(|t| t.to_string()) },
+                kind: NodeKind::Scalar {
+                    value: value.into_owned(),
+                    style,
+                    tagged: tag.map(|t| t.to_string()),
+                },
                 start,
                 end,
                 prev_end,
             }),
-            Event::Alias(_) => Some(Node { kind: NodeKind::Alias, start, end, prev_end }),
+            Event::Alias(_) => Some(Node {
+                kind: NodeKind::Alias,
+                start,
+                end,
+                prev_end,
+            }),
             Event::SequenceStart(..) => {
-                stack.push((Node { kind: NodeKind::Seq(Vec::new()), start, end, prev_end }, None));
+                stack.push((
+                    Node {
+                        kind: NodeKind::Seq(Vec::new()),
+                        start,
+                        end,
+                        prev_end,
+                    },
+                    None,
+                ));
                 None
             }
             Event::MappingStart(..) => {
-                stack.push((Node { kind: NodeKind::Map(Vec::new()), start, end, prev_end }, None));
+                stack.push((
+                    Node {
+                        kind: NodeKind::Map(Vec::new()),
+                        start,
+                        end,
+                        prev_end,
+                    },
+                    None,
+                ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(mut n, _)| {
@@ -162,19 +200,29 @@ pub(crate) fn parse(source: &Source<'_>) -> Result<Node, YamlError> {
             }
         }
     }
-    root.ok_or_else(|| YamlError { at: source.position(0), message: "the document is empty".into() })
+    root.ok_or_else(|| YamlError {
+        at: source.position(0),
+        message: "the document is empty".into(),
+    })
 }
 
 /// The file map of a scalar's value; `None` for non-scalars or when the value cannot be
 /// rebuilt from the source (then callers point at the scalar's start).
 pub(crate) fn scalar_map(source: &Source<'_>, node: &Node) -> Option<TextMap> {
-    let NodeKind::Scalar { value, style, .. } = &node.kind else { return None };
+    let NodeKind::Scalar { value, style, .. } = &node.kind else {
+        return None;
+    };
     let runs = scalar::runs(&source.text, *style, node.prev_end, node.start, node.end, value)?;
     let mut segments = Vec::with_capacity(runs.len());
     for run in runs {
         // A verbatim run never spans a line break except its own trailing LF, so one
         // position and a column count describe it.
-        segments.push(Segment { value_start: to_u32(run.value_start), len: to_u32(run.len), at: source.position(run.src), verbatim: run.verbatim });
+        segments.push(Segment {
+            value_start: to_u32(run.value_start),
+            len: to_u32(run.len),
+            at: source.position(run.src),
+            verbatim: run.verbatim,
+        });
     }
     Some(TextMap { segments })
 }

@@ -32,7 +32,11 @@ fn line_infos(text: &str) -> Vec<LineInfo<'_>> {
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches(['\n', '\r']);
         let indent = body.bytes().take_while(|&b| b == b' ').count();
-        out.push(LineInfo { start, indent, rest: &body[indent..] });
+        out.push(LineInfo {
+            start,
+            indent,
+            rest: &body[indent..],
+        });
         start += line.len();
     }
     out
@@ -42,7 +46,9 @@ fn is_key_line(rest: &str) -> bool {
     let Some(colon) = rest.find(':') else { return false };
     let key = &rest[..colon];
     !key.is_empty()
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
         && rest[colon + 1..].chars().next().is_none_or(|c| c == ' ' || c == '\t')
 }
 
@@ -142,7 +148,10 @@ mod tests {
     fn reindents_the_misplaced_key_and_its_children() {
         let text = "requiredDataConnectors:\r\n    - connectorId: X\r\n    dataTypes:\r\n        - T\r\ntactics: C\r\n";
         let (fixed, ins, keys) = fix_sequence_item_keys(text).unwrap();
-        assert_eq!(fixed, "requiredDataConnectors:\r\n    - connectorId: X\r\n      dataTypes:\r\n          - T\r\ntactics: C\r\n");
+        assert_eq!(
+            fixed,
+            "requiredDataConnectors:\r\n    - connectorId: X\r\n      dataTypes:\r\n          - T\r\ntactics: C\r\n"
+        );
         assert_eq!(ins.len(), 2);
         assert_eq!(keys, vec![text.find("dataTypes").unwrap()]);
     }

@@ -30,12 +30,22 @@ impl Builder {
             return;
         }
         let Some(piece) = text.get(range.clone()) else { return };
-        self.runs.push(Run { value_start: self.value.len(), len: piece.len(), src: range.start, verbatim: true });
+        self.runs.push(Run {
+            value_start: self.value.len(),
+            len: piece.len(),
+            src: range.start,
+            verbatim: true,
+        });
         self.value.push_str(piece);
     }
 
     fn synth(&mut self, piece: &str, src: usize) {
-        self.runs.push(Run { value_start: self.value.len(), len: piece.len(), src, verbatim: false });
+        self.runs.push(Run {
+            value_start: self.value.len(),
+            len: piece.len(),
+            src,
+            verbatim: false,
+        });
         self.value.push_str(piece);
     }
 
@@ -65,7 +75,11 @@ fn lines(text: &str, from: usize, to: usize) -> Vec<Line> {
     while i < to {
         match bytes[i] {
             b'\n' => {
-                out.push(Line { start, end: i, next: i + 1 });
+                out.push(Line {
+                    start,
+                    end: i,
+                    next: i + 1,
+                });
                 i += 1;
                 start = i;
             }
@@ -79,7 +93,11 @@ fn lines(text: &str, from: usize, to: usize) -> Vec<Line> {
         }
     }
     if start < to {
-        out.push(Line { start, end: to, next: to });
+        out.push(Line {
+            start,
+            end: to,
+            next: to,
+        });
     }
     out
 }
@@ -151,7 +169,8 @@ fn flow(text: &str, from: usize, to: usize, quote: Quote) -> Option<Builder> {
         if k + 1 < n {
             while e > s && is_blank(bytes[e - 1]) {
                 // An escaped blank before the break stays content: `\ ` or `\<tab>`.
-                if quote == Quote::Double && e >= s + 2 && bytes[e - 2] == b'\\' && !escaped_backslash(bytes, s, e - 2) {
+                if quote == Quote::Double && e >= s + 2 && bytes[e - 2] == b'\\' && !escaped_backslash(bytes, s, e - 2)
+                {
                     break;
                 }
                 e -= 1;
@@ -173,7 +192,12 @@ fn flow(text: &str, from: usize, to: usize, quote: Quote) -> Option<Builder> {
             }
         }
         empty_run = 0;
-        let content_end = if quote == Quote::Double && k + 1 < n && e > s && bytes[e - 1] == b'\\' && !escaped_backslash(bytes, s, e - 1) {
+        let content_end = if quote == Quote::Double
+            && k + 1 < n
+            && e > s
+            && bytes[e - 1] == b'\\'
+            && !escaped_backslash(bytes, s, e - 1)
+        {
             escaped_break = true;
             e - 1
         } else {
@@ -299,8 +323,12 @@ fn block(text: &str, folded: bool, search_from: usize, end: usize, expected: &st
     // Skip the rest of the header line (blanks and an optional comment).
     let header_end = lines(text, j, end.max(j)).first().map(|l| l.next).unwrap_or(end);
     let body = lines(text, header_end, end);
-    let first_text = body.iter().find(|l| bytes[l.start..l.end].iter().any(|&c| !is_blank(c)));
-    let max_indent = first_text.map(|l| bytes[l.start..l.end].iter().take_while(|&&c| c == b' ').count()).unwrap_or(0);
+    let first_text = body
+        .iter()
+        .find(|l| bytes[l.start..l.end].iter().any(|&c| !is_blank(c)));
+    let max_indent = first_text
+        .map(|l| bytes[l.start..l.end].iter().take_while(|&&c| c == b' ').count())
+        .unwrap_or(0);
     // The indentation is implied by the first text line unless an indicator set it; try the
     // implied one first, then smaller ones (an explicit indicator keeps extra spaces).
     for indent in (0..=max_indent).rev() {
@@ -403,7 +431,8 @@ mod tests {
             let (ev, span) = ev.expect("valid yaml");
             let (s, e) = (chars[span.start.index()], chars[span.end.index()]);
             if let Event::Scalar(v, style, _, _) = ev {
-                let runs = runs(yaml, style, prev_end, s, e, &v).unwrap_or_else(|| panic!("no map for {v:?} ({style:?}) in {yaml:?}"));
+                let runs = runs(yaml, style, prev_end, s, e, &v)
+                    .unwrap_or_else(|| panic!("no map for {v:?} ({style:?}) in {yaml:?}"));
                 let mut rebuilt = String::new();
                 for r in &runs {
                     assert_eq!(r.value_start, rebuilt.len());
@@ -451,7 +480,9 @@ mod tests {
 
     #[test]
     fn plain_and_quoted_scalars() {
-        check_all("a: plain text\n  continued here\n\n  after empty\nb: 'it''s\n  folded'\nc: \"esc \\u00e9\\t\\\"q\\\" \\\n   joined\"\nd: \"x\\n  y\"\ne: [ 'f', \"g\" ]\n");
+        check_all(
+            "a: plain text\n  continued here\n\n  after empty\nb: 'it''s\n  folded'\nc: \"esc \\u00e9\\t\\\"q\\\" \\\n   joined\"\nd: \"x\\n  y\"\ne: [ 'f', \"g\" ]\n",
+        );
         check_all("k: Krämer IT — OÜ\nv: 'Ünïcode  spaced '\n");
     }
 }
