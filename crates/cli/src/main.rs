@@ -37,6 +37,10 @@ pub struct Global {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check KQL queries for errors without running them (files, `-` for stdin, or .jsonl records).
+    Check(commands::check::Args),
+    /// Reformat a KQL query (comments kept); `--check` only reports.
+    Fmt(commands::fmt::Args),
     /// Print the columns and KQL types of a table (`quarry schema DeviceFileCertificateInfo`).
     Schema(commands::schema::Args),
     /// Import, list and show hunting rules (Sentinel YAML, SOC-feed pages, built-in packs).
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = cli.global;
     let result = match cli.command {
+        Command::Check(args) => commands::check::run(&global, args),
+        Command::Fmt(args) => commands::fmt::run(&global, args),
         Command::Schema(args) => commands::schema::run(&global, args),
         Command::Rules(args) => commands::rules::run(&global, args),
     };

@@ -7,7 +7,9 @@
 //! ```
 
 pub mod ast;
+pub mod ast_helpers;
 pub mod diagnostic;
+mod format;
 pub mod lexer;
 pub mod literals;
 mod parser;
@@ -16,6 +18,7 @@ pub mod render;
 pub mod span;
 
 pub use diagnostic::{Diagnostic, Label, Severity, has_errors};
+pub use format::format;
 pub use lexer::{Token, TokenKind, is_keyword, lex};
 pub use parser::{MAX_EXPR_DEPTH, MAX_NESTING, Parsed, parse, parse_expression};
 pub use print::{print, print_expr, print_operator, print_statement};

@@ -1,2 +1,4 @@
 pub mod schema;
 pub mod rules;
+pub mod check;
+pub mod fmt;
