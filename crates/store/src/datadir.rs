@@ -308,7 +308,10 @@ mod tests {
         let committed: HashSet<String> = ["20240501T000000Z-abc".to_string()].into();
         assert!(part_is_visible("part-20240501T000000Z-abc-00001.parquet", &committed));
         assert!(!part_is_visible("part-20240501T000000Z-xyz-00001.parquet", &committed));
-        assert!(!part_is_visible(".part-20240501T000000Z-abc-00001.parquet.1.tmp", &committed));
+        assert!(!part_is_visible(
+            ".part-20240501T000000Z-abc-00001.parquet.1.tmp",
+            &committed
+        ));
         assert!(!part_is_visible("notes.txt", &committed));
     }
 }

@@ -15,3 +15,9 @@ pub mod progress;
 pub use ingest::{Format, IngestOptions, IngestReport, ingest};
 pub use manifest::Counts;
 pub use progress::Progress;
+pub mod provider;
+
+pub use provider::{DayPartitionedTable, FileTable, ScanMetrics, file_table, scan_metrics};
+pub mod generate;
+
+pub use generate::{GenerateConfig, GroundTruth, Output, Planted, generate};

@@ -148,6 +148,14 @@ impl PartWriter {
         }
     }
 
+    /// A writer whose part numbers start after `first`, so that several writers of one
+    /// ingest (generator threads) never pick the same file name.
+    pub fn starting_at(dir: &DataDir, ingest_id: &str, staging: PathBuf, first: usize) -> Self {
+        let mut w = PartWriter::new(dir, ingest_id, staging);
+        w.next = first;
+        w
+    }
+
     /// Writes one part of `table` in `partition`: the batches aligned to the table's schema,
     /// concatenated and sorted by time.
     pub fn write(&mut self, table: &TableSchema, partition: Partition, batches: &[RecordBatch]) -> Result<()> {
@@ -174,7 +182,13 @@ impl PartWriter {
         file.sync_all().at(&staged)?;
         self.bytes_written += file.metadata().at(&staged)?.len();
         self.rows_written += batch.num_rows() as u64;
-        self.staged.push((staged, self.dir.table_dir(&table.name).join(partition.dir_name()).join(file_name)));
+        self.staged.push((
+            staged,
+            self.dir
+                .table_dir(&table.name)
+                .join(partition.dir_name())
+                .join(file_name),
+        ));
         Ok(())
     }
 }

@@ -111,7 +111,11 @@ fn advanced_hunting_csv_named_by_file_or_table_option() {
     assert_eq!(q[0].line, 4);
     assert!(q[1].reason.contains("expected 6 fields"), "{}", q[1].reason);
 
-    let g = write(tmp.path(), "export.csv", b"TimeGenerated [UTC],Computer\n\"5/1/2024, 3:04:05.120 PM\",c1\n");
+    let g = write(
+        tmp.path(),
+        "export.csv",
+        b"TimeGenerated [UTC],Computer\n\"5/1/2024, 3:04:05.120 PM\",c1\n",
+    );
     let opts = IngestOptions {
         table: Some("Heartbeat".into()),
         ..IngestOptions::default()
@@ -131,10 +135,23 @@ fn corrupted_json_lines() {
     let good = STREAMING.lines().next().unwrap();
     let truncated = &good[..good.len() / 2];
     let wrong_type = good.replace("\"IsSigned\":true", "\"IsSigned\":\"perhaps\"");
-    let bad_date = good.replace("\"Timestamp\":\"2024-05-01T10:00:00.1234567Z\"", "\"Timestamp\":\"2024-13-45\"");
+    let bad_date = good.replace(
+        "\"Timestamp\":\"2024-05-01T10:00:00.1234567Z\"",
+        "\"Timestamp\":\"2024-13-45\"",
+    );
     let unknown_category = good.replace("AdvancedHunting-", "Other-");
     let huge = format!("{{\"pad\":\"{}\"", "x".repeat(10 * 1024 * 1024));
-    let text = [good, truncated, &wrong_type, &bad_date, &unknown_category, &huge, "", good].join("\n");
+    let text = [
+        good,
+        truncated,
+        &wrong_type,
+        &bad_date,
+        &unknown_category,
+        &huge,
+        "",
+        good,
+    ]
+    .join("\n");
     let f = write(tmp.path(), "bad.json", text.as_bytes());
     let empty = write(tmp.path(), "empty.json", b"");
     let r = run(&data, &[&f, &empty], &IngestOptions::default());
@@ -149,7 +166,10 @@ fn corrupted_json_lines() {
     assert!(reason(2).starts_with("invalid JSON"), "{by_line:?}");
     assert!(reason(3).contains("\"perhaps\" is not a valid bool"), "{by_line:?}");
     assert!(reason(4).contains("is not a valid datetime"), "{by_line:?}");
-    assert!(reason(5).starts_with("unknown category 'Other-DeviceFileCertificateInfo'"), "{by_line:?}");
+    assert!(
+        reason(5).starts_with("unknown category 'Other-DeviceFileCertificateInfo'"),
+        "{by_line:?}"
+    );
     assert!(reason(6).starts_with("invalid JSON"), "{by_line:?}");
     let huge_entry = q.iter().find(|e| e.line == 6).unwrap();
     assert!(huge_entry.truncated);
@@ -171,7 +191,10 @@ fn too_long_records_are_quarantined_without_parsing() {
     check_balance(&r);
     assert_eq!(r.totals()["DeviceFileCertificateInfo"], counts(2, 2, 0));
     let q = read_quarantine(r.quarantine_file.as_ref().unwrap()).unwrap();
-    assert_eq!((q[0].line, q[0].offset, q[0].raw_bytes), (2, good.len() as u64 + 1, 100_000));
+    assert_eq!(
+        (q[0].line, q[0].offset, q[0].raw_bytes),
+        (2, good.len() as u64 + 1, 100_000)
+    );
     assert!(q[0].reason.contains("longer than the limit"));
 }
 
@@ -184,7 +207,11 @@ fn reingest_is_skipped_unless_forced() {
     let r1 = run(&data, &[&f], &IngestOptions::default());
     assert!(r1.inputs[0].skipped.is_none());
     let r2 = run(&data, &[&f, &copy], &IngestOptions::default());
-    assert!(r2.inputs.iter().all(|i| i.skipped.as_deref().unwrap_or("").contains(&r1.id)));
+    assert!(
+        r2.inputs
+            .iter()
+            .all(|i| i.skipped.as_deref().unwrap_or("").contains(&r1.id))
+    );
     assert_eq!(data.table_stats("DeviceProcessEvents").unwrap().rows, 1);
     let forced = IngestOptions {
         force: true,
@@ -213,7 +240,13 @@ fn an_interrupted_ingest_leaves_nothing_visible() {
     assert!(r.inputs[0].skipped.is_none());
     assert_eq!(data.table_stats("DeviceProcessEvents").unwrap().rows, 1);
     let files: Vec<_> = walk(&data.table_dir("DeviceProcessEvents"));
-    assert_eq!(files.iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count(), 1);
+    assert_eq!(
+        files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .count(),
+        1
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -237,18 +270,30 @@ fn parquet_and_plain_json_with_table_option() {
     // Re-ingest our own Parquet part into another data directory.
     let part = data.parts("DeviceProcessEvents").unwrap()[0].path.clone();
     let other = DataDir::open(tmp.path().join("other"));
-    let r = run(&other, &[&part], &IngestOptions {
-        table: Some("DeviceProcessEvents".into()),
-        ..IngestOptions::default()
-    });
+    let r = run(
+        &other,
+        &[&part],
+        &IngestOptions {
+            table: Some("DeviceProcessEvents".into()),
+            ..IngestOptions::default()
+        },
+    );
     assert_eq!(r.inputs[0].format, "parquet");
     assert_eq!(r.totals()["DeviceProcessEvents"], counts(1, 1, 0));
-    let plain = write(tmp.path(), "rows.jsonl", b"{\"Timestamp\":\"2024-05-01\",\"Signer\":\"x\"}\n");
-    let r = run(&other, &[&plain], &IngestOptions {
-        table: Some("DeviceFileCertificateInfo".into()),
-        format: Format::Json,
-        ..IngestOptions::default()
-    });
+    let plain = write(
+        tmp.path(),
+        "rows.jsonl",
+        b"{\"Timestamp\":\"2024-05-01\",\"Signer\":\"x\"}\n",
+    );
+    let r = run(
+        &other,
+        &[&plain],
+        &IngestOptions {
+            table: Some("DeviceFileCertificateInfo".into()),
+            format: Format::Json,
+            ..IngestOptions::default()
+        },
+    );
     assert_eq!(r.totals()["DeviceFileCertificateInfo"], counts(1, 1, 0));
 }
 
@@ -259,7 +304,11 @@ fn directories_and_globs_expand() {
     let sub = tmp.path().join("in/sub");
     std::fs::create_dir_all(&sub).unwrap();
     write(&sub, "one.json", STREAMING.as_bytes());
-    write(&tmp.path().join("in"), "two.json", STREAMING.replace("dev1", "dev2").as_bytes());
+    write(
+        &tmp.path().join("in"),
+        "two.json",
+        STREAMING.replace("dev1", "dev2").as_bytes(),
+    );
     let r = run(&data, &[&tmp.path().join("in")], &IngestOptions::default());
     assert_eq!(r.inputs.len(), 2);
     let pattern = format!("{}/in/*.json", tmp.path().display());

@@ -252,8 +252,7 @@ impl TableBuilder {
                 },
             };
             let ty = self.types[idx];
-            values[idx] =
-                convert::convert(ty, value).map_err(|reason| format!("column '{key}' ({ty}): {reason}"))?;
+            values[idx] = convert::convert(ty, value).map_err(|reason| format!("column '{key}' ({ty}): {reason}"))?;
         }
         self.fill_derived(&mut values, env)?;
         for (col, v) in self.cols.iter_mut().zip(&values) {
@@ -271,8 +270,8 @@ impl TableBuilder {
         if let (Some(ts), Some(time)) = (self.timestamp, env.time)
             && is_null(&values[ts])
         {
-            values[ts] = convert::convert(KqlType::DateTime, time)
-                .map_err(|reason| format!("envelope 'time': {reason}"))?;
+            values[ts] =
+                convert::convert(KqlType::DateTime, time).map_err(|reason| format!("envelope 'time': {reason}"))?;
         }
         if let (Some(ts), Some(tg)) = (self.timestamp, self.time_generated) {
             if is_null(&values[tg]) {
@@ -332,36 +331,66 @@ mod tests {
         let schema = reg.table("DeviceFileCertificateInfo");
         let mut b = TableBuilder::new(&schema, false);
         let rec = r#"{"Timestamp":"2024-05-01T10:00:00Z","DeviceId":"d1","Signer":"Action1 Corporation","ReportId":"17","Brand":{"x":1}}"#;
-        b.append(&fields(rec), Envelope { time: None, tenant: Some("t-1") }, &reg).unwrap();
+        b.append(
+            &fields(rec),
+            Envelope {
+                time: None,
+                tenant: Some("t-1"),
+            },
+            &reg,
+        )
+        .unwrap();
         let bad = r#"{"Timestamp":"not a date","DeviceId":"d2"}"#;
         let err = b.append(&fields(bad), Envelope::default(), &reg).unwrap_err();
-        assert_eq!(err, "column 'Timestamp' (datetime): \"not a date\" is not a valid datetime");
+        assert_eq!(
+            err,
+            "column 'Timestamp' (datetime): \"not a date\" is not a valid datetime"
+        );
         let batch = b.finish();
         assert_eq!(batch.num_rows(), 1);
         let s = batch.schema();
-        let tg = batch.column(s.index_of("TimeGenerated").unwrap()).as_primitive::<TimestampNanosecondType>();
+        let tg = batch
+            .column(s.index_of("TimeGenerated").unwrap())
+            .as_primitive::<TimestampNanosecondType>();
         assert_eq!(tg.value(0), 1_714_557_600_000_000_000);
         let ty = batch.column(s.index_of("Type").unwrap()).as_string::<i32>();
         assert_eq!(ty.value(0), "DeviceFileCertificateInfo");
         let tenant = batch.column(s.index_of("TenantId").unwrap()).as_string::<i32>();
         assert_eq!(tenant.value(0), "t-1");
-        let rid = batch.column(s.index_of("ReportId").unwrap()).as_primitive::<Int64Type>();
+        let rid = batch
+            .column(s.index_of("ReportId").unwrap())
+            .as_primitive::<Int64Type>();
         assert_eq!(rid.value(0), 17);
         let brand = batch.column(s.index_of("Brand").unwrap()).as_binary::<i32>();
         assert_eq!(brand.value(0), br#"{"x":1}"#);
         // A string column nobody filled is "", never null.
         let issuer = batch.column(s.index_of("Issuer").unwrap());
         assert_eq!(issuer.null_count(), 0);
-        assert_eq!(reg.snapshot()["DeviceFileCertificateInfo"].column("Brand").unwrap().ty, KqlType::Dynamic);
+        assert_eq!(
+            reg.snapshot()["DeviceFileCertificateInfo"].column("Brand").unwrap().ty,
+            KqlType::Dynamic
+        );
     }
 
     #[test]
     fn inferred_tables_grow_columns_and_backfill() {
         let reg = SchemaRegistry::default();
         let mut b = TableBuilder::new(&reg.table("MyCustom_CL"), false);
-        b.append(&fields(r#"{"TimeGenerated":"2024-05-01","A":1}"#), Envelope::default(), &reg).unwrap();
-        b.append(&fields(r#"{"TimeGenerated":"2024-05-02","B":"x","A":"2"}"#), Envelope::default(), &reg).unwrap();
-        let err = b.append(&fields(r#"{"A":"abc"}"#), Envelope::default(), &reg).unwrap_err();
+        b.append(
+            &fields(r#"{"TimeGenerated":"2024-05-01","A":1}"#),
+            Envelope::default(),
+            &reg,
+        )
+        .unwrap();
+        b.append(
+            &fields(r#"{"TimeGenerated":"2024-05-02","B":"x","A":"2"}"#),
+            Envelope::default(),
+            &reg,
+        )
+        .unwrap();
+        let err = b
+            .append(&fields(r#"{"A":"abc"}"#), Envelope::default(), &reg)
+            .unwrap_err();
         assert!(err.contains("column 'A' (long)"), "{err}");
         let batch = b.finish();
         assert_eq!(batch.num_rows(), 2);

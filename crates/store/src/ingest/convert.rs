@@ -52,7 +52,11 @@ fn not_a(ty: KqlType, v: &Json) -> String {
 /// Converts `v` to `ty`. Empty strings and JSON null become null (for `string`, "").
 pub fn convert<'a>(ty: KqlType, v: &Json<'a>) -> Result<Typed<'a>, String> {
     if matches!(v, Json::Null) {
-        return Ok(if ty == KqlType::String { Typed::Str(Cow::Borrowed("")) } else { Typed::Null });
+        return Ok(if ty == KqlType::String {
+            Typed::Str(Cow::Borrowed(""))
+        } else {
+            Typed::Null
+        });
     }
     if ty != KqlType::String && matches!(v, Json::Str(s) if s.trim().is_empty()) {
         return Ok(Typed::Null);
@@ -88,7 +92,9 @@ pub fn convert<'a>(ty: KqlType, v: &Json<'a>) -> Result<Typed<'a>, String> {
             _ => Err(not_a(ty, v)),
         },
         KqlType::Guid => match v {
-            Json::Str(s) => normalize_guid(s).map(|g| Typed::Str(Cow::Owned(g))).ok_or_else(|| not_a(ty, v)),
+            Json::Str(s) => normalize_guid(s)
+                .map(|g| Typed::Str(Cow::Owned(g)))
+                .ok_or_else(|| not_a(ty, v)),
             _ => Err(not_a(ty, v)),
         },
         KqlType::Dynamic => Ok(Typed::Dynamic(match v {
@@ -135,7 +141,9 @@ fn to_long(v: &Json) -> Option<i64> {
         Json::Bool(b) => Some(*b as i64),
         Json::Str(s) => {
             let s = s.trim();
-            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().and_then(integral))
+            s.parse::<i64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(integral))
         }
         _ => None,
     }
@@ -197,7 +205,14 @@ pub fn normalize_guid(s: &str) -> Option<String> {
         return None;
     }
     let h = String::from_utf8(hex).ok()?.to_ascii_lowercase();
-    Some(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }
 
 /// The KQL type given to a column Quarry did not know, from its first value. Columns named
@@ -233,7 +248,11 @@ mod tests {
         assert_eq!(convert(KqlType::Long, &s("42.0")), Ok(Typed::Long(42)));
         assert!(convert(KqlType::Long, &s("42.5")).is_err());
         assert_eq!(convert(KqlType::Int, &Json::Int(7)), Ok(Typed::Int(7)));
-        assert!(convert(KqlType::Int, &Json::Int(1 << 40)).unwrap_err().contains("range of int"));
+        assert!(
+            convert(KqlType::Int, &Json::Int(1 << 40))
+                .unwrap_err()
+                .contains("range of int")
+        );
         assert_eq!(convert(KqlType::Real, &s("1e3")), Ok(Typed::Real(1000.0)));
         for t in ["true", "True", "TRUE", "1"] {
             assert_eq!(convert(KqlType::Bool, &s(t)), Ok(Typed::Bool(true)), "{t}");
@@ -255,12 +274,18 @@ mod tests {
     #[test]
     fn dynamic_from_json_or_json_text() {
         let obj = Json::parse(r#"{"a": [1, 2]}"#).unwrap();
-        assert_eq!(convert(KqlType::Dynamic, &obj), Ok(Typed::Dynamic(r#"{"a":[1,2]}"#.into())));
+        assert_eq!(
+            convert(KqlType::Dynamic, &obj),
+            Ok(Typed::Dynamic(r#"{"a":[1,2]}"#.into()))
+        );
         assert_eq!(
             convert(KqlType::Dynamic, &s(r#"{ "a" : [1, 2] }"#)),
             Ok(Typed::Dynamic(r#"{"a":[1,2]}"#.into()))
         );
-        assert_eq!(convert(KqlType::Dynamic, &s("plain")), Ok(Typed::Dynamic("\"plain\"".into())));
+        assert_eq!(
+            convert(KqlType::Dynamic, &s("plain")),
+            Ok(Typed::Dynamic("\"plain\"".into()))
+        );
         assert_eq!(convert(KqlType::String, &obj), Ok(Typed::Str(r#"{"a":[1,2]}"#.into())));
     }
 
@@ -270,7 +295,11 @@ mod tests {
             convert(KqlType::DateTime, &s("2024-05-01T00:00:00.1234567Z")),
             Ok(Typed::Nanos(1_714_521_600_123_456_700))
         );
-        assert!(convert(KqlType::DateTime, &s("yesterday")).unwrap_err().contains("not a valid datetime"));
+        assert!(
+            convert(KqlType::DateTime, &s("yesterday"))
+                .unwrap_err()
+                .contains("not a valid datetime")
+        );
         assert!(convert(KqlType::DateTime, &Json::Int(5)).is_err());
         assert_eq!(
             convert(KqlType::Guid, &s("{8C3F2E1A-0000-4000-8000-ABCDEF012345}")),

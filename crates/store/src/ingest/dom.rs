@@ -117,7 +117,11 @@ impl<'a> Json<'a> {
 fn push_float(out: &mut String, f: f64) {
     if f.is_finite() {
         // serde_json prints the shortest text that reads back as the same f64.
-        out.push_str(&serde_json::Number::from_f64(f).map(|n| n.to_string()).unwrap_or_default());
+        out.push_str(
+            &serde_json::Number::from_f64(f)
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        );
     } else {
         out.push_str("null");
     }

@@ -179,9 +179,13 @@ pub fn clean_interrupted(dir: &DataDir) -> Result<()> {
         return Ok(());
     };
     for t in entries.flatten() {
-        let Ok(parts) = std::fs::read_dir(t.path()) else { continue };
+        let Ok(parts) = std::fs::read_dir(t.path()) else {
+            continue;
+        };
         for p in parts.flatten() {
-            let Ok(files) = std::fs::read_dir(p.path()) else { continue };
+            let Ok(files) = std::fs::read_dir(p.path()) else {
+                continue;
+            };
             for f in files.flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
                 let stale = match part_ingest_id(&name) {
@@ -287,7 +291,11 @@ fn run(
             }
         }
     }
-    let total_bytes: u64 = paths.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = paths
+        .iter()
+        .filter_map(|(_, p)| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let progress = opts.progress.clone();
     progress.set_total(total_bytes);
 
@@ -333,7 +341,16 @@ fn run(
                     Ok(())
                 }
                 Msg::Failed(e) => Err(e),
-                Msg::Chunk(i, out) => absorb(i, out, &mut reports, &mut quarantine, &mut partitioner, &mut writer, &schema_of, &progress),
+                Msg::Chunk(i, out) => absorb(
+                    i,
+                    out,
+                    &mut reports,
+                    &mut quarantine,
+                    &mut partitioner,
+                    &mut writer,
+                    &schema_of,
+                    &progress,
+                ),
             };
             if let Err(e) = step {
                 failure = Some(e);
@@ -369,8 +386,12 @@ fn run(
         std::fs::rename(from, to).at(to)?;
     }
     let schemas = registry.snapshot();
-    let touched: std::collections::BTreeSet<&String> =
-        processed.iter().flat_map(|i| i.tables.iter()).filter(|(t, c)| !t.is_empty() && c.loaded > 0).map(|(t, _)| t).collect();
+    let touched: std::collections::BTreeSet<&String> = processed
+        .iter()
+        .flat_map(|i| i.tables.iter())
+        .filter(|(t, c)| !t.is_empty() && c.loaded > 0)
+        .map(|(t, _)| t)
+        .collect();
     for t in touched {
         if let Some(s) = schemas.get(t) {
             dir.save_schema(s)?;
@@ -701,10 +722,12 @@ fn read_one(
             drop(reader);
             let file = std::fs::File::open(path).at(path)?;
             progress.add_bytes(file.metadata().map(|m| m.len()).unwrap_or(0));
-            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| StoreError::Input {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
+            let builder =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                    StoreError::Input {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    }
                 })?;
             let mut first_row = 0u64;
             for batch in builder.with_batch_size(8192).build()? {
@@ -736,7 +759,10 @@ fn read_csv(
     ctx: Arc<InputContext>,
     send: &dyn Fn(Job) -> Result<()>,
 ) -> Result<()> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(reader);
     let headers = rdr.byte_headers().map_err(|e| StoreError::Input {
         path: path.to_path_buf(),
         message: format!("cannot read the CSV header: {e}"),
@@ -752,9 +778,7 @@ fn read_csv(
         if h.ends_with("[Local Time]") || h.contains(" [") {
             return Err(StoreError::Input {
                 path: path.to_path_buf(),
-                message: format!(
-                    "column '{h}' holds datetimes in an unknown time zone; export with times in UTC"
-                ),
+                message: format!("column '{h}' holds datetimes in an unknown time zone; export with times in UTC"),
             });
         }
         names.push(h);

@@ -108,9 +108,14 @@ impl<'r> ChunkProcessor<'r> {
         let c = self.out.counts.entry(table.to_string()).or_default();
         c.read += 1;
         c.quarantined += 1;
-        self.out
-            .quarantine
-            .push(QuarantineEntry::new(&self.ctx.source, pos.line, pos.offset, table, reason, raw));
+        self.out.quarantine.push(QuarantineEntry::new(
+            &self.ctx.source,
+            pos.line,
+            pos.offset,
+            table,
+            reason,
+            raw,
+        ));
     }
 
     /// One JSON text holding a record (or an Event Hub message, or an array of records).
@@ -138,7 +143,12 @@ impl<'r> ChunkProcessor<'r> {
             Json::Object(fields) => self.json_object(fields, pos, raw),
             other => {
                 let table = self.default_table().to_string();
-                self.reject(&table, pos, format!("a record must be a JSON object, not {}", other.kind()), raw)
+                self.reject(
+                    &table,
+                    pos,
+                    format!("a record must be a JSON object, not {}", other.kind()),
+                    raw,
+                )
             }
         }
     }
@@ -226,11 +236,20 @@ impl<'r> ChunkProcessor<'r> {
                 _ => return self.reject(&table, pos, "'properties' is not a JSON object".to_string(), raw),
             },
             other => {
-                return self.reject(&table, pos, format!("'properties' is {}, not an object", other.kind()), raw);
+                return self.reject(
+                    &table,
+                    pos,
+                    format!("'properties' is {}, not an object", other.kind()),
+                    raw,
+                );
             }
         };
         let time = fields.iter().rev().find(|(k, _)| k == "time").map(|(_, v)| v);
-        let tenant = fields.iter().rev().find(|(k, _)| k == "tenantId").and_then(|(_, v)| v.as_str());
+        let tenant = fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "tenantId")
+            .and_then(|(_, v)| v.as_str());
         let env = Envelope { time, tenant };
         self.append(&table, &props, env, pos, raw);
     }
@@ -245,7 +264,12 @@ impl<'r> ChunkProcessor<'r> {
         raw: &[u8],
     ) {
         if !valid_table_name(table) {
-            return self.reject("", pos, format!("invalid table name '{}'", super::convert::excerpt(table)), raw);
+            return self.reject(
+                "",
+                pos,
+                format!("invalid table name '{}'", super::convert::excerpt(table)),
+                raw,
+            );
         }
         let registry = self.registry;
         let from_text = self.from_text;
@@ -268,7 +292,11 @@ impl<'r> ChunkProcessor<'r> {
         let raw = csv_raw(record);
         let table = self.default_table().to_string();
         if record.len() != headers.len() {
-            let reason = format!("expected {} fields (the header's), found {}", headers.len(), record.len());
+            let reason = format!(
+                "expected {} fields (the header's), found {}",
+                headers.len(),
+                record.len()
+            );
             return self.reject(&table, pos, reason, &raw);
         }
         let mut fields = Vec::with_capacity(headers.len());
@@ -348,7 +376,9 @@ fn arrow_value(col: &dyn Array, row: usize) -> Result<Json<'_>, String> {
                 DataType::LargeBinary => col.as_binary::<i64>().value(row),
                 _ => col.as_binary_view().value(row),
             };
-            Json::Str(Cow::Borrowed(std::str::from_utf8(bytes).map_err(|_| "binary value is not UTF-8 text")?))
+            Json::Str(Cow::Borrowed(
+                std::str::from_utf8(bytes).map_err(|_| "binary value is not UTF-8 text")?,
+            ))
         }
         DataType::Boolean => Json::Bool(col.as_boolean().value(row)),
         DataType::Int8 => Json::Int(col.as_primitive::<arrow::datatypes::Int8Type>().value(row) as i64),
@@ -367,9 +397,15 @@ fn arrow_value(col: &dyn Array, row: usize) -> Result<Json<'_>, String> {
         DataType::Timestamp(unit, _) => {
             let v = match unit {
                 TimeUnit::Second => col.as_primitive::<arrow::datatypes::TimestampSecondType>().value(row),
-                TimeUnit::Millisecond => col.as_primitive::<arrow::datatypes::TimestampMillisecondType>().value(row),
-                TimeUnit::Microsecond => col.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(row),
-                TimeUnit::Nanosecond => col.as_primitive::<arrow::datatypes::TimestampNanosecondType>().value(row),
+                TimeUnit::Millisecond => col
+                    .as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                    .value(row),
+                TimeUnit::Microsecond => col
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .value(row),
+                TimeUnit::Nanosecond => col
+                    .as_primitive::<arrow::datatypes::TimestampNanosecondType>()
+                    .value(row),
             };
             let per = match unit {
                 TimeUnit::Second => 1_000_000_000,
@@ -380,9 +416,10 @@ fn arrow_value(col: &dyn Array, row: usize) -> Result<Json<'_>, String> {
             let nanos = v.checked_mul(per).ok_or("timestamp out of range")?;
             text(&format_datetime(nanos))
         }
-        DataType::Duration(TimeUnit::Nanosecond) => {
-            text(&format_timespan(col.as_primitive::<arrow::datatypes::DurationNanosecondType>().value(row)))
-        }
+        DataType::Duration(TimeUnit::Nanosecond) => text(&format_timespan(
+            col.as_primitive::<arrow::datatypes::DurationNanosecondType>()
+                .value(row),
+        )),
         DataType::Date32 | DataType::Date64 | DataType::Decimal128(..) | DataType::Decimal256(..) => {
             let s = arrow::util::display::array_value_to_string(col, row).map_err(|e| e.to_string())?;
             text(&s)
@@ -428,9 +465,23 @@ mod tests {
             ],
             None,
         );
-        assert_eq!(out.counts["DeviceInfo"], Counts { read: 2, loaded: 2, quarantined: 0 });
+        assert_eq!(
+            out.counts["DeviceInfo"],
+            Counts {
+                read: 2,
+                loaded: 2,
+                quarantined: 0
+            }
+        );
         assert_eq!(out.counts["SigninLogs"].loaded, 1);
-        assert_eq!(out.counts[""], Counts { read: 3, loaded: 0, quarantined: 3 });
+        assert_eq!(
+            out.counts[""],
+            Counts {
+                read: 3,
+                loaded: 0,
+                quarantined: 3
+            }
+        );
         let reasons: Vec<_> = out.quarantine.iter().map(|q| q.reason.as_str()).collect();
         assert!(reasons[0].starts_with("unknown category 'Weird'"), "{reasons:?}");
         assert!(reasons[1].starts_with("cannot tell the table"), "{reasons:?}");

@@ -210,7 +210,9 @@ pub enum Line {
     Complete,
     /// The line was longer than the limit: the first `limit` bytes were appended, the rest
     /// skipped; `len` is the whole line's length.
-    TooLong { len: u64 },
+    TooLong {
+        len: u64,
+    },
     Eof,
 }
 
@@ -345,7 +347,10 @@ mod tests {
     fn file_names_name_tables() {
         let t = |s: &str| table_from_file_name(Path::new(s));
         assert_eq!(t("x/DeviceProcessEvents.csv"), Some("DeviceProcessEvents".into()));
-        assert_eq!(t("DeviceProcessEvents_2024-05-01.csv.gz"), Some("DeviceProcessEvents".into()));
+        assert_eq!(
+            t("DeviceProcessEvents_2024-05-01.csv.gz"),
+            Some("DeviceProcessEvents".into())
+        );
         assert_eq!(t("My_Table_CL.json"), Some("My_Table_CL".into()));
     }
 
@@ -356,7 +361,10 @@ mod tests {
             .into_iter()
             .map(|(s, e, l)| (String::from_utf8_lossy(&doc[s..e]).into_owned(), l))
             .collect();
-        assert_eq!(parts, vec![("{\"a\": \"x,]}\"}".into(), 2), ("{\"b\": [1,2]}".into(), 3)]);
+        assert_eq!(
+            parts,
+            vec![("{\"a\": \"x,]}\"}".into(), 2), ("{\"b\": [1,2]}".into(), 3)]
+        );
         let doc = b"{\n \"records\": []\n}\n{\"x\":1}";
         assert_eq!(split_document(doc).len(), 2);
         let open = b"{\"a\": [1, 2";
@@ -369,12 +377,21 @@ mod tests {
         let mut r = std::io::Cursor::new(data.into_bytes());
         let mut buf = Vec::new();
         let p = Path::new("t");
-        assert!(matches!(read_line_bounded(&mut r, &mut buf, 100, p).unwrap(), Line::TooLong { len: 1000 }));
+        assert!(matches!(
+            read_line_bounded(&mut r, &mut buf, 100, p).unwrap(),
+            Line::TooLong { len: 1000 }
+        ));
         assert_eq!(buf.len(), 100);
         buf.clear();
-        assert!(matches!(read_line_bounded(&mut r, &mut buf, 100, p).unwrap(), Line::Complete));
+        assert!(matches!(
+            read_line_bounded(&mut r, &mut buf, 100, p).unwrap(),
+            Line::Complete
+        ));
         assert_eq!(buf, b"short");
-        assert!(matches!(read_line_bounded(&mut r, &mut buf, 100, p).unwrap(), Line::Eof));
+        assert!(matches!(
+            read_line_bounded(&mut r, &mut buf, 100, p).unwrap(),
+            Line::Eof
+        ));
     }
 
     #[test]

@@ -1,0 +1,555 @@
+//! `quarry generate`: realistic, deterministic Defender XDR telemetry for N devices over D
+//! days, with RMM tools planted on some devices, benign look-alikes on others, and a ground
+//! truth of what was planted (see docs/store.md for its format).
+//!
+//! Work is split into (day, block of devices) units that run in parallel; every device-day
+//! draws from its own RNG seeded by (seed, device, day), so the output does not depend on
+//! the number of threads. Units write Parquet parts straight into the data directory
+//! (committed like an ingest) or Defender streaming JSON / CSV files.
+
+pub mod catalog;
+pub mod device;
+pub mod rmm;
+pub mod sink;
+
+use crate::datadir::{DataDir, Partition};
+use crate::error::{IoContext, Result, StoreError};
+use crate::manifest::{Counts, IngestRecord, InputRecord};
+use crate::progress::Progress;
+use crate::writer::PartWriter;
+use chrono::NaiveDate;
+use device::{DAILY, Device, Plant, PlantedEvent, Sinks};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rmm::{Signal, ToolProfile};
+use schema::values::{NANOS_PER_DAY, format_datetime};
+use schema::{Catalog, TableSchema};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+pub use rmm::kusto_has;
+
+/// Devices generated together by one unit of work.
+const DEVICE_BLOCK: usize = 64;
+
+/// Where generated telemetry goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Parquet parts in a data directory (committed like an ingest).
+    DataDir(PathBuf),
+    /// Defender streaming API JSON lines, `<dir>/<Table>/<YYYY-MM-DD>-<block>.json[.gz]`.
+    StreamingJson { dir: PathBuf, gzip: bool },
+    /// Advanced hunting CSV exports, `<dir>/<Table>_<YYYY-MM-DD>-<block>.csv`.
+    Csv(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct GenerateConfig {
+    pub devices: usize,
+    pub days: u32,
+    /// First day (UTC).
+    pub start: NaiveDate,
+    pub seed: u64,
+    /// Fraction of devices with a planted RMM tool.
+    pub rmm_fraction: f64,
+    /// Fraction of devices with a benign look-alike of an RMM tool.
+    pub lookalike_fraction: f64,
+    /// Tools to plant (names as in `rmm_indicators.json`); `None`: all.
+    pub tools: Option<Vec<String>>,
+    /// Multiplies the per-device daily volumes (1.0 ≈ 8,800 events per device-day).
+    pub volume: f64,
+    pub output: Output,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    pub progress: Progress,
+}
+
+impl GenerateConfig {
+    pub fn new(output: Output) -> Self {
+        GenerateConfig {
+            devices: 20,
+            days: 7,
+            start: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap_or_default(),
+            seed: 1,
+            rmm_fraction: 0.1,
+            lookalike_fraction: 0.05,
+            tools: None,
+            volume: 1.0,
+            output,
+            threads: 0,
+            progress: Progress::hidden(),
+        }
+    }
+
+    /// The end of the generated range (exclusive), nanoseconds.
+    pub fn end_nanos(&self) -> i64 {
+        day_start(self.start) + self.days as i64 * NANOS_PER_DAY
+    }
+}
+
+fn day_start(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_utc().timestamp_nanos_opt())
+        .unwrap_or_default()
+}
+
+/// One planted (device, tool, signal): what a hunting rule for that tool and signal must
+/// find (or, for a look-alike, must not find).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planted {
+    pub device_id: String,
+    pub device_name: String,
+    pub tool: String,
+    pub signal: Signal,
+    /// A benign look-alike: a correct rule must NOT match it.
+    pub lookalike: bool,
+    /// The table the signal is in.
+    pub table: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub count: u64,
+    /// Days (YYYY-MM-DD) with activity.
+    pub days: Vec<String>,
+    /// The values planted.
+    pub signer: String,
+    pub company: String,
+    pub product: String,
+    pub file_name: String,
+    pub folder_path: String,
+    pub sha1: String,
+    pub remote_url: String,
+    pub report_ids: Vec<i64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GroundTruth {
+    pub planted: Vec<Planted>,
+    pub rows: BTreeMap<String, u64>,
+    /// Where the ground truth was written.
+    pub path: Option<PathBuf>,
+    pub files_written: usize,
+    pub bytes_written: u64,
+}
+
+impl GroundTruth {
+    pub fn total_rows(&self) -> u64 {
+        self.rows.values().sum()
+    }
+
+    pub fn write_jsonl(&self, path: &Path) -> Result<()> {
+        let mut out = String::new();
+        for p in &self.planted {
+            out.push_str(&serde_json::to_string(p).unwrap_or_default());
+            out.push('\n');
+        }
+        crate::manifest::write_atomic(path, out.as_bytes())
+    }
+
+    pub fn read_jsonl(path: &Path) -> Result<Vec<Planted>> {
+        let text = std::fs::read_to_string(path).at(path)?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|source| StoreError::Json {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })
+            .collect()
+    }
+}
+
+pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
+pub const TABLES: [&str; 8] = [
+    DAILY[0].0, DAILY[1].0, DAILY[2].0, DAILY[3].0, DAILY[4].0, DAILY[5].0, DAILY[6].0, DAILY[7].0,
+];
+
+/// Decides which devices get which tool or look-alike.
+fn plan(cfg: &GenerateConfig) -> Result<Vec<Vec<Plant>>> {
+    let mut profiles = rmm::profiles();
+    if let Some(names) = &cfg.tools {
+        for n in names {
+            if !profiles.iter().any(|p| p.tool.eq_ignore_ascii_case(n)) {
+                return Err(StoreError::Invalid(format!(
+                    "unknown RMM tool '{n}' (see data/rmm_indicators.json for the {} known tools)",
+                    profiles.len()
+                )));
+            }
+        }
+        profiles.retain(|p| names.iter().any(|n| p.tool.eq_ignore_ascii_case(n)));
+    }
+    let mut plants = vec![Vec::new(); cfg.devices];
+    if profiles.is_empty() || cfg.devices == 0 || cfg.days == 0 {
+        return Ok(plants);
+    }
+    let count = |f: f64| -> usize {
+        if f <= 0.0 {
+            0
+        } else {
+            ((cfg.devices as f64 * f).round() as usize).clamp(1, cfg.devices)
+        }
+    };
+    let n_rmm = count(cfg.rmm_fraction);
+    let n_look = count(cfg.lookalike_fraction).min(cfg.devices - n_rmm);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut order: Vec<usize> = (0..cfg.devices).collect();
+    order.shuffle(&mut rng);
+    use rand::Rng;
+    for (k, &d) in order.iter().take(n_rmm + n_look).enumerate() {
+        let lookalike = k >= n_rmm;
+        // Cycle through the tools so that every tool is planted when there are enough devices.
+        let i = if lookalike { k - n_rmm } else { k };
+        let base: &ToolProfile = &profiles[i % profiles.len()];
+        plants[d].push(Plant {
+            profile: if lookalike { base.lookalike() } else { base.clone() },
+            lookalike,
+            install_day: rng.random_range(0..cfg.days),
+            activity_seed: cfg.seed.wrapping_mul(31).wrapping_add(d as u64),
+        });
+    }
+    Ok(plants)
+}
+
+/// Generates telemetry as configured and returns the ground truth (also written next to
+/// the output: `<data dir>/ground-truth.jsonl` or `<dir>/ground-truth.jsonl`).
+pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
+    let catalog = Catalog::builtin();
+    let schemas: Vec<Arc<TableSchema>> = TABLES
+        .iter()
+        .map(|t| {
+            catalog
+                .get(t)
+                .cloned()
+                .ok_or_else(|| StoreError::Invalid(format!("built-in table {t} is missing")))
+        })
+        .collect::<Result<_>>()?;
+    let plants = plan(cfg)?;
+    let devices: Vec<Device> = (0..cfg.devices)
+        .map(|i| {
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, i as u64, u64::MAX));
+            Device::new(i, cfg.seed, &mut rng)
+        })
+        .collect();
+    let blocks = cfg.devices.div_ceil(DEVICE_BLOCK);
+    let units: Vec<(u32, usize)> = (0..cfg.days).flat_map(|d| (0..blocks).map(move |b| (d, b))).collect();
+    let expected_rows: f64 = DAILY.iter().map(|(_, n)| *n as f64).sum::<f64>() * cfg.volume;
+    cfg.progress
+        .set_total((expected_rows * cfg.devices as f64 * cfg.days as f64) as u64);
+
+    let (dir, staging, id) = match &cfg.output {
+        Output::DataDir(root) => {
+            let dir = DataDir::create(root)?;
+            (Some(dir), Some(root.join("_staging")), crate::ingest::new_ingest_id())
+        }
+        Output::StreamingJson { dir, .. } | Output::Csv(dir) => {
+            std::fs::create_dir_all(dir).at(dir)?;
+            (None, None, String::new())
+        }
+    };
+    let _lock = match &dir {
+        Some(d) => {
+            let l = crate::ingest::lock(d)?;
+            crate::ingest::clean_interrupted(d)?;
+            Some(l)
+        }
+        None => None,
+    };
+    let staging = staging.map(|s| s.join(&id));
+    let threads = if cfg.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    } else {
+        cfg.threads
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<UnitResult>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<StoreError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for w in 0..threads {
+            let (next, results, failure, units, devices, plants, schemas) =
+                (&next, &results, &failure, &units, &devices, &plants, &schemas);
+            let dir = dir.clone();
+            let staging = staging.clone();
+            let id = id.clone();
+            s.spawn(move || {
+                let mut writer = match (&dir, &staging) {
+                    (Some(d), Some(st)) => Some(PartWriter::starting_at(d, &id, st.clone(), w * 1_000_000)),
+                    _ => None,
+                };
+                loop {
+                    if failure.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+                        return;
+                    }
+                    let u = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(day, block)) = units.get(u) else { break };
+                    match run_unit(cfg, day, block, devices, plants, schemas, writer.as_mut()) {
+                        Ok(r) => results.lock().unwrap_or_else(PoisonError::into_inner).push(r),
+                        Err(e) => {
+                            *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                            return;
+                        }
+                    }
+                }
+                if let Some(w) = writer {
+                    results.lock().unwrap_or_else(PoisonError::into_inner).push(UnitResult {
+                        staged: w.staged,
+                        bytes: w.bytes_written,
+                        ..UnitResult::default()
+                    });
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(e);
+    }
+    cfg.progress.finish();
+    let results = results.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut truth = GroundTruth::default();
+    let mut events = Vec::new();
+    let mut staged = Vec::new();
+    for r in results {
+        for (t, n) in r.rows {
+            *truth.rows.entry(t).or_default() += n;
+        }
+        events.extend(r.events);
+        truth.bytes_written += r.bytes;
+        truth.files_written += r.files + r.staged.len();
+        staged.extend(r.staged);
+    }
+    truth.planted = ground_truth(events, &devices, &plants);
+    match (&cfg.output, &dir) {
+        (Output::DataDir(_), Some(d)) => {
+            commit(d, &id, &staged, &schemas, &truth)?;
+            if let Some(st) = &staging {
+                let _ = std::fs::remove_dir_all(st);
+            }
+            let path = d.root().join(GROUND_TRUTH_FILE);
+            truth.write_jsonl(&path)?;
+            truth.path = Some(path);
+        }
+        (Output::StreamingJson { dir, .. } | Output::Csv(dir), _) => {
+            let path = dir.join(GROUND_TRUTH_FILE);
+            truth.write_jsonl(&path)?;
+            truth.path = Some(path);
+        }
+        _ => {}
+    }
+    Ok(truth)
+}
+
+fn commit(
+    dir: &DataDir,
+    id: &str,
+    staged: &[(PathBuf, PathBuf)],
+    schemas: &[Arc<TableSchema>],
+    truth: &GroundTruth,
+) -> Result<()> {
+    for (from, to) in staged {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).at(parent)?;
+        }
+        std::fs::rename(from, to).at(to)?;
+    }
+    for s in schemas {
+        // A table that already has data keeps its (possibly grown) stored schema.
+        if dir.stored_schema(&s.name)?.is_none() {
+            dir.save_schema(s)?;
+        }
+    }
+    let now = chrono::Utc::now().to_rfc3339();
+    let tables = truth
+        .rows
+        .iter()
+        .map(|(t, n)| {
+            (
+                t.clone(),
+                Counts {
+                    read: *n,
+                    loaded: *n,
+                    quarantined: 0,
+                },
+            )
+        })
+        .collect();
+    crate::ingest::commit_record(
+        dir,
+        IngestRecord {
+            id: id.to_string(),
+            kind: "generate".into(),
+            started: now.clone(),
+            finished: now,
+            inputs: vec![InputRecord {
+                source: "quarry generate".into(),
+                hash: format!("generate:{id}"),
+                bytes: 0,
+                format: "generated".into(),
+                tables,
+            }],
+            quarantine: None,
+        },
+    )
+}
+
+fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&seed.to_le_bytes());
+    h.update(&a.to_le_bytes());
+    h.update(&b.to_le_bytes());
+    let bytes = h.finalize();
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&bytes.as_bytes()[..8]);
+    u64::from_le_bytes(x)
+}
+
+#[derive(Default)]
+struct UnitResult {
+    rows: BTreeMap<String, u64>,
+    events: Vec<PlantedEvent>,
+    staged: Vec<(PathBuf, PathBuf)>,
+    files: usize,
+    bytes: u64,
+}
+
+fn run_unit(
+    cfg: &GenerateConfig,
+    day: u32,
+    block: usize,
+    devices: &[Device],
+    plants: &[Vec<Plant>],
+    schemas: &[Arc<TableSchema>],
+    mut writer: Option<&mut PartWriter>,
+) -> Result<UnitResult> {
+    let first = block * DEVICE_BLOCK;
+    let last = (first + DEVICE_BLOCK).min(devices.len());
+    let date = cfg.start + chrono::Duration::days(day as i64);
+    let start = day_start(date);
+    let n_dev = last - first;
+    let capacity: Vec<usize> = DAILY
+        .iter()
+        .map(|(_, n)| ((*n as f64 * cfg.volume * 1.25) as usize + 8) * n_dev)
+        .collect();
+    let mut sinks = Sinks::new(schemas, &capacity);
+    let mut result = UnitResult::default();
+    for dev in &devices[first..last] {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, dev.index as u64, day as u64));
+        let before: usize = sinks.sinks.iter().map(|s| s.rows).sum();
+        let ev = device::generate_day(
+            dev,
+            day,
+            cfg.days - 1,
+            start,
+            cfg.volume,
+            &plants[dev.index],
+            &mut rng,
+            &mut sinks,
+        );
+        let after: usize = sinks.sinks.iter().map(|s| s.rows).sum();
+        cfg.progress.add_rows((after - before) as u64);
+        result.events.extend(ev);
+    }
+    let mut text = String::new();
+    for (i, sink) in sinks.sinks.iter_mut().enumerate() {
+        let batch = sink.finish();
+        let schema = &schemas[i];
+        *result.rows.entry(schema.name.clone()).or_default() += batch.num_rows() as u64;
+        match &cfg.output {
+            Output::DataDir(_) => {
+                if let Some(w) = writer.as_deref_mut() {
+                    w.write(schema, Partition::Day(date), &[batch])?;
+                }
+            }
+            Output::StreamingJson { dir, gzip } => {
+                text.clear();
+                sink::write_streaming_json(&batch, schema, device::TENANT_ID, &mut text);
+                let d = dir.join(&schema.name);
+                std::fs::create_dir_all(&d).at(&d)?;
+                let name = format!(
+                    "{}-{block:04}.json{}",
+                    date.format("%Y-%m-%d"),
+                    if *gzip { ".gz" } else { "" }
+                );
+                result.bytes += write_text(&d.join(name), &text, *gzip)?;
+                result.files += 1;
+            }
+            Output::Csv(dir) => {
+                text.clear();
+                text.push_str(&sink::csv_header(schema));
+                sink::write_csv(&batch, schema, &mut text);
+                let name = format!("{}_{}-{block:04}.csv", schema.name, date.format("%Y-%m-%d"));
+                result.bytes += write_text(&dir.join(name), &text, false)?;
+                result.files += 1;
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn write_text(path: &Path, text: &str, gzip: bool) -> Result<u64> {
+    let bytes = if gzip {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).at(path)?;
+        e.finish().at(path)?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    crate::manifest::write_atomic(path, &bytes)?;
+    Ok(bytes.len() as u64)
+}
+
+/// Folds planted events into one record per (device, tool, signal, look-alike).
+fn ground_truth(events: Vec<PlantedEvent>, devices: &[Device], plants: &[Vec<Plant>]) -> Vec<Planted> {
+    let mut groups: BTreeMap<(usize, String, Signal, bool), Vec<PlantedEvent>> = BTreeMap::new();
+    for e in events {
+        groups
+            .entry((e.device, e.tool.clone(), e.signal, e.lookalike))
+            .or_default()
+            .push(e);
+    }
+    let mut out = Vec::new();
+    for ((d, tool, signal, lookalike), mut evs) in groups {
+        evs.sort_by_key(|e| (e.time, e.report_id));
+        let Some(plant) = plants[d]
+            .iter()
+            .find(|p| p.profile.tool == tool && p.lookalike == lookalike)
+        else {
+            continue;
+        };
+        let p = &plant.profile;
+        let mut days: Vec<String> = evs.iter().map(|e| format_datetime(e.time)[..10].to_string()).collect();
+        days.dedup();
+        out.push(Planted {
+            device_id: devices[d].id.clone(),
+            device_name: devices[d].name.clone(),
+            tool,
+            signal,
+            lookalike,
+            table: signal.table().to_string(),
+            first_seen: evs.first().map(|e| format_datetime(e.time)).unwrap_or_default(),
+            last_seen: evs.last().map(|e| format_datetime(e.time)).unwrap_or_default(),
+            count: evs.len() as u64,
+            days,
+            signer: if signal == Signal::FileSignature {
+                p.signer.clone()
+            } else {
+                String::new()
+            },
+            company: p.company.clone(),
+            product: p.product.clone(),
+            file_name: p.file_name.clone(),
+            folder_path: p.folder.clone(),
+            sha1: p.sha1.clone(),
+            remote_url: if signal == Signal::NetworkConnection {
+                p.domain.clone()
+            } else {
+                String::new()
+            },
+            report_ids: evs.iter().map(|e| e.report_id).collect(),
+        });
+    }
+    out
+}
