@@ -16,6 +16,7 @@ mod parser;
 mod print;
 pub mod render;
 pub mod span;
+pub mod visit;
 
 pub use diagnostic::{Diagnostic, Label, Severity, has_errors};
 pub use format::format;
