@@ -2,6 +2,7 @@
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
 pub mod cond;
+pub mod datetime;
 pub mod math;
 pub mod string;
 pub mod convert;
@@ -10,7 +11,7 @@ pub mod regex_cache;
 use crate::catalog::FnDef;
 use crate::val::Val;
 
-pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS];
+pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS, datetime::DEFS];
 
 static NULL: Val = Val::Null;
 
