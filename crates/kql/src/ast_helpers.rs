@@ -203,7 +203,9 @@ fn kind_param<T>(
     allowed: &str,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, Diagnostic> {
-    let Some(p) = find_param(params, "kind") else { return Ok(default) };
+    let Some(p) = find_param(params, "kind") else {
+        return Ok(default);
+    };
     let text = p.value_text().unwrap_or_default();
     parse(&text).ok_or_else(|| {
         Diagnostic::error(
@@ -243,8 +245,15 @@ mod tests {
 
     #[test]
     fn join_kind_and_names() {
-        let q = crate::parse("T | join kind=leftanti (U) on k | join (V) on k | filter x | join kind=bogus (W) on k").query;
-        let Some(Statement::Expr(Expr { kind: ExprKind::Pipe(p), .. })) = q.statements.first() else { panic!() };
+        let q =
+            crate::parse("T | join kind=leftanti (U) on k | join (V) on k | filter x | join kind=bogus (W) on k").query;
+        let Some(Statement::Expr(Expr {
+            kind: ExprKind::Pipe(p),
+            ..
+        })) = q.statements.first()
+        else {
+            panic!()
+        };
         let kinds: Vec<_> = p
             .operators
             .iter()

@@ -23,7 +23,11 @@ pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
         .filter(|t| t.kind == TokenKind::Comment)
         .map(|t| (t.span.start, t.span.text(source).trim_end()))
         .collect();
-    let mut w = Writer { comments, next: 0, out: String::new() };
+    let mut w = Writer {
+        comments,
+        next: 0,
+        out: String::new(),
+    };
     let printer = Printer;
     let statements = &parsed.query.statements;
     for (i, s) in statements.iter().enumerate() {
@@ -106,7 +110,10 @@ mod tests {
     fn keeps_comments() {
         let src = "// header\nlet a = 1; // one\nT\n// filter\n| where x==a // inline\n| take 5\n// end\n";
         let out = super::format(src).expect("valid");
-        assert_eq!(out, "// header\nlet a = 1;\n// one\nT\n// filter\n| where x == a\n// inline\n| take 5\n// end\n");
+        assert_eq!(
+            out,
+            "// header\nlet a = 1;\n// one\nT\n// filter\n| where x == a\n// inline\n| take 5\n// end\n"
+        );
         assert_eq!(super::format(&out).expect("valid"), out);
     }
 

@@ -25,7 +25,7 @@ pub const MAX_NESTING: u32 = 64;
 /// Maximum depth of an expression tree (a chain `a or b or c …` counts one level per
 /// operator). Consumers may rely on expression trees never being deeper than this (plus
 /// [`MAX_NESTING`] levels of wrapping).
-pub const MAX_EXPR_DEPTH: u32 = 2000;
+pub const MAX_EXPR_DEPTH: u32 = 1000;
 
 /// The result of parsing: a tree (complete or recovered) and the problems found.
 #[derive(Debug, Clone, PartialEq)]

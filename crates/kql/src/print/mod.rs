@@ -404,33 +404,79 @@ impl Printer {
                     format!("{op}{operand}")
                 }
             }
-            ExprKind::Binary(b) => format!(
-                "{} {} {}",
-                self.expr(&b.left, indent),
-                binary_op(b.op),
-                self.expr(&b.right, indent)
-            ),
-            ExprKind::In(i) => format!(
-                "{} {} ({})",
-                self.expr(&i.left, indent),
-                in_op(i.op),
-                join(&i.items, ", ", |x| self.list_item(x, indent))
-            ),
-            ExprKind::Between(b) => format!(
-                "{} {} ({} .. {})",
-                self.expr(&b.left, indent),
-                if b.negated { "!between" } else { "between" },
-                self.expr(&b.low, indent),
-                self.expr(&b.high, indent)
-            ),
-            ExprKind::Call(c) => self.call(c, indent),
-            ExprKind::Member(m) => format!("{}.{}", self.expr(&m.target, indent), ident(&m.name)),
-            ExprKind::Index(i) => format!("{}[{}]", self.expr(&i.target, indent), self.expr(&i.index, indent)),
+            ExprKind::Binary(_)
+            | ExprKind::In(_)
+            | ExprKind::Between(_)
+            | ExprKind::Member(_)
+            | ExprKind::Index(_)
+            | ExprKind::Call(_) => self.spine(e, indent),
             ExprKind::TypeOf(TableSchemaOrType::Type(t)) => format!("typeof({})", t.name),
             ExprKind::TypeOf(TableSchemaOrType::Schema(s)) => format!("typeof{}", schema(s, self, indent)),
             ExprKind::Pipe(p) => self.nested_pipeline(p, indent),
             ExprKind::Error => "<error>".into(),
         }
+    }
+
+    /// Operator chains (`a or b or c`) and postfix chains (`a.b[0].c`) are left-deep trees
+    /// as long as the query: walk them with a loop, not recursion.
+    fn spine(&self, e: &Expr, indent: usize) -> String {
+        let mut suffixes = Vec::new();
+        let mut cur = e;
+        loop {
+            match &cur.kind {
+                ExprKind::Binary(b) => {
+                    suffixes.push(format!(" {} {}", binary_op(b.op), self.expr(&b.right, indent)));
+                    cur = &b.left;
+                }
+                ExprKind::In(i) => {
+                    let items = join(&i.items, ", ", |x| self.list_item(x, indent));
+                    suffixes.push(format!(" {} ({items})", in_op(i.op)));
+                    cur = &i.left;
+                }
+                ExprKind::Between(b) => {
+                    let kw = if b.negated { "!between" } else { "between" };
+                    suffixes.push(format!(
+                        " {kw} ({} .. {})",
+                        self.expr(&b.low, indent),
+                        self.expr(&b.high, indent)
+                    ));
+                    cur = &b.left;
+                }
+                ExprKind::Member(m) => {
+                    suffixes.push(format!(".{}", ident(&m.name)));
+                    cur = &m.target;
+                }
+                ExprKind::Index(i) => {
+                    suffixes.push(format!("[{}]", self.expr(&i.index, indent)));
+                    cur = &i.target;
+                }
+                ExprKind::Call(c) => {
+                    suffixes.push(self.call_suffix(c, indent));
+                    match &c.receiver {
+                        Some(r) => {
+                            suffixes.push(".".into());
+                            cur = r;
+                        }
+                        None => return suffixes.iter().rev().map(String::as_str).collect(),
+                    }
+                }
+                _ => break,
+            }
+        }
+        let mut s = self.expr(cur, indent);
+        for suffix in suffixes.iter().rev() {
+            s.push_str(suffix);
+        }
+        s
+    }
+
+    /// `name(args)` without the receiver.
+    fn call_suffix(&self, c: &Call, indent: usize) -> String {
+        let args = join(&c.args, ", ", |a| match &a.name {
+            Some(n) => format!("{}={}", ident(n), self.list_item(&a.value, indent)),
+            None => self.list_item(&a.value, indent),
+        });
+        format!("{}({args})", ident(&c.name))
     }
 
     /// A list item or argument, which may be a bare pipeline.
@@ -439,16 +485,10 @@ impl Printer {
     }
 
     pub(crate) fn call(&self, c: &Call, indent: usize) -> String {
-        let receiver = c
-            .receiver
-            .as_ref()
-            .map(|r| format!("{}.", self.expr(r, indent)))
-            .unwrap_or_default();
-        let args = join(&c.args, ", ", |a| match &a.name {
-            Some(n) => format!("{}={}", ident(n), self.list_item(&a.value, indent)),
-            None => self.list_item(&a.value, indent),
-        });
-        format!("{receiver}{}({args})", ident(&c.name))
+        match &c.receiver {
+            Some(r) => format!("{}.{}", self.expr(r, indent), self.call_suffix(c, indent)),
+            None => self.call_suffix(c, indent),
+        }
     }
 
     pub(crate) fn named(&self, n: &NamedExpr, indent: usize) -> String {
