@@ -10,6 +10,9 @@
 
 mod attack_checks;
 mod fields;
+mod kql_analyzer;
+
+pub use kql_analyzer::KqlAnalyzer;
 
 use crate::diag::{Level, RuleDiagnostic, codes};
 use crate::model::Rule;
@@ -67,16 +70,17 @@ pub struct Validator<'a> {
     analyzers: Vec<&'a dyn QueryAnalyzer>,
 }
 
+/// The parser-only analyzer every default validator runs.
+static KQL_ANALYZER: KqlAnalyzer = KqlAnalyzer;
+
 impl Default for Validator<'static> {
+    /// The built-in schemas and the syntax-level [`KqlAnalyzer`].
     fn default() -> Self {
-        Validator {
-            catalog: Catalog::builtin(),
-            analyzers: Vec::new(),
-        }
+        Validator::new(Catalog::builtin()).with_analyzer(&KQL_ANALYZER)
     }
 }
 
-/// Validates one rule with the built-in schemas and no query analyzer.
+/// Validates one rule with the built-in schemas and the syntax-level query analyzer.
 pub fn validate(rule: &Rule) -> Vec<RuleDiagnostic> {
     Validator::default().validate(rule)
 }
