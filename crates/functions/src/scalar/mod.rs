@@ -2,6 +2,8 @@
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
 pub mod cond;
+pub mod dynamic;
+pub mod jsonpath;
 pub mod datetime;
 pub mod math;
 pub mod string;
@@ -11,7 +13,7 @@ pub mod regex_cache;
 use crate::catalog::FnDef;
 use crate::val::Val;
 
-pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS, datetime::DEFS];
+pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS, datetime::DEFS, dynamic::DEFS];
 
 static NULL: Val = Val::Null;
 
