@@ -16,6 +16,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::metrics::MetricValue;
 use schema::TableSchema;
 use schema::values::{NANOS_PER_DAY, parse_datetime};
 use std::any::Any;
@@ -269,12 +270,24 @@ fn visit(plan: &dyn ExecutionPlan, m: &mut ScanMetrics) {
     if let Some(ds) = (plan as &dyn Any).downcast_ref::<DataSourceExec>() {
         let source: &dyn Any = ds.data_source().as_ref();
         if let Some(cfg) = source.downcast_ref::<datafusion::datasource::physical_plan::FileScanConfig>() {
-            m.files += cfg.file_groups.iter().map(|g| g.len()).sum::<usize>();
+            // A large file may be split into byte ranges over several groups: count it once.
+            let distinct: std::collections::HashSet<_> = cfg
+                .file_groups
+                .iter()
+                .flat_map(|g| g.files().iter().map(|f| f.object_meta.location.clone()))
+                .collect();
+            m.files += distinct.len();
         }
         if let Some(metrics) = plan.metrics() {
-            let sum = |name: &str| metrics.sum_by_name(name).map(|v| v.as_usize()).unwrap_or(0);
-            m.bytes_scanned += sum("bytes_scanned");
-            m.row_groups_pruned += sum("row_groups_pruned_statistics");
+            for metric in metrics.iter() {
+                match metric.value() {
+                    MetricValue::Count { name, count } if name == "bytes_scanned" => m.bytes_scanned += count.value(),
+                    MetricValue::PruningMetrics { name, pruning_metrics } if name == "row_groups_pruned_statistics" => {
+                        m.row_groups_pruned += pruning_metrics.pruned()
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     for child in plan.children() {

@@ -1,0 +1,214 @@
+//! The generator: determinism, consistency of planted RMM activity, look-alikes, and a
+//! round trip of its file outputs through ingest.
+
+use arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::{DataFrame, Expr, SessionContext, ident, lit};
+use std::collections::BTreeSet;
+use store::generate::rmm::Signal;
+use store::generate::{GROUND_TRUTH_FILE, GroundTruth, TABLES};
+use store::{DataDir, GenerateConfig, IngestOptions, Output, generate, ingest};
+
+fn small(output: Output) -> GenerateConfig {
+    GenerateConfig {
+        devices: 12,
+        days: 3,
+        volume: 0.02,
+        rmm_fraction: 0.5,
+        lookalike_fraction: 0.25,
+        seed: 7,
+        ..GenerateConfig::new(output)
+    }
+}
+
+async fn table(dir: &DataDir, t: &str) -> DataFrame {
+    let ctx = SessionContext::new();
+    ctx.register_table(t, dir.table_provider(t).unwrap().unwrap()).unwrap();
+    ctx.table(t).await.unwrap()
+}
+
+async fn text(df: DataFrame) -> String {
+    pretty_format_batches(&df.collect().await.unwrap()).unwrap().to_string()
+}
+
+fn cols(names: &[&str]) -> Vec<Expr> {
+    names.iter().map(|n| ident(*n)).collect()
+}
+
+#[tokio::test]
+async fn same_seed_same_data_whatever_the_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    let ta = generate(&GenerateConfig {
+        threads: 1,
+        ..small(Output::DataDir(a.clone()))
+    })
+    .unwrap();
+    let tb = generate(&GenerateConfig {
+        threads: 2,
+        ..small(Output::DataDir(b.clone()))
+    })
+    .unwrap();
+    assert_eq!(ta.planted, tb.planted);
+    assert_eq!(ta.rows, tb.rows);
+    for t in [
+        "DeviceProcessEvents",
+        "DeviceNetworkEvents",
+        "DeviceFileCertificateInfo",
+    ] {
+        let sorted = |df: DataFrame| {
+            df.sort(vec![
+                ident("ReportId").sort(true, true),
+                ident("DeviceId").sort(true, true),
+            ])
+            .unwrap()
+        };
+        let ra = text(sorted(table(&DataDir::open(&a), t).await)).await;
+        let rb = text(sorted(table(&DataDir::open(&b), t).await)).await;
+        assert_eq!(ra, rb, "{t}");
+    }
+    let other = generate(&GenerateConfig {
+        seed: 8,
+        ..small(Output::DataDir(tmp.path().join("c")))
+    })
+    .unwrap();
+    assert_ne!(other.planted, ta.planted);
+}
+
+#[tokio::test]
+async fn planted_activity_is_consistent_and_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("d");
+    let truth = generate(&small(Output::DataDir(root.clone()))).unwrap();
+    let dir = DataDir::open(&root);
+    assert_eq!(truth.path.as_deref(), Some(root.join(GROUND_TRUTH_FILE).as_path()));
+    let read_back = GroundTruth::read_jsonl(&root.join(GROUND_TRUTH_FILE)).unwrap();
+    assert_eq!(read_back, truth.planted);
+    let real: Vec<_> = truth.planted.iter().filter(|p| !p.lookalike).collect();
+    let fake: Vec<_> = truth.planted.iter().filter(|p| p.lookalike).collect();
+    assert_eq!(real.iter().map(|p| &p.device_id).collect::<BTreeSet<_>>().len(), 6);
+    assert_eq!(fake.iter().map(|p| &p.device_id).collect::<BTreeSet<_>>().len(), 3);
+    for p in &truth.planted {
+        let ids: Vec<Expr> = p.report_ids.iter().map(|r| lit(*r)).collect();
+        let (t, names): (&str, &[&str]) = match p.signal {
+            Signal::FileSignature => ("DeviceFileCertificateInfo", &["Signer", "SHA1"]),
+            Signal::ProcessCreation => (
+                "DeviceProcessEvents",
+                &[
+                    "ProcessVersionInfoCompanyName",
+                    "ProcessVersionInfoProductName",
+                    "FileName",
+                    "SHA1",
+                ],
+            ),
+            Signal::NetworkConnection => (
+                "DeviceNetworkEvents",
+                &[
+                    "InitiatingProcessVersionInfoCompanyName",
+                    "InitiatingProcessVersionInfoProductName",
+                    "InitiatingProcessFileName",
+                    "InitiatingProcessSHA1",
+                    "RemoteUrl",
+                ],
+            ),
+        };
+        let df = table(&dir, t)
+            .await
+            .filter(
+                ident("DeviceId")
+                    .eq(lit(p.device_id.clone()))
+                    .and(ident("ReportId").in_list(ids, false)),
+            )
+            .unwrap();
+        let n = df.clone().count().await.unwrap();
+        assert_eq!(n as u64, p.count, "{p:?}");
+        let out = text(df.select(cols(names)).unwrap().distinct().unwrap()).await;
+        let expected = match p.signal {
+            Signal::FileSignature => vec![p.signer.clone(), p.sha1.clone()],
+            Signal::ProcessCreation => vec![
+                p.company.clone(),
+                p.product.clone(),
+                p.file_name.clone(),
+                p.sha1.clone(),
+            ],
+            Signal::NetworkConnection => vec![
+                p.company.clone(),
+                p.product.clone(),
+                p.file_name.clone(),
+                p.sha1.clone(),
+                p.remote_url.clone(),
+            ],
+        };
+        // One distinct row, holding exactly the planted values.
+        assert_eq!(out.lines().count(), 5, "{p:?}\n{out}");
+        for v in expected.iter().filter(|v| !v.is_empty()) {
+            assert!(out.contains(v.as_str()), "{v} not in\n{out}");
+        }
+        // The signed binary is on disk too: its SHA1 appears in the file events.
+        if p.signal == Signal::FileSignature {
+            let n = table(&dir, "DeviceFileEvents")
+                .await
+                .filter(
+                    ident("DeviceId")
+                        .eq(lit(p.device_id.clone()))
+                        .and(ident("SHA1").eq(lit(p.sha1.clone()))),
+                )
+                .unwrap()
+                .count()
+                .await
+                .unwrap();
+            assert!(n > 0, "no file event for {}", p.tool);
+        }
+        assert_eq!(p.count as usize, p.report_ids.len());
+        assert!(p.first_seen <= p.last_seen);
+    }
+}
+
+#[test]
+fn streaming_json_and_csv_outputs_ingest_back_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, output) in [
+        (
+            "json",
+            Output::StreamingJson {
+                dir: tmp.path().join("json"),
+                gzip: true,
+            },
+        ),
+        ("csv", Output::Csv(tmp.path().join("csv"))),
+    ] {
+        let truth = generate(&GenerateConfig {
+            devices: 3,
+            days: 2,
+            ..small(output)
+        })
+        .unwrap();
+        let data = DataDir::open(tmp.path().join(format!("data-{name}")));
+        let src = tmp.path().join(name);
+        // The ground truth file lives next to the exports; ingest only the tables.
+        let args: Vec<String> = TABLES
+            .iter()
+            .map(|t| match name {
+                "json" => src.join(t).display().to_string(),
+                _ => format!("{}/{t}_*.csv", src.display()),
+            })
+            .collect();
+        let report = ingest(&data, &args, &IngestOptions::default()).unwrap();
+        assert_eq!(report.quarantined(), 0, "{name}: {:?}", report.quarantine_file);
+        for (t, n) in &truth.rows {
+            assert_eq!(report.totals()[t].loaded, *n, "{name} {t}");
+            assert_eq!(data.table_stats(t).unwrap().rows, *n, "{name} {t}");
+        }
+    }
+}
+
+#[test]
+fn unknown_tools_are_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = generate(&GenerateConfig {
+        tools: Some(vec!["NotATool".into()]),
+        ..small(Output::Csv(tmp.path().to_path_buf()))
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown RMM tool 'NotATool'"));
+}
