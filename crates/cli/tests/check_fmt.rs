@@ -11,7 +11,12 @@ fn quarry(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("quarry runs");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("quarry finishes")
 }
 
@@ -49,10 +54,15 @@ fn check_json_lines_from_file() {
     .expect("write");
     let o = quarry(&["check", "--json", path.to_str().expect("utf-8 path")], "");
     assert_eq!(o.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> =
-        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0], serde_json::json!({"id": "ok", "syntax_ok": true, "diagnostics": []}));
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"id": "ok", "syntax_ok": true, "diagnostics": []})
+    );
     assert_eq!(lines[1]["id"], "bad");
     assert_eq!(lines[1]["syntax_ok"], false);
     let d = &lines[1]["diagnostics"][0];
@@ -62,12 +72,20 @@ fn check_json_lines_from_file() {
     assert_eq!((d["start"].as_u64(), d["end"].as_u64()), (Some(20), Some(20)));
     // `T\n| where x in ('a',)`: the missing item is at the `)` (line 2, column 19).
     // Key order as documented.
-    assert!(stdout(&o).lines().nth(1).is_some_and(|l| l.starts_with("{\"id\":\"bad\",\"syntax_ok\":false,\"diagnostics\":[")));
+    assert!(
+        stdout(&o)
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("{\"id\":\"bad\",\"syntax_ok\":false,\"diagnostics\":["))
+    );
 }
 
 #[test]
 fn check_jsonl_from_stdin_and_bad_json() {
-    let o = quarry(&["check", "--json", "--jsonl", "-"], "{\"id\":7,\"query\":\"print 1\"}\n");
+    let o = quarry(
+        &["check", "--json", "--jsonl", "-"],
+        "{\"id\":7,\"query\":\"print 1\"}\n",
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).starts_with("{\"id\":\"7\""), "{}", stdout(&o));
     let o = quarry(&["check", "--jsonl", "-"], "not json\n");
@@ -86,7 +104,10 @@ fn check_missing_file_is_a_usage_error() {
 fn fmt_formats_and_keeps_comments() {
     let o = quarry(&["fmt"], "// top\nT|where x==1|summarize count() by y // per y\n");
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o), "// top\nT\n| where x == 1\n| summarize count() by y\n// per y\n");
+    assert_eq!(
+        stdout(&o),
+        "// top\nT\n| where x == 1\n| summarize count() by y\n// per y\n"
+    );
 }
 
 #[test]

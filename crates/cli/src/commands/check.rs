@@ -75,7 +75,11 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
             let line = json_line(input, syntax_ok, &diags);
             writeln!(out, "{line}").into_diagnostic()?;
         } else if !diags.is_empty() {
-            let opts = RenderOptions { name: Some(input.name.clone()), color, ..RenderOptions::default() };
+            let opts = RenderOptions {
+                name: Some(input.name.clone()),
+                color,
+                ..RenderOptions::default()
+            };
             write!(out, "{}", kql::render_all(&diags, &input.query, &opts)).into_diagnostic()?;
         }
     }
@@ -83,7 +87,11 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         let plural = if total == 1 { "query" } else { "queries" };
         eprintln!("checked {total} {plural}: {failed} with errors");
     }
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -121,7 +129,12 @@ fn json_line(input: &Input, syntax_ok: bool, diags: &[Diagnostic]) -> String {
             }
         })
         .collect();
-    serde_json::to_string(&JsonLine { id: &input.id, syntax_ok, diagnostics }).unwrap_or_default()
+    serde_json::to_string(&JsonLine {
+        id: &input.id,
+        syntax_ok,
+        diagnostics,
+    })
+    .unwrap_or_default()
 }
 
 fn read_inputs(args: &Args) -> Result<Vec<Input>> {
@@ -130,17 +143,34 @@ fn read_inputs(args: &Args) -> Result<Vec<Input>> {
         let is_stdin = path.as_os_str() == "-";
         let text = if is_stdin {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).into_diagnostic().wrap_err("reading stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .into_diagnostic()
+                .wrap_err("reading stdin")?;
             s
         } else {
-            std::fs::read_to_string(path).into_diagnostic().wrap_err_with(|| format!("reading {}", path.display()))?
+            std::fs::read_to_string(path)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("reading {}", path.display()))?
         };
-        let name = if is_stdin { "<stdin>".to_string() } else { path.display().to_string() };
-        let jsonl = if is_stdin { args.jsonl } else { path.extension().is_some_and(|e| e == "jsonl") };
+        let name = if is_stdin {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let jsonl = if is_stdin {
+            args.jsonl
+        } else {
+            path.extension().is_some_and(|e| e == "jsonl")
+        };
         if jsonl {
             inputs.extend(parse_jsonl(&text, &name)?);
         } else {
-            inputs.push(Input { id: name.clone(), name, query: text });
+            inputs.push(Input {
+                id: name.clone(),
+                name,
+                query: text,
+            });
         }
     }
     Ok(inputs)
@@ -152,8 +182,9 @@ fn parse_jsonl(text: &str, name: &str) -> Result<Vec<Input>> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value =
-            serde_json::from_str(line).into_diagnostic().wrap_err_with(|| format!("{name}:{}: not JSON", n + 1))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("{name}:{}: not JSON", n + 1))?;
         let query = v
             .get("query")
             .and_then(|q| q.as_str())
@@ -164,7 +195,11 @@ fn parse_jsonl(text: &str, name: &str) -> Result<Vec<Input>> {
             Some(other) if !other.is_null() => other.to_string(),
             _ => format!("{}", n + 1),
         };
-        inputs.push(Input { name: format!("{name}#{id}"), id, query });
+        inputs.push(Input {
+            name: format!("{name}#{id}"),
+            id,
+            query,
+        });
     }
     Ok(inputs)
 }

@@ -22,14 +22,21 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
     let is_stdin = args.input.as_os_str() == "-";
     let text = if is_stdin {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).into_diagnostic().wrap_err("reading stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .into_diagnostic()
+            .wrap_err("reading stdin")?;
         s
     } else {
         std::fs::read_to_string(&args.input)
             .into_diagnostic()
             .wrap_err_with(|| format!("reading {}", args.input.display()))?
     };
-    let name = if is_stdin { "<stdin>".to_string() } else { args.input.display().to_string() };
+    let name = if is_stdin {
+        "<stdin>".to_string()
+    } else {
+        args.input.display().to_string()
+    };
     let formatted = match kql::format(&text) {
         Ok(f) => f,
         Err(diags) => {
