@@ -2,6 +2,7 @@
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
 pub mod cond;
+pub mod units;
 pub mod ip;
 pub mod encode;
 pub mod dynamic;
@@ -15,7 +16,7 @@ pub mod regex_cache;
 use crate::catalog::FnDef;
 use crate::val::Val;
 
-pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS, datetime::DEFS, dynamic::DEFS, encode::DEFS, ip::DEFS];
+pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS, datetime::DEFS, dynamic::DEFS, encode::DEFS, ip::DEFS, units::DEFS];
 
 static NULL: Val = Val::Null;
 
