@@ -1,0 +1,199 @@
+//! The engine's own UDFs: operator machinery rather than KQL functions (those live in the
+//! `functions` crate). `mv-expand` turns dynamic values into Arrow lists that DataFusion's
+//! `Unnest` expands.
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, Int64Builder, ListBuilder};
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use serde_json::Value as Json;
+use std::sync::{Arc, OnceLock};
+
+pub const MV_ELEMENTS: &str = "__quarry_mv_elements";
+pub const MV_INDEXES: &str = "__quarry_mv_indexes";
+
+/// Every UDF of the engine, for the session registry.
+pub fn udfs() -> Vec<Arc<ScalarUDF>> {
+    vec![mv_elements(), mv_indexes()]
+}
+
+pub fn mv_elements() -> Arc<ScalarUDF> {
+    static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    UDF.get_or_init(|| Arc::new(ScalarUDF::new_from_impl(MvElements::new())))
+        .clone()
+}
+
+pub fn mv_indexes() -> Arc<ScalarUDF> {
+    static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    UDF.get_or_init(|| Arc::new(ScalarUDF::new_from_impl(MvIndexes::new())))
+        .clone()
+}
+
+/// The dynamic value of row `i` of a binary (or binary view) array, `None` for null.
+fn json_at(arr: &dyn Array, i: usize) -> Option<Json> {
+    if arr.is_null(i) {
+        return None;
+    }
+    let bytes: &[u8] = match arr.data_type() {
+        DataType::Binary => arr.as_binary::<i32>().value(i),
+        DataType::LargeBinary => arr.as_binary::<i64>().value(i),
+        DataType::BinaryView => arr.as_binary_view().value(i),
+        _ => return None,
+    };
+    Some(functions::val::parse_dynamic(bytes))
+}
+
+/// The elements `mv-expand` produces from one value: array items, bag entries (as
+/// single-entry bags, or `[key, value]` arrays with `kind=array`), or the value itself.
+/// `None` for null, which expands to one null row.
+fn elements(v: Option<Json>, bag_as_array: bool) -> Option<Vec<Json>> {
+    match v? {
+        Json::Null => None,
+        Json::Array(items) => Some(items),
+        Json::Object(map) => Some(
+            map.into_iter()
+                .map(|(k, v)| {
+                    if bag_as_array {
+                        Json::Array(vec![Json::String(k), v])
+                    } else {
+                        let mut m = serde_json::Map::new();
+                        m.insert(k, v);
+                        Json::Object(m)
+                    }
+                })
+                .collect(),
+        ),
+        other => Some(vec![other]),
+    }
+}
+
+fn scalar_arg_i64(args: &[ColumnarValue], i: usize) -> Option<i64> {
+    match args.get(i) {
+        Some(ColumnarValue::Scalar(ScalarValue::Int64(v))) => *v,
+        _ => None,
+    }
+}
+
+fn scalar_arg_bool(args: &[ColumnarValue], i: usize) -> bool {
+    matches!(
+        args.get(i),
+        Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+    )
+}
+
+/// `__quarry_mv_elements(value: dynamic, bag_as_array: bool, limit: long) -> List<Binary>`
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MvElements {
+    signature: Signature,
+}
+
+impl MvElements {
+    fn new() -> Self {
+        MvElements {
+            signature: Signature::any(3, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for MvElements {
+    fn name(&self) -> &str {
+        MV_ELEMENTS
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Binary, true))))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let bag_as_array = scalar_arg_bool(&args.args, 1);
+        let limit = scalar_arg_i64(&args.args, 2).unwrap_or(i64::MAX).max(0) as usize;
+        let Some(first) = args.args.first() else {
+            return exec_err!("{MV_ELEMENTS}: missing argument");
+        };
+        let arr = first.to_array(args.number_rows)?;
+        let mut out = ListBuilder::new(BinaryBuilder::new());
+        for i in 0..arr.len() {
+            match elements(json_at(arr.as_ref(), i), bag_as_array) {
+                None => out.append_null(),
+                Some(items) => {
+                    for item in items.into_iter().take(limit) {
+                        out.values().append_value(item.to_string().as_bytes());
+                    }
+                    out.append(true);
+                }
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+    }
+}
+
+/// `__quarry_mv_indexes(limit: long, v1: dynamic, v2: dynamic, …) -> List<Int64>`: `0..n`
+/// where n is the number of rows the expansion of the values produces (at least one when
+/// any value is null, zero when all are empty).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MvIndexes {
+    signature: Signature,
+}
+
+impl MvIndexes {
+    fn new() -> Self {
+        MvIndexes {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for MvIndexes {
+    fn name(&self) -> &str {
+        MV_INDEXES
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let limit = scalar_arg_i64(&args.args, 0).unwrap_or(i64::MAX).max(0) as usize;
+        let arrays: Vec<ArrayRef> = args
+            .args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_array(args.number_rows))
+            .collect::<Result<_>>()?;
+        let mut out = ListBuilder::new(Int64Builder::new());
+        for i in 0..args.number_rows {
+            let mut n = 0usize;
+            for a in &arrays {
+                let len = match elements(json_at(a.as_ref(), i), false) {
+                    None => 1,
+                    Some(items) => items.len().min(limit),
+                };
+                n = n.max(len);
+            }
+            for k in 0..n {
+                out.values().append_value(k as i64);
+            }
+            out.append(true);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn elements_of_values() {
+        assert_eq!(elements(Some(json!([1, 2])), false), Some(vec![json!(1), json!(2)]));
+        assert_eq!(elements(Some(json!({"a": 1})), false), Some(vec![json!({"a": 1})]));
+        assert_eq!(elements(Some(json!({"a": 1})), true), Some(vec![json!(["a", 1])]));
+        assert_eq!(elements(Some(json!([])), false), Some(vec![]));
+        assert_eq!(elements(Some(json!(null)), false), None);
+        assert_eq!(elements(None, false), None);
+        assert_eq!(elements(Some(json!("x")), false), Some(vec![json!("x")]));
+    }
+}
