@@ -45,6 +45,12 @@ enum Command {
     Schema(commands::schema::Args),
     /// Import, list and show hunting rules (Sentinel YAML, SOC-feed pages, built-in packs).
     Rules(commands::rules::Args),
+    /// Load exported telemetry (Defender streaming API, Event Hub, Log Analytics, CSV, JSON, Parquet).
+    Ingest(commands::ingest::Args),
+    /// List the tables of the data directory: rows, time range, partitions, size.
+    Tables(commands::tables::Args),
+    /// Generate realistic Defender telemetry with planted RMM tools and a ground truth.
+    Generate(commands::generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +61,9 @@ fn main() -> ExitCode {
         Command::Fmt(args) => commands::fmt::run(&global, args),
         Command::Schema(args) => commands::schema::run(&global, args),
         Command::Rules(args) => commands::rules::run(&global, args),
+        Command::Ingest(args) => commands::ingest::run(&global, args),
+        Command::Tables(args) => commands::tables::run(&global, args),
+        Command::Generate(args) => commands::generate::run(&global, args),
     };
     match result {
         Ok(code) => code,
