@@ -22,7 +22,10 @@ impl TypedExpr {
     /// A literal of the given KQL type. `value` must already have the Arrow type of `ty`
     /// (use the helpers in [`crate::lit`] to build one).
     pub fn literal(value: ScalarValue, ty: KqlType) -> Self {
-        TypedExpr { expr: Expr::Literal(value, None), ty }
+        TypedExpr {
+            expr: Expr::Literal(value, None),
+            ty,
+        }
     }
 
     /// The constant value of this expression when it is a literal (possibly under a cast
@@ -53,7 +56,10 @@ impl Arg {
     }
 
     pub fn named(name: impl Into<String>, value: TypedExpr) -> Self {
-        Arg { name: Some(name.into()), value }
+        Arg {
+            name: Some(name.into()),
+            value,
+        }
     }
 }
 
@@ -73,7 +79,9 @@ pub struct LowerCtx {
 
 impl LowerCtx {
     pub fn new(now_nanos: i64) -> Self {
-        LowerCtx { now_nanos: schema::values::truncate_to_tick(now_nanos) }
+        LowerCtx {
+            now_nanos: schema::values::truncate_to_tick(now_nanos),
+        }
     }
 
     /// A context whose `now()` is the wall clock at this call.

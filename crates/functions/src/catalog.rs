@@ -110,7 +110,13 @@ pub struct FnDef {
 
 /// A function evaluated row by row with a fixed result type.
 pub const fn row(name: &'static str, params: &'static [Param], min: usize, ret: KqlType, f: RowFn) -> FnDef {
-    FnDef { name, params, min, variadic: false, lower: Lower::Row(Ret::Fixed(ret), f) }
+    FnDef {
+        name,
+        params,
+        min,
+        variadic: false,
+        lower: Lower::Row(Ret::Fixed(ret), f),
+    }
 }
 
 /// A function evaluated row by row whose result type depends on its argument types.
@@ -121,20 +127,44 @@ pub const fn row_fn(
     ret: fn(&[KqlType]) -> KqlType,
     f: RowFn,
 ) -> FnDef {
-    FnDef { name, params, min, variadic: false, lower: Lower::Row(Ret::Fn(ret), f) }
+    FnDef {
+        name,
+        params,
+        min,
+        variadic: false,
+        lower: Lower::Row(Ret::Fn(ret), f),
+    }
 }
 
 /// A variadic row function (the last parameter repeats).
 pub const fn row_var(name: &'static str, params: &'static [Param], min: usize, ret: Ret, f: RowFn) -> FnDef {
-    FnDef { name, params, min, variadic: true, lower: Lower::Row(ret, f) }
+    FnDef {
+        name,
+        params,
+        min,
+        variadic: true,
+        lower: Lower::Row(ret, f),
+    }
 }
 
 pub const fn custom(name: &'static str, params: &'static [Param], min: usize, f: CustomFn) -> FnDef {
-    FnDef { name, params, min, variadic: false, lower: Lower::Custom(f) }
+    FnDef {
+        name,
+        params,
+        min,
+        variadic: false,
+        lower: Lower::Custom(f),
+    }
 }
 
 pub const fn custom_var(name: &'static str, params: &'static [Param], min: usize, f: CustomFn) -> FnDef {
-    FnDef { name, params, min, variadic: true, lower: Lower::Custom(f) }
+    FnDef {
+        name,
+        params,
+        min,
+        variadic: true,
+        lower: Lower::Custom(f),
+    }
 }
 
 const MAX_VARIADIC: usize = 64;
@@ -155,7 +185,11 @@ pub fn lookup(name: &str) -> Option<&'static FnDef> {
 
 /// Every scalar function name, sorted.
 pub fn scalar_function_names() -> Vec<&'static str> {
-    let mut names: Vec<_> = defs_by_name().keys().copied().filter(|n| !n.starts_with("__")).collect();
+    let mut names: Vec<_> = defs_by_name()
+        .keys()
+        .copied()
+        .filter(|n| !n.starts_with("__"))
+        .collect();
     names.sort_unstable();
     names
 }
@@ -185,7 +219,9 @@ pub fn udf_name(name: &str) -> String {
 
 /// Calls a UDF of the library by DataFusion name.
 pub fn call_udf(name: &str, args: Vec<Expr>) -> Result<Expr, FnError> {
-    let udf = udfs().get(name).ok_or_else(|| FnError::Internal(format!("UDF {name} is not registered")))?;
+    let udf = udfs()
+        .get(name)
+        .ok_or_else(|| FnError::Internal(format!("UDF {name} is not registered")))?;
     Ok(udf.call(args))
 }
 
@@ -219,7 +255,10 @@ fn place_args(def: &FnDef, args: Vec<Arg>) -> Result<Vec<TypedExpr>, FnError> {
                 .params
                 .iter()
                 .position(|p| p.name == n)
-                .ok_or_else(|| FnError::UnknownArgumentName { name: def.name.to_string(), arg: n.clone() })?,
+                .ok_or_else(|| FnError::UnknownArgumentName {
+                    name: def.name.to_string(),
+                    arg: n.clone(),
+                })?,
         };
         if pos >= slots.len() {
             slots.resize(pos + 1, None);
@@ -256,7 +295,11 @@ pub fn lower_call(name: &str, args: Vec<Arg>, ctx: &LowerCtx) -> Result<TypedExp
     let args = place_args(def, args)?;
     let max = if def.variadic { MAX_VARIADIC } else { def.params.len() };
     if args.len() < def.min || args.len() > max {
-        return Err(FnError::arg_count(name, def.min, if def.variadic { usize::MAX } else { max }));
+        return Err(FnError::arg_count(
+            name,
+            def.min,
+            if def.variadic { usize::MAX } else { max },
+        ));
     }
     for (i, a) in args.iter().enumerate() {
         let param = def.params.get(i).or(def.params.last());
@@ -273,6 +316,10 @@ pub fn lower_call(name: &str, args: Vec<Arg>, ctx: &LowerCtx) -> Result<TypedExp
     }
     match def.lower {
         Lower::Row(..) => call_row(def.name, args),
-        Lower::Custom(f) => f(&Call { name: def.name, args, ctx }),
+        Lower::Custom(f) => f(&Call {
+            name: def.name,
+            args,
+            ctx,
+        }),
     }
 }

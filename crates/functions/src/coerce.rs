@@ -25,9 +25,8 @@ pub fn unify2(a: KqlType, b: KqlType) -> Option<KqlType> {
     if a == b {
         return Some(a);
     }
-    match (numeric_rank(a), numeric_rank(b)) {
-        (Some(x), Some(y)) => return Some(if x >= y { a } else { b }),
-        _ => {}
+    if let (Some(x), Some(y)) = (numeric_rank(a), numeric_rank(b)) {
+        return Some(if x >= y { a } else { b });
     }
     match (a, b) {
         (KqlType::String, KqlType::Guid) | (KqlType::Guid, KqlType::String) => Some(KqlType::String),
@@ -43,7 +42,10 @@ pub fn unify(types: &[KqlType]) -> Option<KqlType> {
 
 /// Like [`unify`], but an error worded for `context` (a function or operator name).
 pub fn unify_or_err(context: &str, types: &[KqlType]) -> Result<KqlType, FnError> {
-    unify(types).ok_or_else(|| FnError::NoCommonType { context: context.to_string(), types: join_types(types) })
+    unify(types).ok_or_else(|| FnError::NoCommonType {
+        context: context.to_string(),
+        types: join_types(types),
+    })
 }
 
 /// True when `e` is a null literal, which takes any type in Kusto's typing.
@@ -84,7 +86,10 @@ pub fn convert_all(context: &str, values: Vec<TypedExpr>) -> Result<(Vec<TypedEx
     } else {
         unify_or_err(context, &typed)?
     };
-    let out = values.into_iter().map(|v| convert(v, ty)).collect::<Result<Vec<_>, _>>()?;
+    let out = values
+        .into_iter()
+        .map(|v| convert(v, ty))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((out, ty))
 }
 
@@ -104,13 +109,18 @@ mod tests {
     #[test]
     fn numeric_promotion_and_strings() {
         assert_eq!(unify(&[KqlType::Int, KqlType::Long]), Some(KqlType::Long));
-        assert_eq!(unify(&[KqlType::Long, KqlType::Real, KqlType::Int]), Some(KqlType::Real));
+        assert_eq!(
+            unify(&[KqlType::Long, KqlType::Real, KqlType::Int]),
+            Some(KqlType::Real)
+        );
         assert_eq!(unify(&[KqlType::Long, KqlType::Decimal]), Some(KqlType::Decimal));
         assert_eq!(unify(&[KqlType::Guid, KqlType::String]), Some(KqlType::String));
         assert_eq!(unify(&[KqlType::String, KqlType::Long]), None);
         assert_eq!(unify(&[KqlType::DateTime, KqlType::TimeSpan]), None);
         assert_eq!(
-            unify_or_err("iff", &[KqlType::String, KqlType::Long]).unwrap_err().to_string(),
+            unify_or_err("iff", &[KqlType::String, KqlType::Long])
+                .unwrap_err()
+                .to_string(),
             "iff: all arguments must have the same type, but got string and long."
         );
     }

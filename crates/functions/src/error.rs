@@ -27,11 +27,20 @@ pub enum FnError {
 
     /// An argument that must have a given type.
     #[error("{name}(): argument #{position} must have the type {expected}, but has the type {actual}.")]
-    ArgType { name: String, position: usize, expected: String, actual: KqlType },
+    ArgType {
+        name: String,
+        position: usize,
+        expected: String,
+        actual: KqlType,
+    },
 
     /// An argument that must be a constant (format strings, units, percentiles…).
     #[error("{name}(): argument #{position} must be a constant {what}.")]
-    NotConstant { name: String, position: usize, what: String },
+    NotConstant {
+        name: String,
+        position: usize,
+        what: String,
+    },
 
     /// A constant argument with a value the function does not accept.
     #[error("{name}(): {message}")]
@@ -72,15 +81,24 @@ impl FnError {
             (a, usize::MAX) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
             (a, b) => format!("between {a} and {b} arguments"),
         };
-        FnError::ArgCount { name: name.to_string(), expected }
+        FnError::ArgCount {
+            name: name.to_string(),
+            expected,
+        }
     }
 
     pub(crate) fn invalid(name: &str, message: impl Into<String>) -> FnError {
-        FnError::InvalidArgument { name: name.to_string(), message: message.into() }
+        FnError::InvalidArgument {
+            name: name.to_string(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn operator(op: &str, types: &[KqlType]) -> FnError {
-        FnError::OperatorTypes { op: op.to_string(), types: join_types(types) }
+        FnError::OperatorTypes {
+            op: op.to_string(),
+            types: join_types(types),
+        }
     }
 }
 
@@ -112,18 +130,28 @@ mod tests {
             FnError::UnknownFunction("foo".into()).to_string(),
             "The name 'foo' does not refer to any known function."
         );
-        assert_eq!(FnError::arg_count("strlen", 1, 1).to_string(), "The function 'strlen' expects 1 argument.");
+        assert_eq!(
+            FnError::arg_count("strlen", 1, 1).to_string(),
+            "The function 'strlen' expects 1 argument."
+        );
         assert_eq!(
             FnError::arg_count("substring", 2, 3).to_string(),
             "The function 'substring' expects between 2 and 3 arguments."
         );
-        assert_eq!(FnError::arg_count("now", 0, 0).to_string(), "The function 'now' expects no arguments.");
+        assert_eq!(
+            FnError::arg_count("now", 0, 0).to_string(),
+            "The function 'now' expects no arguments."
+        );
         assert_eq!(
             FnError::operator("+", &[KqlType::String, KqlType::Long]).to_string(),
             "The operator '+' is not defined for the operand types string and long."
         );
         assert_eq!(
-            FnError::CannotCompare { left: KqlType::String, right: KqlType::Long }.to_string(),
+            FnError::CannotCompare {
+                left: KqlType::String,
+                right: KqlType::Long
+            }
+            .to_string(),
             "Cannot compare values of types string and long. Try adding explicit casts"
         );
     }

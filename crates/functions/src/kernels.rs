@@ -28,7 +28,12 @@ impl StrPredUdf {
     }
 
     fn new(op: StrOp, case_sensitive: bool) -> Self {
-        StrPredUdf { name: Self::udf_name(op, case_sensitive), op, case_sensitive, signature: any_signature() }
+        StrPredUdf {
+            name: Self::udf_name(op, case_sensitive),
+            op,
+            case_sensitive,
+            signature: any_signature(),
+        }
     }
 }
 
@@ -83,7 +88,9 @@ impl ScalarUDFImpl for StrPredUdf {
                 let nd = nd.to_array(n)?;
                 let hs = StrArray::new(h.as_ref())?;
                 let ns = StrArray::new(nd.as_ref())?;
-                bool_result(n, false, |i| Ok(Needle::new(ns.get(i), self.case_sensitive).test(self.op, hs.get(i))))
+                bool_result(n, false, |i| {
+                    Ok(Needle::new(ns.get(i), self.case_sensitive).test(self.op, hs.get(i)))
+                })
             }
         }
     }
@@ -115,7 +122,13 @@ pub struct MultiNeedleUdf {
 
 impl MultiNeedleUdf {
     fn new(name: &str, op: StrOp, all: bool, case_sensitive: bool) -> Self {
-        MultiNeedleUdf { name: name.to_string(), op, all, case_sensitive, signature: any_signature() }
+        MultiNeedleUdf {
+            name: name.to_string(),
+            op,
+            all,
+            case_sensitive,
+            signature: any_signature(),
+        }
     }
 }
 
@@ -208,10 +221,30 @@ pub fn kernel_udfs() -> Vec<ScalarUDF> {
             out.push(ScalarUDF::new_from_impl(StrPredUdf::new(op, cs)));
         }
     }
-    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(HAS_ANY, StrOp::Has, false, false)));
-    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(HAS_ALL, StrOp::Has, true, false)));
-    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(IN_CI, StrOp::Equals, false, false)));
-    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(IN_CS, StrOp::Equals, false, true)));
+    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(
+        HAS_ANY,
+        StrOp::Has,
+        false,
+        false,
+    )));
+    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(
+        HAS_ALL,
+        StrOp::Has,
+        true,
+        false,
+    )));
+    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(
+        IN_CI,
+        StrOp::Equals,
+        false,
+        false,
+    )));
+    out.push(ScalarUDF::new_from_impl(MultiNeedleUdf::new(
+        IN_CS,
+        StrOp::Equals,
+        false,
+        true,
+    )));
     out.extend(crate::ops::udfs());
     out
 }

@@ -44,7 +44,10 @@ pub fn timespan(nanos: i64) -> TypedExpr {
 
 /// A decimal from its fixed-point integer (scale 18).
 pub fn decimal(fixed: i128) -> TypedExpr {
-    TypedExpr::literal(ScalarValue::Decimal128(Some(fixed), DECIMAL_PRECISION, DECIMAL_SCALE), KqlType::Decimal)
+    TypedExpr::literal(
+        ScalarValue::Decimal128(Some(fixed), DECIMAL_PRECISION, DECIMAL_SCALE),
+        KqlType::Decimal,
+    )
 }
 
 pub fn guid(text: &str) -> TypedExpr {
@@ -53,7 +56,11 @@ pub fn guid(text: &str) -> TypedExpr {
 
 /// A dynamic value (`dynamic(null)` is a null of type dynamic).
 pub fn dynamic(v: &serde_json::Value) -> TypedExpr {
-    let s = if v.is_null() { ScalarValue::Binary(None) } else { ScalarValue::Binary(Some(v.to_string().into_bytes())) };
+    let s = if v.is_null() {
+        ScalarValue::Binary(None)
+    } else {
+        ScalarValue::Binary(Some(v.to_string().into_bytes()))
+    };
     TypedExpr::literal(s, KqlType::Dynamic)
 }
 

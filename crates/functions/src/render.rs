@@ -133,7 +133,11 @@ mod tests {
 
     #[test]
     fn cells_render_by_type() {
-        let dt = build_array(KqlType::DateTime, &[Val::DateTime(1_483_228_800_000_000_000), Val::Null]).unwrap();
+        let dt = build_array(
+            KqlType::DateTime,
+            &[Val::DateTime(1_483_228_800_000_000_000), Val::Null],
+        )
+        .unwrap();
         assert_eq!(render_cell(&dt, 0, KqlType::DateTime).unwrap(), "2017-01-01T00:00:00Z");
         assert_eq!(render_cell(&dt, 1, KqlType::DateTime).unwrap(), "");
         assert_eq!(render_json(&dt, 1, KqlType::DateTime).unwrap(), Json::Null);
@@ -141,7 +145,10 @@ mod tests {
         assert_eq!(render_cell(&ts, 0, KqlType::TimeSpan).unwrap(), "1.02:03:04.5000000");
         let d = build_array(KqlType::Dynamic, &[Val::Dyn(serde_json::json!({"a": [1, "x"]}))]).unwrap();
         assert_eq!(render_cell(&d, 0, KqlType::Dynamic).unwrap(), r#"{"a":[1,"x"]}"#);
-        assert_eq!(render_json(&d, 0, KqlType::Dynamic).unwrap(), serde_json::json!({"a": [1, "x"]}));
+        assert_eq!(
+            render_json(&d, 0, KqlType::Dynamic).unwrap(),
+            serde_json::json!({"a": [1, "x"]})
+        );
         let g = build_array(KqlType::Guid, &[Val::Str("ABC-DEF".into())]).unwrap();
         assert_eq!(render_cell(&g, 0, KqlType::Guid).unwrap(), "abc-def");
         let b = build_array(KqlType::Bool, &[Val::Bool(true)]).unwrap();
@@ -153,7 +160,13 @@ mod tests {
 
     #[test]
     fn datetimes_in_dynamic_keep_seven_digits() {
-        assert_eq!(datetime_json_text(1_483_228_800_000_000_000), "2017-01-01T00:00:00.0000000Z");
-        assert_eq!(datetime_json_text(1_483_228_800_500_000_000), "2017-01-01T00:00:00.5000000Z");
+        assert_eq!(
+            datetime_json_text(1_483_228_800_000_000_000),
+            "2017-01-01T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            datetime_json_text(1_483_228_800_500_000_000),
+            "2017-01-01T00:00:00.5000000Z"
+        );
     }
 }

@@ -102,7 +102,11 @@ impl Needle {
         let n = self.text.as_bytes();
         let h = hay.as_bytes();
         let eq = |a: &[u8], b: &[u8]| {
-            if self.case_sensitive { a == b } else { a.eq_ignore_ascii_case(b) }
+            if self.case_sensitive {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b)
+            }
         };
         match op {
             StrOp::Equals => h.len() == n.len() && eq(h, n),
@@ -175,8 +179,16 @@ mod tests {
             ("North America", "america", true),
             ("North America", "amer", false),
             ("KustoExplorerQueryRun", "Explorer", false),
-            ("Kusto: ad67d136-c1db-4f9f-88ef-d94f3b6b0b5a;KustoExplorerQueryRun", "c1db", true),
-            ("Kusto: ad67d136-c1db-4f9f-88ef-d94f3b6b0b5a;KustoExplorerQueryRun", "KustoExplorerQueryRun", true),
+            (
+                "Kusto: ad67d136-c1db-4f9f-88ef-d94f3b6b0b5a;KustoExplorerQueryRun",
+                "c1db",
+                true,
+            ),
+            (
+                "Kusto: ad67d136-c1db-4f9f-88ef-d94f3b6b0b5a;KustoExplorerQueryRun",
+                "KustoExplorerQueryRun",
+                true,
+            ),
             // Needles with punctuation at their ends.
             ("C:\\Windows\\setup.exe", ".exe", true),
             ("C:\\Windows\\setup.exe", "setup.exe", true),

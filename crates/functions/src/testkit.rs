@@ -7,8 +7,8 @@ use crate::render::render_cell;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::DFSchema;
-use datafusion::prelude::ident as col;
 use datafusion::prelude::SessionContext;
+use datafusion::prelude::ident as col;
 use schema::KqlType;
 use std::sync::Arc;
 
@@ -27,7 +27,10 @@ pub fn session() -> SessionContext {
 
 /// A batch of named columns.
 pub fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    let fields: Vec<Field> = cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
     let arrays = cols.into_iter().map(|(_, a)| a).collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("batch")
 }
@@ -105,7 +108,11 @@ pub fn try_summarize(
         let s = session();
         let df = s.read_batch(b)?;
         let group: Vec<_> = keys.iter().map(|(n, e)| e.expr.clone().alias(*n)).collect();
-        let agg_exprs: Vec<_> = aggs.iter().enumerate().map(|(i, a)| a.expr.clone().alias(format!("__agg{i}"))).collect();
+        let agg_exprs: Vec<_> = aggs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.expr.clone().alias(format!("__agg{i}")))
+            .collect();
         let df = df.aggregate(group, agg_exprs)?;
         let mut projection = Vec::new();
         let mut names = Vec::new();

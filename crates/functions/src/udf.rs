@@ -46,14 +46,23 @@ impl std::fmt::Debug for Ret {
 /// call is built; at run time the function must accept every physical variant (Utf8,
 /// LargeUtf8, Utf8View; Binary, BinaryView).
 pub fn any_signature() -> Signature {
-    Signature::one_of(vec![TypeSignature::Nullary, TypeSignature::VariadicAny], Volatility::Immutable)
+    Signature::one_of(
+        vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
+        Volatility::Immutable,
+    )
 }
 
 /// The KQL types of physical arguments (unknown Arrow types read as dynamic).
 pub fn kql_types(arrow: &[DataType]) -> Vec<KqlType> {
     arrow
         .iter()
-        .map(|t| if *t == DataType::Null { KqlType::Dynamic } else { KqlType::from_arrow(t).unwrap_or(KqlType::Dynamic) })
+        .map(|t| {
+            if *t == DataType::Null {
+                KqlType::Dynamic
+            } else {
+                KqlType::from_arrow(t).unwrap_or(KqlType::Dynamic)
+            }
+        })
         .collect()
 }
 
@@ -68,7 +77,12 @@ pub struct RowUdf {
 
 impl RowUdf {
     pub fn new(udf_name: String, ret: Ret, f: RowFn) -> Self {
-        RowUdf { udf_name, signature: any_signature(), ret, f }
+        RowUdf {
+            udf_name,
+            signature: any_signature(),
+            ret,
+            f,
+        }
     }
 
     pub fn into_udf(self) -> ScalarUDF {
@@ -167,7 +181,11 @@ impl<'a> StrArray<'a> {
             DataType::Utf8 => StrArray::Utf8(arr.as_string::<i32>()),
             DataType::LargeUtf8 => StrArray::Large(arr.as_string::<i64>()),
             DataType::Utf8View => StrArray::View(arr.as_string_view()),
-            other => return Err(DataFusionError::Execution(format!("expected a string column, found {other}"))),
+            other => {
+                return Err(DataFusionError::Execution(format!(
+                    "expected a string column, found {other}"
+                )));
+            }
         })
     }
 

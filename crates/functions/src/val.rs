@@ -131,7 +131,11 @@ impl Val {
 
 /// A real truncated to a long, or `None` when it has no long value (NaN, out of range).
 pub fn real_to_i64(v: f64) -> Option<i64> {
-    if v.is_finite() && v >= i64::MIN as f64 && v < i64::MAX as f64 { Some(v.trunc() as i64) } else { None }
+    if v.is_finite() && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+        Some(v.trunc() as i64)
+    } else {
+        None
+    }
 }
 
 /// JSON has no NaN or infinities; Kusto keeps them in dynamic values and prints them as
@@ -262,7 +266,10 @@ pub fn build_array(ty: KqlType, vals: &[Val]) -> Result<ArrayRef> {
             for v in vals {
                 b.append_option(match v {
                     Val::Int(x) => Some(*x),
-                    other => other.as_i64().map(|x| x as i32).filter(|_| !matches!(other, Val::Bool(_))),
+                    other => other
+                        .as_i64()
+                        .map(|x| x as i32)
+                        .filter(|_| !matches!(other, Val::Bool(_))),
                 });
             }
             Arc::new(b.finish())
@@ -292,9 +299,9 @@ pub fn build_array(ty: KqlType, vals: &[Val]) -> Result<ArrayRef> {
             for v in vals {
                 b.append_option(match v {
                     Val::Decimal(x) => Some(*x),
-                    Val::Int(_) | Val::Long(_) => {
-                        v.as_i64().map(|x| (x as i128).saturating_mul(10i128.pow(DECIMAL_SCALE as u32)))
-                    }
+                    Val::Int(_) | Val::Long(_) => v
+                        .as_i64()
+                        .map(|x| (x as i128).saturating_mul(10i128.pow(DECIMAL_SCALE as u32))),
                     Val::Real(x) => {
                         let scaled = x * 10f64.powi(DECIMAL_SCALE as i32);
                         scaled.is_finite().then_some(scaled as i128)

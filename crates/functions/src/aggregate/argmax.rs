@@ -34,7 +34,11 @@ impl ValAcc for ArgExt {
                     true
                 } else {
                     let o = compare_vals(by, cur);
-                    if self.max { o == Some(Ordering::Greater) } else { o == Some(Ordering::Less) }
+                    if self.max {
+                        o == Some(Ordering::Greater)
+                    } else {
+                        o == Some(Ordering::Less)
+                    }
                 }
             }
         };
@@ -68,7 +72,22 @@ pub const ARG_MAX: &str = "kql_arg_max";
 pub const ARG_MIN: &str = "kql_arg_min";
 
 pub fn udafs() -> Vec<AggregateUDF> {
-    let max: AccFactory = |t| Box::new(ArgExt { max: true, types: t.to_vec(), best: None });
-    let min: AccFactory = |t| Box::new(ArgExt { max: false, types: t.to_vec(), best: None });
-    vec![ValUdaf::new(ARG_MAX, struct_type, max), ValUdaf::new(ARG_MIN, struct_type, min)]
+    let max: AccFactory = |t| {
+        Box::new(ArgExt {
+            max: true,
+            types: t.to_vec(),
+            best: None,
+        })
+    };
+    let min: AccFactory = |t| {
+        Box::new(ArgExt {
+            max: false,
+            types: t.to_vec(),
+            best: None,
+        })
+    };
+    vec![
+        ValUdaf::udaf(ARG_MAX, struct_type, max),
+        ValUdaf::udaf(ARG_MIN, struct_type, min),
+    ]
 }

@@ -14,7 +14,11 @@ use std::collections::HashSet;
 pub const DEFAULT_MAX_SIZE: usize = 1_048_576;
 
 fn max_size(row: &[Val], at: usize) -> usize {
-    row.get(at).and_then(|v| v.as_i64()).filter(|n| *n > 0).map(|n| n as usize).unwrap_or(DEFAULT_MAX_SIZE)
+    row.get(at)
+        .and_then(|v| v.as_i64())
+        .filter(|n| *n > 0)
+        .map(|n| n as usize)
+        .unwrap_or(DEFAULT_MAX_SIZE)
 }
 
 /// `make_list`/`make_set`/`make_list_with_nulls`: the values as a dynamic array.
@@ -29,7 +33,13 @@ struct Collect {
 
 impl Collect {
     fn new(distinct: bool, keep_nulls: bool) -> Self {
-        Collect { distinct, keep_nulls, max: DEFAULT_MAX_SIZE, items: Vec::new(), seen: HashSet::new() }
+        Collect {
+            distinct,
+            keep_nulls,
+            max: DEFAULT_MAX_SIZE,
+            items: Vec::new(),
+            seen: HashSet::new(),
+        }
     }
 
     fn push(&mut self, j: Json) {
@@ -68,7 +78,9 @@ impl ValAcc for Collect {
         Ok(())
     }
     fn evaluate(&self, _ret: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Binary(Some(Json::Array(self.items.clone()).to_string().into_bytes())))
+        Ok(ScalarValue::Binary(Some(
+            Json::Array(self.items.clone()).to_string().into_bytes(),
+        )))
     }
     fn size(&self) -> usize {
         self.items.len() * 32
@@ -107,7 +119,11 @@ impl ValAcc for Bag {
     }
     fn merge(&mut self, state: &Json) -> Result<()> {
         if let Some(m) = state.get("max").and_then(Json::as_u64) {
-            self.max = if self.max == 0 { m as usize } else { self.max.min(m as usize) };
+            self.max = if self.max == 0 {
+                m as usize
+            } else {
+                self.max.min(m as usize)
+            };
         }
         if let Some(Json::Object(m)) = state.get("bag") {
             self.add(m);
@@ -115,7 +131,9 @@ impl ValAcc for Bag {
         Ok(())
     }
     fn evaluate(&self, _ret: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Binary(Some(Json::Object(self.bag.clone()).to_string().into_bytes())))
+        Ok(ScalarValue::Binary(Some(
+            Json::Object(self.bag.clone()).to_string().into_bytes(),
+        )))
     }
     fn size(&self) -> usize {
         self.bag.len() * 48
@@ -147,8 +165,7 @@ impl ValAcc for TakeAny {
     }
     fn merge(&mut self, state: &Json) -> Result<()> {
         if let Json::Array(items) = state {
-            let row: Vec<Val> =
-                items.iter().zip(&self.types).map(|(j, t)| decode(j, *t)).collect();
+            let row: Vec<Val> = items.iter().zip(&self.types).map(|(j, t)| decode(j, *t)).collect();
             if row.len() == self.types.len() {
                 self.update(&row)?;
             }
@@ -175,17 +192,31 @@ pub fn udafs() -> Vec<AggregateUDF> {
     let set: AccFactory = |_| Box::new(Collect::new(true, false));
     let list: AccFactory = |_| Box::new(Collect::new(false, false));
     let list_nulls: AccFactory = |_| Box::new(Collect::new(false, true));
-    let bag: AccFactory = |_| Box::new(Bag { max: DEFAULT_MAX_SIZE, bag: Map::new() });
-    let any: AccFactory = |t| Box::new(TakeAny { types: t.to_vec(), vals: Vec::new() });
+    let bag: AccFactory = |_| {
+        Box::new(Bag {
+            max: DEFAULT_MAX_SIZE,
+            bag: Map::new(),
+        })
+    };
+    let any: AccFactory = |t| {
+        Box::new(TakeAny {
+            types: t.to_vec(),
+            vals: Vec::new(),
+        })
+    };
     vec![
-        ValUdaf::new(MAKE_SET, dynamic, set),
-        ValUdaf::new(MAKE_LIST, dynamic, list),
-        ValUdaf::new(MAKE_LIST_WITH_NULLS, dynamic, list_nulls),
-        ValUdaf::new(MAKE_BAG, dynamic, bag),
-        ValUdaf::new(TAKE_ANY, |t| match t {
-            [one] => super::valagg::canonical(one),
-            many => struct_type(many),
-        }, any),
+        ValUdaf::udaf(MAKE_SET, dynamic, set),
+        ValUdaf::udaf(MAKE_LIST, dynamic, list),
+        ValUdaf::udaf(MAKE_LIST_WITH_NULLS, dynamic, list_nulls),
+        ValUdaf::udaf(MAKE_BAG, dynamic, bag),
+        ValUdaf::udaf(
+            TAKE_ANY,
+            |t| match t {
+                [one] => super::valagg::canonical(one),
+                many => struct_type(many),
+            },
+            any,
+        ),
     ]
 }
 

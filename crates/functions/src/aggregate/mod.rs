@@ -29,7 +29,9 @@ use schema::KqlType;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-pub use pct::{digest_values, hll_hash, hll_json, hll_values, nearest_rank, sort_weighted};
+pub use pct::{
+    digest_json as digest_json_of, digest_values, hll_hash, hll_json, hll_values, nearest_rank, sort_weighted,
+};
 
 /// The output columns of a multi-column aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,56 +74,306 @@ struct AggDef {
 const MANY: usize = 64;
 
 static AGGS: &[AggDef] = &[
-    AggDef { name: "count", min: 0, max: 1, lower: lower_count },
-    AggDef { name: "countif", min: 1, max: 1, lower: lower_countif },
-    AggDef { name: "dcount", min: 1, max: 2, lower: lower_dcount },
-    AggDef { name: "dcountif", min: 2, max: 3, lower: lower_dcountif },
-    AggDef { name: "count_distinct", min: 1, max: 1, lower: lower_dcount },
-    AggDef { name: "count_distinctif", min: 2, max: 2, lower: lower_dcountif },
-    AggDef { name: "sum", min: 1, max: 1, lower: lower_sum },
-    AggDef { name: "sumif", min: 2, max: 2, lower: lower_sum },
-    AggDef { name: "avg", min: 1, max: 1, lower: lower_avg },
-    AggDef { name: "avgif", min: 2, max: 2, lower: lower_avg },
-    AggDef { name: "min", min: 1, max: 1, lower: lower_minmax },
-    AggDef { name: "max", min: 1, max: 1, lower: lower_minmax },
-    AggDef { name: "minif", min: 2, max: 2, lower: lower_minmax },
-    AggDef { name: "maxif", min: 2, max: 2, lower: lower_minmax },
-    AggDef { name: "stdev", min: 1, max: 1, lower: lower_stat },
-    AggDef { name: "stdevif", min: 2, max: 2, lower: lower_stat },
-    AggDef { name: "stdevp", min: 1, max: 1, lower: lower_stat },
-    AggDef { name: "variance", min: 1, max: 1, lower: lower_stat },
-    AggDef { name: "varianceif", min: 2, max: 2, lower: lower_stat },
-    AggDef { name: "variancep", min: 1, max: 1, lower: lower_stat },
-    AggDef { name: "binary_all_and", min: 1, max: 1, lower: lower_bits },
-    AggDef { name: "binary_all_or", min: 1, max: 1, lower: lower_bits },
-    AggDef { name: "binary_all_xor", min: 1, max: 1, lower: lower_bits },
-    AggDef { name: "make_set", min: 1, max: 2, lower: lower_collect },
-    AggDef { name: "make_set_if", min: 2, max: 3, lower: lower_collect },
-    AggDef { name: "makeset", min: 1, max: 2, lower: lower_collect },
-    AggDef { name: "make_list", min: 1, max: 2, lower: lower_collect },
-    AggDef { name: "make_list_if", min: 2, max: 3, lower: lower_collect },
-    AggDef { name: "makelist", min: 1, max: 2, lower: lower_collect },
-    AggDef { name: "make_list_with_nulls", min: 1, max: 2, lower: lower_collect },
-    AggDef { name: "make_bag", min: 1, max: 2, lower: lower_collect },
-    AggDef { name: "make_bag_if", min: 2, max: 3, lower: lower_collect },
-    AggDef { name: "take_any", min: 1, max: MANY, lower: lower_take_any },
-    AggDef { name: "any", min: 1, max: MANY, lower: lower_take_any },
-    AggDef { name: "take_anyif", min: 2, max: 2, lower: lower_take_any },
-    AggDef { name: "anyif", min: 2, max: 2, lower: lower_take_any },
-    AggDef { name: "arg_max", min: 1, max: MANY, lower: lower_arg },
-    AggDef { name: "arg_min", min: 1, max: MANY, lower: lower_arg },
-    AggDef { name: "percentile", min: 2, max: 2, lower: lower_percentile },
-    AggDef { name: "percentiles", min: 2, max: MANY, lower: lower_percentile },
-    AggDef { name: "percentiles_array", min: 2, max: MANY, lower: lower_percentile },
-    AggDef { name: "percentilew", min: 3, max: 3, lower: lower_percentile },
-    AggDef { name: "percentilesw", min: 3, max: MANY, lower: lower_percentile },
-    AggDef { name: "percentilesw_array", min: 3, max: MANY, lower: lower_percentile },
-    AggDef { name: "tdigest", min: 1, max: 2, lower: lower_sketch },
-    AggDef { name: "tdigest_merge", min: 1, max: 1, lower: lower_sketch },
-    AggDef { name: "merge_tdigest", min: 1, max: 1, lower: lower_sketch },
-    AggDef { name: "hll", min: 1, max: 2, lower: lower_sketch },
-    AggDef { name: "hll_if", min: 2, max: 3, lower: lower_sketch },
-    AggDef { name: "hll_merge", min: 1, max: 1, lower: lower_sketch },
+    AggDef {
+        name: "count",
+        min: 0,
+        max: 1,
+        lower: lower_count,
+    },
+    AggDef {
+        name: "countif",
+        min: 1,
+        max: 1,
+        lower: lower_countif,
+    },
+    AggDef {
+        name: "dcount",
+        min: 1,
+        max: 2,
+        lower: lower_dcount,
+    },
+    AggDef {
+        name: "dcountif",
+        min: 2,
+        max: 3,
+        lower: lower_dcountif,
+    },
+    AggDef {
+        name: "count_distinct",
+        min: 1,
+        max: 1,
+        lower: lower_dcount,
+    },
+    AggDef {
+        name: "count_distinctif",
+        min: 2,
+        max: 2,
+        lower: lower_dcountif,
+    },
+    AggDef {
+        name: "sum",
+        min: 1,
+        max: 1,
+        lower: lower_sum,
+    },
+    AggDef {
+        name: "sumif",
+        min: 2,
+        max: 2,
+        lower: lower_sum,
+    },
+    AggDef {
+        name: "avg",
+        min: 1,
+        max: 1,
+        lower: lower_avg,
+    },
+    AggDef {
+        name: "avgif",
+        min: 2,
+        max: 2,
+        lower: lower_avg,
+    },
+    AggDef {
+        name: "min",
+        min: 1,
+        max: 1,
+        lower: lower_minmax,
+    },
+    AggDef {
+        name: "max",
+        min: 1,
+        max: 1,
+        lower: lower_minmax,
+    },
+    AggDef {
+        name: "minif",
+        min: 2,
+        max: 2,
+        lower: lower_minmax,
+    },
+    AggDef {
+        name: "maxif",
+        min: 2,
+        max: 2,
+        lower: lower_minmax,
+    },
+    AggDef {
+        name: "stdev",
+        min: 1,
+        max: 1,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "stdevif",
+        min: 2,
+        max: 2,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "stdevp",
+        min: 1,
+        max: 1,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "variance",
+        min: 1,
+        max: 1,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "varianceif",
+        min: 2,
+        max: 2,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "variancep",
+        min: 1,
+        max: 1,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "binary_all_and",
+        min: 1,
+        max: 1,
+        lower: lower_bits,
+    },
+    AggDef {
+        name: "binary_all_or",
+        min: 1,
+        max: 1,
+        lower: lower_bits,
+    },
+    AggDef {
+        name: "binary_all_xor",
+        min: 1,
+        max: 1,
+        lower: lower_bits,
+    },
+    AggDef {
+        name: "make_set",
+        min: 1,
+        max: 2,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "make_set_if",
+        min: 2,
+        max: 3,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "makeset",
+        min: 1,
+        max: 2,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "make_list",
+        min: 1,
+        max: 2,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "make_list_if",
+        min: 2,
+        max: 3,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "makelist",
+        min: 1,
+        max: 2,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "make_list_with_nulls",
+        min: 1,
+        max: 2,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "make_bag",
+        min: 1,
+        max: 2,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "make_bag_if",
+        min: 2,
+        max: 3,
+        lower: lower_collect,
+    },
+    AggDef {
+        name: "take_any",
+        min: 1,
+        max: MANY,
+        lower: lower_take_any,
+    },
+    AggDef {
+        name: "any",
+        min: 1,
+        max: MANY,
+        lower: lower_take_any,
+    },
+    AggDef {
+        name: "take_anyif",
+        min: 2,
+        max: 2,
+        lower: lower_take_any,
+    },
+    AggDef {
+        name: "anyif",
+        min: 2,
+        max: 2,
+        lower: lower_take_any,
+    },
+    AggDef {
+        name: "arg_max",
+        min: 1,
+        max: MANY,
+        lower: lower_arg,
+    },
+    AggDef {
+        name: "arg_min",
+        min: 1,
+        max: MANY,
+        lower: lower_arg,
+    },
+    AggDef {
+        name: "percentile",
+        min: 2,
+        max: 2,
+        lower: lower_percentile,
+    },
+    AggDef {
+        name: "percentiles",
+        min: 2,
+        max: MANY,
+        lower: lower_percentile,
+    },
+    AggDef {
+        name: "percentiles_array",
+        min: 2,
+        max: MANY,
+        lower: lower_percentile,
+    },
+    AggDef {
+        name: "percentilew",
+        min: 3,
+        max: 3,
+        lower: lower_percentile,
+    },
+    AggDef {
+        name: "percentilesw",
+        min: 3,
+        max: MANY,
+        lower: lower_percentile,
+    },
+    AggDef {
+        name: "percentilesw_array",
+        min: 3,
+        max: MANY,
+        lower: lower_percentile,
+    },
+    AggDef {
+        name: "tdigest",
+        min: 1,
+        max: 2,
+        lower: lower_sketch,
+    },
+    AggDef {
+        name: "tdigest_merge",
+        min: 1,
+        max: 1,
+        lower: lower_sketch,
+    },
+    AggDef {
+        name: "merge_tdigest",
+        min: 1,
+        max: 1,
+        lower: lower_sketch,
+    },
+    AggDef {
+        name: "hll",
+        min: 1,
+        max: 2,
+        lower: lower_sketch,
+    },
+    AggDef {
+        name: "hll_if",
+        min: 2,
+        max: 3,
+        lower: lower_sketch,
+    },
+    AggDef {
+        name: "hll_merge",
+        min: 1,
+        max: 1,
+        lower: lower_sketch,
+    },
 ];
 
 /// Every aggregate function name, sorted.
@@ -150,24 +402,45 @@ pub fn udafs() -> &'static HashMap<String, Arc<AggregateUDF>> {
 }
 
 fn udaf(name: &str) -> Result<Arc<AggregateUDF>, FnError> {
-    udafs().get(name).cloned().ok_or_else(|| FnError::Internal(format!("UDAF {name} is not registered")))
+    udafs()
+        .get(name)
+        .cloned()
+        .ok_or_else(|| FnError::Internal(format!("UDAF {name} is not registered")))
 }
 
 /// Lowers an aggregate call of `summarize` (positional arguments; Kusto's aggregates take
 /// no named arguments).
 pub fn lower_aggregate(name: &str, args: Vec<Arg>, _ctx: &LowerCtx) -> Result<TypedAgg, FnError> {
-    let def = AGGS.iter().find(|d| d.name == name).ok_or_else(|| FnError::UnknownAggregate(name.to_string()))?;
+    let def = AGGS
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| FnError::UnknownAggregate(name.to_string()))?;
     if args.iter().any(|a| a.name.is_some()) {
-        return Err(FnError::invalid(name, "Named arguments are not supported for this function."));
+        return Err(FnError::invalid(
+            name,
+            "Named arguments are not supported for this function.",
+        ));
     }
     if args.len() < def.min || args.len() > def.max {
-        return Err(FnError::arg_count(name, def.min, if def.max == MANY { usize::MAX } else { def.max }));
+        return Err(FnError::arg_count(
+            name,
+            def.min,
+            if def.max == MANY { usize::MAX } else { def.max },
+        ));
     }
-    (def.lower)(&AggCall { name: def.name, args: args.into_iter().map(|a| a.value).collect() })
+    (def.lower)(&AggCall {
+        name: def.name,
+        args: args.into_iter().map(|a| a.value).collect(),
+    })
 }
 
 fn agg(expr: Expr, ty: KqlType, default_name: String) -> TypedAgg {
-    TypedAgg { expr, ty, default_name, columns: None }
+    TypedAgg {
+        expr,
+        ty,
+        default_name,
+        columns: None,
+    }
 }
 
 fn filtered(e: Expr, pred: Option<&TypedExpr>) -> Result<Expr, FnError> {
@@ -181,7 +454,12 @@ fn bool_expr(p: &TypedExpr) -> Result<Expr, FnError> {
     match p.ty {
         KqlType::Bool => Ok(p.expr.clone()),
         KqlType::Dynamic => Ok(crate::catalog::call_row("tobool", vec![p.clone()])?.expr),
-        other => Err(FnError::ArgType { name: "predicate".into(), position: 2, expected: "bool".into(), actual: other }),
+        other => Err(FnError::ArgType {
+            name: "predicate".into(),
+            position: 2,
+            expected: "bool".into(),
+            actual: other,
+        }),
     }
 }
 
@@ -192,7 +470,11 @@ fn arg0<'a>(c: &'a AggCall) -> Result<&'a TypedExpr, FnError> {
 fn lower_count(c: &AggCall) -> Result<TypedAgg, FnError> {
     match c.args.first() {
         None => Ok(agg(df::count(lit(1i64)), KqlType::Long, "count_".into())),
-        Some(x) => Ok(agg(df::count(x.expr.clone()), KqlType::Long, default_name("count", Some(&x.expr)))),
+        Some(x) => Ok(agg(
+            df::count(x.expr.clone()),
+            KqlType::Long,
+            default_name("count", Some(&x.expr)),
+        )),
     }
 }
 
@@ -203,7 +485,11 @@ fn lower_countif(c: &AggCall) -> Result<TypedAgg, FnError> {
 
 fn lower_dcount(c: &AggCall) -> Result<TypedAgg, FnError> {
     let x = arg0(c)?;
-    Ok(agg(df::count_distinct(x.expr.clone()), KqlType::Long, default_name(c.name, Some(&x.expr))))
+    Ok(agg(
+        df::count_distinct(x.expr.clone()),
+        KqlType::Long,
+        default_name(c.name, Some(&x.expr)),
+    ))
 }
 
 fn lower_dcountif(c: &AggCall) -> Result<TypedAgg, FnError> {
@@ -216,7 +502,12 @@ fn numeric_or_err(c: &AggCall, x: &TypedExpr, also: &[KqlType]) -> Result<(), Fn
     if x.ty.is_numeric() || also.contains(&x.ty) {
         Ok(())
     } else {
-        Err(FnError::ArgType { name: c.name.into(), position: 1, expected: "number".into(), actual: x.ty })
+        Err(FnError::ArgType {
+            name: c.name.into(),
+            position: 1,
+            expected: "number".into(),
+            actual: x.ty,
+        })
     }
 }
 
@@ -225,11 +516,24 @@ fn lower_sum(c: &AggCall) -> Result<TypedAgg, FnError> {
     let name = default_name(c.name, Some(&x.expr));
     let pred = c.args.get(1);
     match x.ty {
-        KqlType::Int | KqlType::Long => Ok(agg(filtered(df::sum(cast(x.expr.clone(), KqlType::Long.to_arrow())), pred)?, KqlType::Long, name)),
+        KqlType::Int | KqlType::Long => Ok(agg(
+            filtered(df::sum(cast(x.expr.clone(), KqlType::Long.to_arrow())), pred)?,
+            KqlType::Long,
+            name,
+        )),
         KqlType::Real | KqlType::Decimal => Ok(agg(filtered(df::sum(x.expr.clone()), pred)?, x.ty, name)),
-        KqlType::Dynamic => Ok(agg(filtered(df::sum(crate::catalog::call_row("toreal", vec![x.clone()])?.expr), pred)?, KqlType::Real, name)),
+        KqlType::Dynamic => Ok(agg(
+            filtered(df::sum(crate::catalog::call_row("toreal", vec![x.clone()])?.expr), pred)?,
+            KqlType::Real,
+            name,
+        )),
         KqlType::TimeSpan => Err(FnError::Unsupported("sum() of timespan values".into())),
-        other => Err(FnError::ArgType { name: c.name.into(), position: 1, expected: "number".into(), actual: other }),
+        other => Err(FnError::ArgType {
+            name: c.name.into(),
+            position: 1,
+            expected: "number".into(),
+            actual: other,
+        }),
     }
 }
 
@@ -242,14 +546,22 @@ fn lower_avg(c: &AggCall) -> Result<TypedAgg, FnError> {
         KqlType::Dynamic => crate::catalog::call_row("toreal", vec![x.clone()])?.expr,
         _ => cast(x.expr.clone(), KqlType::Real.to_arrow()),
     };
-    let ty = if x.ty == KqlType::Decimal { KqlType::Decimal } else { KqlType::Real };
+    let ty = if x.ty == KqlType::Decimal {
+        KqlType::Decimal
+    } else {
+        KqlType::Real
+    };
     Ok(agg(filtered(df::avg(input), c.args.get(1))?, ty, name))
 }
 
 fn lower_minmax(c: &AggCall) -> Result<TypedAgg, FnError> {
     let x = arg0(c)?;
     let name = default_name(c.name, Some(&x.expr));
-    let e = if c.name.starts_with("min") { df::min(x.expr.clone()) } else { df::max(x.expr.clone()) };
+    let e = if c.name.starts_with("min") {
+        df::min(x.expr.clone())
+    } else {
+        df::max(x.expr.clone())
+    };
     Ok(agg(filtered(e, c.args.get(1))?, x.ty, name))
 }
 
@@ -267,13 +579,22 @@ fn lower_stat(c: &AggCall) -> Result<TypedAgg, FnError> {
         // Kusto names variancep's result `variance_x`.
         _ => (df::var_pop(input), "variance"),
     };
-    Ok(agg(filtered(e, c.args.get(1))?, KqlType::Real, default_name(prefix, Some(&x.expr))))
+    Ok(agg(
+        filtered(e, c.args.get(1))?,
+        KqlType::Real,
+        default_name(prefix, Some(&x.expr)),
+    ))
 }
 
 fn lower_bits(c: &AggCall) -> Result<TypedAgg, FnError> {
     let x = arg0(c)?;
     if !x.ty.is_integer() {
-        return Err(FnError::ArgType { name: c.name.into(), position: 1, expected: "long".into(), actual: x.ty });
+        return Err(FnError::ArgType {
+            name: c.name.into(),
+            position: 1,
+            expected: "long".into(),
+            actual: x.ty,
+        });
     }
     let input = cast(x.expr.clone(), KqlType::Long.to_arrow());
     let e = match c.name {
@@ -294,7 +615,12 @@ fn lower_collect(c: &AggCall) -> Result<TypedAgg, FnError> {
         _ => (collect::MAKE_BAG, "bag"),
     };
     if prefix == "bag" && x.ty != KqlType::Dynamic {
-        return Err(FnError::ArgType { name: c.name.into(), position: 1, expected: "dynamic".into(), actual: x.ty });
+        return Err(FnError::ArgType {
+            name: c.name.into(),
+            position: 1,
+            expected: "dynamic".into(),
+            actual: x.ty,
+        });
     }
     let max_at = if is_if { 2 } else { 1 };
     let mut args = vec![x.expr.clone()];
@@ -308,21 +634,40 @@ fn lower_collect(c: &AggCall) -> Result<TypedAgg, FnError> {
 
 fn lower_take_any(c: &AggCall) -> Result<TypedAgg, FnError> {
     let is_if = c.name.ends_with("if");
-    let values: Vec<&TypedExpr> = if is_if { c.args.iter().take(1).collect() } else { c.args.iter().collect() };
+    let values: Vec<&TypedExpr> = if is_if {
+        c.args.iter().take(1).collect()
+    } else {
+        c.args.iter().collect()
+    };
     let pred = if is_if { c.args.get(1) } else { None };
-    let e = filtered(udaf(collect::TAKE_ANY)?.call(values.iter().map(|v| v.expr.clone()).collect()), pred)?;
+    let e = filtered(
+        udaf(collect::TAKE_ANY)?.call(values.iter().map(|v| v.expr.clone()).collect()),
+        pred,
+    )?;
     let prefix = c.name.trim_end_matches("if");
     if let [one] = values.as_slice() {
         return Ok(agg(e, one.ty, default_name(prefix, Some(&one.expr))));
     }
-    let names = values.iter().map(|v| expr_column_name(&v.expr).unwrap_or_else(|| default_name(prefix, None))).collect();
+    let names = values
+        .iter()
+        .map(|v| expr_column_name(&v.expr).unwrap_or_else(|| default_name(prefix, None)))
+        .collect();
     let types = values.iter().map(|v| v.ty).collect();
-    Ok(TypedAgg { expr: e, ty: KqlType::Dynamic, default_name: prefix.to_string(), columns: Some(MultiColumn { names, types }) })
+    Ok(TypedAgg {
+        expr: e,
+        ty: KqlType::Dynamic,
+        default_name: prefix.to_string(),
+        columns: Some(MultiColumn { names, types }),
+    })
 }
 
 fn lower_arg(c: &AggCall) -> Result<TypedAgg, FnError> {
     let by = arg0(c)?;
-    let udaf_name = if c.name == "arg_max" { argmax::ARG_MAX } else { argmax::ARG_MIN };
+    let udaf_name = if c.name == "arg_max" {
+        argmax::ARG_MAX
+    } else {
+        argmax::ARG_MIN
+    };
     let e = udaf(udaf_name)?.call(c.args.iter().map(|a| a.expr.clone()).collect());
     let prefix = if c.name == "arg_max" { "max" } else { "min" };
     let mut names = vec![match &by.expr {
@@ -354,11 +699,18 @@ fn constant_percents(c: &AggCall, from: usize) -> Result<Vec<f64>, FnError> {
             crate::val::Val::Dyn(serde_json::Value::Array(items)) => {
                 out.extend(items.iter().filter_map(serde_json::Value::as_f64))
             }
-            other => out.push(other.as_f64().ok_or_else(|| FnError::invalid(c.name, "a percentile must be a number"))?),
+            other => out.push(
+                other
+                    .as_f64()
+                    .ok_or_else(|| FnError::invalid(c.name, "a percentile must be a number"))?,
+            ),
         }
     }
     if let Some(bad) = out.iter().find(|p| !(0.0..=100.0).contains(*p)) {
-        return Err(FnError::invalid(c.name, format!("percentile {bad} is out of the range [0, 100]")));
+        return Err(FnError::invalid(
+            c.name,
+            format!("percentile {bad} is out of the range [0, 100]"),
+        ));
     }
     Ok(out)
 }
@@ -378,7 +730,14 @@ fn lower_percentile(c: &AggCall) -> Result<TypedAgg, FnError> {
     let base = if weighted { "percentilew" } else { "percentile" };
     let ret = match x.ty {
         KqlType::Int | KqlType::Long | KqlType::Real | KqlType::Decimal | KqlType::DateTime | KqlType::TimeSpan => x.ty,
-        other => return Err(FnError::ArgType { name: c.name.into(), position: 1, expected: "number, datetime or timespan".into(), actual: other }),
+        other => {
+            return Err(FnError::ArgType {
+                name: c.name.into(),
+                position: 1,
+                expected: "number, datetime or timespan".into(),
+                actual: other,
+            });
+        }
     };
     match c.name {
         "percentile" | "percentilew" => {
@@ -388,7 +747,10 @@ fn lower_percentile(c: &AggCall) -> Result<TypedAgg, FnError> {
         }
         "percentiles" | "percentilesw" => {
             let e = udaf(if weighted { pct::PERCENTILESW } else { pct::PERCENTILES })?.call(args);
-            let names = percents.iter().map(|p| format!("{base}_{col}_{}", percent_suffix(*p))).collect::<Vec<_>>();
+            let names = percents
+                .iter()
+                .map(|p| format!("{base}_{col}_{}", percent_suffix(*p)))
+                .collect::<Vec<_>>();
             let types = vec![ret; names.len()];
             Ok(TypedAgg {
                 expr: e,
@@ -398,7 +760,12 @@ fn lower_percentile(c: &AggCall) -> Result<TypedAgg, FnError> {
             })
         }
         _ => {
-            let e = udaf(if weighted { pct::PERCENTILESW_ARRAY } else { pct::PERCENTILES_ARRAY })?.call(args);
+            let e = udaf(if weighted {
+                pct::PERCENTILESW_ARRAY
+            } else {
+                pct::PERCENTILES_ARRAY
+            })?
+            .call(args);
             Ok(agg(e, KqlType::Dynamic, format!("{base}s_{col}")))
         }
     }

@@ -107,7 +107,11 @@ impl ValAcc for Percentiles {
         if v.is_null() {
             return Ok(());
         }
-        let w = if self.weighted { row.get(1).and_then(Val::as_f64).unwrap_or(0.0) } else { 1.0 };
+        let w = if self.weighted {
+            row.get(1).and_then(Val::as_f64).unwrap_or(0.0)
+        } else {
+            1.0
+        };
         if w > 0.0 {
             self.values.push((v.clone(), w));
         }
@@ -176,7 +180,9 @@ pub fn digest_values(j: &Json) -> Option<(KqlType, Vec<(Val, f64)>)> {
         .as_array()?
         .iter()
         .filter_map(|pair| {
-            let [v, w] = pair.as_array()?.as_slice() else { return None };
+            let [v, w] = pair.as_array()?.as_slice() else {
+                return None;
+            };
             Some((decode(v, ty), w.as_f64()?))
         })
         .collect();
@@ -210,7 +216,9 @@ impl ValAcc for DigestMerge {
         self.update(&[Val::Dyn(state.clone())])
     }
     fn evaluate(&self, _ret: &DataType) -> Result<ScalarValue> {
-        Ok(ScalarValue::Binary(self.ty.map(|ty| digest_json(ty, &self.values).to_string().into_bytes())))
+        Ok(ScalarValue::Binary(
+            self.ty.map(|ty| digest_json(ty, &self.values).to_string().into_bytes()),
+        ))
     }
     fn size(&self) -> usize {
         self.values.len() * 40
@@ -270,7 +278,12 @@ fn struct_n(t: &[DataType], from: usize) -> DataType {
     // arguments (a dynamic array argument is expanded by the lowering).
     let n = t.len().saturating_sub(from).max(1);
     let ty = t.first().map(canonical).unwrap_or(DataType::Float64);
-    DataType::Struct((0..n).map(|i| Field::new(format!("f{i}"), ty.clone(), true)).collect::<Vec<_>>().into())
+    DataType::Struct(
+        (0..n)
+            .map(|i| Field::new(format!("f{i}"), ty.clone(), true))
+            .collect::<Vec<_>>()
+            .into(),
+    )
 }
 
 pub const PERCENTILE: &str = "kql_percentile";
@@ -293,21 +306,31 @@ pub fn udafs() -> Vec<AggregateUDF> {
     let array_w: AccFactory = |t| Box::new(Percentiles::new(t, true, Output::Array));
     let digest: AccFactory = |t| Box::new(Percentiles::new(t, true, Output::Digest));
     let digest_merge: AccFactory = |_| Box::new(DigestMerge::default());
-    let hll: AccFactory = |_| Box::new(Hll { merge_input: false, set: BTreeSet::new() });
-    let hll_merge: AccFactory = |_| Box::new(Hll { merge_input: true, set: BTreeSet::new() });
+    let hll: AccFactory = |_| {
+        Box::new(Hll {
+            merge_input: false,
+            set: BTreeSet::new(),
+        })
+    };
+    let hll_merge: AccFactory = |_| {
+        Box::new(Hll {
+            merge_input: true,
+            set: BTreeSet::new(),
+        })
+    };
     let first = |t: &[DataType]| t.first().map(canonical).unwrap_or(DataType::Float64);
     let dynamic = |_: &[DataType]| DataType::Binary;
     vec![
-        ValUdaf::new(PERCENTILE, first, single),
-        ValUdaf::new(PERCENTILES, |t| struct_n(t, 1), columns),
-        ValUdaf::new(PERCENTILES_ARRAY, dynamic, array),
-        ValUdaf::new(PERCENTILEW, first, single_w),
-        ValUdaf::new(PERCENTILESW, |t| struct_n(t, 2), columns_w),
-        ValUdaf::new(PERCENTILESW_ARRAY, dynamic, array_w),
-        ValUdaf::new(TDIGEST, dynamic, digest),
-        ValUdaf::new(TDIGEST_MERGE, dynamic, digest_merge),
-        ValUdaf::new(HLL, dynamic, hll),
-        ValUdaf::new(HLL_MERGE, dynamic, hll_merge),
+        ValUdaf::udaf(PERCENTILE, first, single),
+        ValUdaf::udaf(PERCENTILES, |t| struct_n(t, 1), columns),
+        ValUdaf::udaf(PERCENTILES_ARRAY, dynamic, array),
+        ValUdaf::udaf(PERCENTILEW, first, single_w),
+        ValUdaf::udaf(PERCENTILESW, |t| struct_n(t, 2), columns_w),
+        ValUdaf::udaf(PERCENTILESW_ARRAY, dynamic, array_w),
+        ValUdaf::udaf(TDIGEST, dynamic, digest),
+        ValUdaf::udaf(TDIGEST_MERGE, dynamic, digest_merge),
+        ValUdaf::udaf(HLL, dynamic, hll),
+        ValUdaf::udaf(HLL_MERGE, dynamic, hll_merge),
     ]
 }
 

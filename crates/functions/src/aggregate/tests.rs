@@ -1,14 +1,29 @@
 use crate::testkit::*;
 use crate::{lit, lower_binary};
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, StringArray, StringViewArray, TimestampNanosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, StringArray, StringViewArray, TimestampNanosecondArray,
+};
 use schema::KqlType;
 use std::sync::Arc;
 
 fn fruits() -> datafusion::arrow::array::RecordBatch {
     batch(vec![
-        ("Fruit", Arc::new(StringArray::from(vec!["Apple", "Apple", "Banana", "Banana", "Pear", "Pear"])) as ArrayRef),
-        ("Color", Arc::new(StringViewArray::from(vec!["Red", "Green", "Yellow", "Green", "Brown", "Green"])) as ArrayRef),
-        ("Version", Arc::new(Int32Array::from(vec![Some(1), None, None, None, Some(1), Some(2)])) as ArrayRef),
+        (
+            "Fruit",
+            Arc::new(StringArray::from(vec![
+                "Apple", "Apple", "Banana", "Banana", "Pear", "Pear",
+            ])) as ArrayRef,
+        ),
+        (
+            "Color",
+            Arc::new(StringViewArray::from(vec![
+                "Red", "Green", "Yellow", "Green", "Brown", "Green",
+            ])) as ArrayRef,
+        ),
+        (
+            "Version",
+            Arc::new(Int32Array::from(vec![Some(1), None, None, None, Some(1), Some(2)])) as ArrayRef,
+        ),
     ])
 }
 
@@ -19,11 +34,24 @@ fn s(v: &[&str]) -> Vec<String> {
 #[test]
 fn arg_min_star_keeps_the_first_row_when_all_by_values_are_null() {
     let fruit = column("Fruit", KqlType::String);
-    let a = agg("arg_min", vec![column("Version", KqlType::Int), column("Color", KqlType::String)]);
+    let a = agg(
+        "arg_min",
+        vec![column("Version", KqlType::Int), column("Color", KqlType::String)],
+    );
     let (names, rows) = summarize(fruits(), vec![("Fruit", fruit)], vec![a]);
     assert_eq!(names, s(&["Fruit", "Version", "Color"]));
-    assert_eq!(rows, vec![s(&["Apple", "1", "Red"]), s(&["Banana", "", "Yellow"]), s(&["Pear", "1", "Brown"])]);
-    let a = agg("arg_max", vec![column("Version", KqlType::Int), column("Color", KqlType::String)]);
+    assert_eq!(
+        rows,
+        vec![
+            s(&["Apple", "1", "Red"]),
+            s(&["Banana", "", "Yellow"]),
+            s(&["Pear", "1", "Brown"])
+        ]
+    );
+    let a = agg(
+        "arg_max",
+        vec![column("Version", KqlType::Int), column("Color", KqlType::String)],
+    );
     let (_, rows) = summarize(fruits(), vec![("Fruit", column("Fruit", KqlType::String))], vec![a]);
     assert_eq!(rows[2], s(&["Pear", "2", "Green"]));
 }
@@ -33,12 +61,27 @@ fn counts_and_default_names() {
     let b = fruits();
     let aggs = vec![
         agg("count", vec![]),
-        agg("countif", vec![lower_binary("==", column("Color", KqlType::String), lit::string("Green")).unwrap()]),
+        agg(
+            "countif",
+            vec![lower_binary("==", column("Color", KqlType::String), lit::string("Green")).unwrap()],
+        ),
         agg("dcount", vec![column("Color", KqlType::String)]),
-        agg("dcountif", vec![column("Color", KqlType::String), lower_binary("==", column("Fruit", KqlType::String), lit::string("Pear")).unwrap()]),
+        agg(
+            "dcountif",
+            vec![
+                column("Color", KqlType::String),
+                lower_binary("==", column("Fruit", KqlType::String), lit::string("Pear")).unwrap(),
+            ],
+        ),
         agg("count", vec![column("Version", KqlType::Int)]),
         agg("make_set", vec![column("Color", KqlType::String)]),
-        agg("make_list_if", vec![column("Fruit", KqlType::String), lower_binary("==", column("Color", KqlType::String), lit::string("Green")).unwrap()]),
+        agg(
+            "make_list_if",
+            vec![
+                column("Fruit", KqlType::String),
+                lower_binary("==", column("Color", KqlType::String), lit::string("Green")).unwrap(),
+            ],
+        ),
         agg("sum", vec![column("Version", KqlType::Int)]),
         agg("avg", vec![column("Version", KqlType::Int)]),
         agg("max", vec![column("Fruit", KqlType::String)]),
@@ -46,7 +89,18 @@ fn counts_and_default_names() {
     let (names, rows) = summarize(b, vec![], aggs);
     assert_eq!(
         names,
-        s(&["count_", "countif_", "dcount_Color", "dcountif_Color", "count_Version", "set_Color", "list_Fruit", "sum_Version", "avg_Version", "max_Fruit"])
+        s(&[
+            "count_",
+            "countif_",
+            "dcount_Color",
+            "dcountif_Color",
+            "count_Version",
+            "set_Color",
+            "list_Fruit",
+            "sum_Version",
+            "avg_Version",
+            "max_Fruit"
+        ])
     );
     assert_eq!(
         rows,
@@ -83,7 +137,10 @@ fn empty_input_counts_are_zero() {
 
 #[test]
 fn statistics_and_percentiles() {
-    let b = batch(vec![("x", Arc::new(Int64Array::from((1..=5).collect::<Vec<i64>>())) as ArrayRef)]);
+    let b = batch(vec![(
+        "x",
+        Arc::new(Int64Array::from((1..=5).collect::<Vec<i64>>())) as ArrayRef,
+    )]);
     let x = column("x", KqlType::Long);
     let aggs = vec![
         agg("stdevp", vec![x.clone()]),
@@ -92,17 +149,33 @@ fn statistics_and_percentiles() {
         agg("make_list", vec![x.clone()]),
         agg("percentile", vec![x.clone(), lit::long(50)]),
         agg("percentiles", vec![x.clone(), lit::long(0), lit::real(99.9)]),
-        agg("percentiles_array", vec![x.clone(), lit::dynamic(&serde_json::json!([20, 100]))]),
+        agg(
+            "percentiles_array",
+            vec![x.clone(), lit::dynamic(&serde_json::json!([20, 100]))],
+        ),
         agg("binary_all_or", vec![x.clone()]),
     ];
     let (names, rows) = summarize(b, vec![], aggs);
     assert_eq!(
         names,
-        s(&["stdevp_x", "variance_x", "variance_x", "list_x", "percentile_x_50", "percentile_x_0", "percentile_x_99_9", "percentiles_x", "binary_all_or_x"])
+        s(&[
+            "stdevp_x",
+            "variance_x",
+            "variance_x",
+            "list_x",
+            "percentile_x_50",
+            "percentile_x_0",
+            "percentile_x_99_9",
+            "percentiles_x",
+            "binary_all_or_x"
+        ])
     );
     let r = &rows[0];
     assert!(r[0].starts_with("1.414213562373"), "{}", r[0]);
-    assert_eq!(&r[1..], &s(&["2", "2.5", "[1,2,3,4,5]", "3", "1", "5", "[1,5]", "7"])[..]);
+    assert_eq!(
+        &r[1..],
+        &s(&["2", "2.5", "[1,2,3,4,5]", "3", "1", "5", "[1,5]", "7"])[..]
+    );
 }
 
 #[test]
@@ -116,7 +189,19 @@ fn tdigest_hll_and_merges() {
     let (names, rows) = summarize(b, vec![], vec![td, hll]);
     assert_eq!(names, s(&["tdigest_v", "hll_v"]));
     let td = lit::dynamic(&serde_json::from_str(&rows[0][0]).unwrap());
-    assert_eq!(call("percentile_tdigest", vec![td.clone(), lit::long(50)]), "2");
+    assert_eq!(call("percentile_tdigest", vec![td.clone(), lit::long(50)]), "2.0");
+    assert_eq!(
+        call(
+            "percentile_tdigest",
+            vec![td.clone(), lit::long(50), lit::string("long")]
+        ),
+        "2"
+    );
+    assert_eq!(
+        call("percentrank_tdigest", vec![td.clone(), lit::real(1.0)]),
+        "33.33333333333333"
+    );
+    assert!(call("merge_tdigest", vec![td.clone(), td.clone()]).len() > 10);
     let h = lit::dynamic(&serde_json::from_str(&rows[0][1]).unwrap());
     assert_eq!(call("dcount_hll", vec![h]), "2");
 }

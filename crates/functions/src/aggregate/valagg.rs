@@ -37,7 +37,7 @@ pub struct ValUdaf {
 }
 
 impl ValUdaf {
-    pub fn new(name: &str, ret: fn(&[DataType]) -> DataType, make: AccFactory) -> AggregateUDF {
+    pub fn udaf(name: &str, ret: fn(&[DataType]) -> DataType, make: AccFactory) -> AggregateUDF {
         AggregateUDF::new_from_impl(ValUdaf {
             name: name.to_string(),
             signature: Signature::one_of(vec![TypeSignature::VariadicAny], Volatility::Immutable),
@@ -74,10 +74,17 @@ impl AggregateUDFImpl for ValUdaf {
     }
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let types: Vec<DataType> = acc_args.expr_fields.iter().map(|f| f.data_type().clone()).collect();
-        Ok(Box::new(ValAccumulator { inner: (self.make)(&kql_types(&types)), ret: acc_args.return_type().clone() }))
+        Ok(Box::new(ValAccumulator {
+            inner: (self.make)(&kql_types(&types)),
+            ret: acc_args.return_type().clone(),
+        }))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(format!("{}_state", args.name), DataType::Binary, true))])
+        Ok(vec![Arc::new(Field::new(
+            format!("{}_state", args.name),
+            DataType::Binary,
+            true,
+        ))])
     }
 }
 
@@ -110,14 +117,20 @@ impl Accumulator for ValAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.inner.state().to_string().into_bytes()))])
+        Ok(vec![ScalarValue::Binary(Some(
+            self.inner.state().to_string().into_bytes(),
+        ))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let Some(arr) = states.first() else { return Ok(()) };
         let bin = match arr.data_type() {
             DataType::Binary => arr.as_binary::<i32>(),
-            other => return Err(DataFusionError::Internal(format!("unexpected aggregate state type {other}"))),
+            other => {
+                return Err(DataFusionError::Internal(format!(
+                    "unexpected aggregate state type {other}"
+                )));
+            }
         };
         for i in 0..bin.len() {
             if !bin.is_null(i) {
@@ -147,9 +160,15 @@ pub fn decode(j: &Json, ty: KqlType) -> Val {
     match ty {
         KqlType::DateTime => j.as_i64().map(Val::DateTime).unwrap_or(Val::Null),
         KqlType::TimeSpan => j.as_i64().map(Val::TimeSpan).unwrap_or(Val::Null),
-        KqlType::Decimal => j.as_str().and_then(|s| s.parse::<i128>().ok()).map(Val::Decimal).unwrap_or(Val::Null),
+        KqlType::Decimal => j
+            .as_str()
+            .and_then(|s| s.parse::<i128>().ok())
+            .map(Val::Decimal)
+            .unwrap_or(Val::Null),
         KqlType::Real => match j {
-            Json::String(s) => crate::scalar::convert::parse_real_text(s).map(Val::Real).unwrap_or(Val::Null),
+            Json::String(s) => crate::scalar::convert::parse_real_text(s)
+                .map(Val::Real)
+                .unwrap_or(Val::Null),
             other => other.as_f64().map(Val::Real).unwrap_or(Val::Null),
         },
         KqlType::Long => j.as_i64().map(Val::Long).unwrap_or(Val::Null),
@@ -170,12 +189,17 @@ pub fn scalar_of(ret: &DataType, v: &Val) -> Result<ScalarValue> {
 /// Several values as a one-row struct scalar of type `ret` (fields in order).
 pub fn struct_of(ret: &DataType, vals: &[Val]) -> Result<ScalarValue> {
     let DataType::Struct(fields) = ret else {
-        return Err(DataFusionError::Internal(format!("expected a struct return type, found {ret}")));
+        return Err(DataFusionError::Internal(format!(
+            "expected a struct return type, found {ret}"
+        )));
     };
     let mut arrays = Vec::with_capacity(fields.len());
     for (i, f) in fields.iter().enumerate() {
         let ty = KqlType::from_arrow(f.data_type()).unwrap_or(KqlType::Dynamic);
-        arrays.push(build_array(ty, std::slice::from_ref(vals.get(i).unwrap_or(&Val::Null)))?);
+        arrays.push(build_array(
+            ty,
+            std::slice::from_ref(vals.get(i).unwrap_or(&Val::Null)),
+        )?);
     }
     let s = datafusion::arrow::array::StructArray::try_new(fields.clone(), arrays, None)?;
     Ok(ScalarValue::Struct(Arc::new(s)))
@@ -188,8 +212,11 @@ pub fn canonical(dt: &DataType) -> DataType {
 
 /// A struct type whose fields are `f0..fn` with the canonical types of `types`.
 pub fn struct_type(types: &[DataType]) -> DataType {
-    let fields: Vec<Field> =
-        types.iter().enumerate().map(|(i, t)| Field::new(format!("f{i}"), canonical(t), true)).collect();
+    let fields: Vec<Field> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Field::new(format!("f{i}"), canonical(t), true))
+        .collect();
     DataType::Struct(fields.into())
 }
 

@@ -158,7 +158,9 @@ pub fn arith(op: ArithOp, l: &Val, r: &Val) -> Val {
         return Val::Null;
     }
     let out = match (&l, &r) {
-        (Val::Int(a), Val::Int(b)) => int_op(op, *a as i64, *b as i64).map(|v| Val::Int(v as i32)).unwrap_or(Val::Null),
+        (Val::Int(a), Val::Int(b)) => int_op(op, *a as i64, *b as i64)
+            .map(|v| Val::Int(v as i32))
+            .unwrap_or(Val::Null),
         (Val::Int(_) | Val::Long(_), Val::Int(_) | Val::Long(_)) => match (l.as_i64(), r.as_i64()) {
             (Some(a), Some(b)) => int_op(op, a, b).map(Val::Long).unwrap_or(Val::Null),
             _ => Val::Null,
@@ -182,18 +184,28 @@ pub fn arith(op: ArithOp, l: &Val, r: &Val) -> Val {
         (Val::TimeSpan(a), n) if matches!(op, Mul | Div) && n.as_f64().is_some() => {
             let f = n.as_f64().unwrap_or(f64::NAN);
             let v = real_op(op, *a as f64, f);
-            crate::val::real_to_i64(v).map(|x| Val::TimeSpan(tick(x))).unwrap_or(Val::Null)
+            crate::val::real_to_i64(v)
+                .map(|x| Val::TimeSpan(tick(x)))
+                .unwrap_or(Val::Null)
         }
         (n, Val::TimeSpan(a)) if op == Mul && n.as_f64().is_some() => {
             let v = *a as f64 * n.as_f64().unwrap_or(f64::NAN);
-            crate::val::real_to_i64(v).map(|x| Val::TimeSpan(tick(x))).unwrap_or(Val::Null)
+            crate::val::real_to_i64(v)
+                .map(|x| Val::TimeSpan(tick(x)))
+                .unwrap_or(Val::Null)
         }
         (a, b) => match (a.as_f64(), b.as_f64()) {
-            (Some(x), Some(y)) if !matches!(a, Val::Bool(_)) && !matches!(b, Val::Bool(_)) => Val::Real(real_op(op, x, y)),
+            (Some(x), Some(y)) if !matches!(a, Val::Bool(_)) && !matches!(b, Val::Bool(_)) => {
+                Val::Real(real_op(op, x, y))
+            }
             _ => Val::Null,
         },
     };
-    if dynamic && !out.is_null() { Val::Dyn(out.to_json()) } else { out }
+    if dynamic && !out.is_null() {
+        Val::Dyn(out.to_json())
+    } else {
+        out
+    }
 }
 
 fn decimal_op(op: ArithOp, l: &Val, r: &Val) -> Val {
@@ -202,7 +214,9 @@ fn decimal_op(op: ArithOp, l: &Val, r: &Val) -> Val {
         Val::Decimal(d) => Some(*d),
         other => other.as_i64().map(|i| i as i128 * scale),
     };
-    let (Some(a), Some(b)) = (as_dec(l), as_dec(r)) else { return Val::Null };
+    let (Some(a), Some(b)) = (as_dec(l), as_dec(r)) else {
+        return Val::Null;
+    };
     let out = match op {
         ArithOp::Add => a.checked_add(b),
         ArithOp::Sub => a.checked_sub(b),
@@ -235,26 +249,46 @@ fn two(v: &[Val]) -> (&Val, &Val) {
 
 pub fn udfs() -> Vec<ScalarUDF> {
     vec![
-        row_udf(ArithOp::Add, |t| ty_of(ArithOp::Add, t), |v| {
-            let (a, b) = two(v);
-            Ok(arith(ArithOp::Add, a, b))
-        }),
-        row_udf(ArithOp::Sub, |t| ty_of(ArithOp::Sub, t), |v| {
-            let (a, b) = two(v);
-            Ok(arith(ArithOp::Sub, a, b))
-        }),
-        row_udf(ArithOp::Mul, |t| ty_of(ArithOp::Mul, t), |v| {
-            let (a, b) = two(v);
-            Ok(arith(ArithOp::Mul, a, b))
-        }),
-        row_udf(ArithOp::Div, |t| ty_of(ArithOp::Div, t), |v| {
-            let (a, b) = two(v);
-            Ok(arith(ArithOp::Div, a, b))
-        }),
-        row_udf(ArithOp::Mod, |t| ty_of(ArithOp::Mod, t), |v| {
-            let (a, b) = two(v);
-            Ok(arith(ArithOp::Mod, a, b))
-        }),
+        row_udf(
+            ArithOp::Add,
+            |t| ty_of(ArithOp::Add, t),
+            |v| {
+                let (a, b) = two(v);
+                Ok(arith(ArithOp::Add, a, b))
+            },
+        ),
+        row_udf(
+            ArithOp::Sub,
+            |t| ty_of(ArithOp::Sub, t),
+            |v| {
+                let (a, b) = two(v);
+                Ok(arith(ArithOp::Sub, a, b))
+            },
+        ),
+        row_udf(
+            ArithOp::Mul,
+            |t| ty_of(ArithOp::Mul, t),
+            |v| {
+                let (a, b) = two(v);
+                Ok(arith(ArithOp::Mul, a, b))
+            },
+        ),
+        row_udf(
+            ArithOp::Div,
+            |t| ty_of(ArithOp::Div, t),
+            |v| {
+                let (a, b) = two(v);
+                Ok(arith(ArithOp::Div, a, b))
+            },
+        ),
+        row_udf(
+            ArithOp::Mod,
+            |t| ty_of(ArithOp::Mod, t),
+            |v| {
+                let (a, b) = two(v);
+                Ok(arith(ArithOp::Mod, a, b))
+            },
+        ),
     ]
 }
 
@@ -264,7 +298,9 @@ pub fn lower_neg(e: TypedExpr) -> Result<TypedExpr, FnError> {
         KqlType::Int | KqlType::Long | KqlType::Real => Ok(TypedExpr::new(Expr::Negative(Box::new(e.expr)), e.ty)),
         KqlType::TimeSpan | KqlType::Decimal | KqlType::Dynamic => {
             let zero = match e.ty {
-                KqlType::TimeSpan => TypedExpr::literal(datafusion::common::ScalarValue::DurationNanosecond(Some(0)), e.ty),
+                KqlType::TimeSpan => {
+                    TypedExpr::literal(datafusion::common::ScalarValue::DurationNanosecond(Some(0)), e.ty)
+                }
                 KqlType::Decimal => TypedExpr::literal(
                     datafusion::common::ScalarValue::Decimal128(
                         Some(0),
@@ -277,7 +313,10 @@ pub fn lower_neg(e: TypedExpr) -> Result<TypedExpr, FnError> {
             };
             lower_arith(ArithOp::Sub, zero, e)
         }
-        other => Err(FnError::OperatorTypes { op: "-".into(), types: other.to_string() }),
+        other => Err(FnError::OperatorTypes {
+            op: "-".into(),
+            types: other.to_string(),
+        }),
     }
 }
 
@@ -292,28 +331,58 @@ mod tests {
         assert_eq!(arith(ArithOp::Mod, &Val::Long(-7), &Val::Long(3)), Val::Long(-1));
         assert_eq!(arith(ArithOp::Div, &Val::Long(1), &Val::Long(0)), Val::Null);
         assert_eq!(arith(ArithOp::Mod, &Val::Int(1), &Val::Int(0)), Val::Null);
-        assert_eq!(arith(ArithOp::Div, &Val::Real(1.0), &Val::Long(0)), Val::Real(f64::INFINITY));
-        assert_eq!(arith(ArithOp::Add, &Val::Long(i64::MAX), &Val::Long(1)), Val::Long(i64::MIN));
+        assert_eq!(
+            arith(ArithOp::Div, &Val::Real(1.0), &Val::Long(0)),
+            Val::Real(f64::INFINITY)
+        );
+        assert_eq!(
+            arith(ArithOp::Add, &Val::Long(i64::MAX), &Val::Long(1)),
+            Val::Long(i64::MIN)
+        );
     }
 
     #[test]
     fn temporal_arithmetic() {
         let day = 86_400_000_000_000;
-        assert_eq!(arith(ArithOp::Sub, &Val::DateTime(day), &Val::DateTime(0)), Val::TimeSpan(day));
-        assert_eq!(arith(ArithOp::Add, &Val::DateTime(0), &Val::TimeSpan(day)), Val::DateTime(day));
-        assert_eq!(arith(ArithOp::Div, &Val::TimeSpan(day), &Val::TimeSpan(day / 2)), Val::Real(2.0));
-        assert_eq!(arith(ArithOp::Mul, &Val::TimeSpan(day), &Val::Real(0.5)), Val::TimeSpan(day / 2));
-        assert_eq!(arith(ArithOp::Mul, &Val::Long(2), &Val::TimeSpan(day)), Val::TimeSpan(2 * day));
+        assert_eq!(
+            arith(ArithOp::Sub, &Val::DateTime(day), &Val::DateTime(0)),
+            Val::TimeSpan(day)
+        );
+        assert_eq!(
+            arith(ArithOp::Add, &Val::DateTime(0), &Val::TimeSpan(day)),
+            Val::DateTime(day)
+        );
+        assert_eq!(
+            arith(ArithOp::Div, &Val::TimeSpan(day), &Val::TimeSpan(day / 2)),
+            Val::Real(2.0)
+        );
+        assert_eq!(
+            arith(ArithOp::Mul, &Val::TimeSpan(day), &Val::Real(0.5)),
+            Val::TimeSpan(day / 2)
+        );
+        assert_eq!(
+            arith(ArithOp::Mul, &Val::Long(2), &Val::TimeSpan(day)),
+            Val::TimeSpan(2 * day)
+        );
         // A third of a second is truncated to a whole tick.
-        assert_eq!(arith(ArithOp::Div, &Val::TimeSpan(1_000_000_000), &Val::Long(3)), Val::TimeSpan(333_333_300));
+        assert_eq!(
+            arith(ArithOp::Div, &Val::TimeSpan(1_000_000_000), &Val::Long(3)),
+            Val::TimeSpan(333_333_300)
+        );
         assert_eq!(arith_type(ArithOp::Add, KqlType::DateTime, KqlType::DateTime), None);
-        assert_eq!(arith_type(ArithOp::Add, KqlType::Int, KqlType::Real), Some(KqlType::Real));
+        assert_eq!(
+            arith_type(ArithOp::Add, KqlType::Int, KqlType::Real),
+            Some(KqlType::Real)
+        );
     }
 
     #[test]
     fn dynamic_numbers() {
         let d = Val::Dyn(serde_json::json!(5));
         assert_eq!(arith(ArithOp::Add, &d, &Val::Long(1)), Val::Dyn(serde_json::json!(6)));
-        assert_eq!(arith(ArithOp::Add, &Val::Dyn(serde_json::json!("x")), &Val::Long(1)), Val::Null);
+        assert_eq!(
+            arith(ArithOp::Add, &Val::Dyn(serde_json::json!("x")), &Val::Long(1)),
+            Val::Null
+        );
     }
 }

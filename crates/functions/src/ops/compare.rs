@@ -81,7 +81,10 @@ pub fn lower_compare(op: CmpOp, l: TypedExpr, r: TypedExpr) -> Result<TypedExpr,
     // A typed null compares with anything (the result is null).
     let (lt, rt) = (l.ty, r.ty);
     if lt == KqlType::Dynamic || rt == KqlType::Dynamic {
-        return Ok(TypedExpr::new(call_udf(op.udf_name(), vec![l.expr, r.expr])?, KqlType::Bool));
+        return Ok(TypedExpr::new(
+            call_udf(op.udf_name(), vec![l.expr, r.expr])?,
+            KqlType::Bool,
+        ));
     }
     let common = if is_null_literal(&l) {
         Some(rt)
@@ -102,13 +105,22 @@ pub fn lower_compare(op: CmpOp, l: TypedExpr, r: TypedExpr) -> Result<TypedExpr,
             cast(e.expr, common.to_arrow())
         }
     };
-    Ok(TypedExpr::new(binary_expr(conv(l), op.operator(), conv(r)), KqlType::Bool))
+    Ok(TypedExpr::new(
+        binary_expr(conv(l), op.operator(), conv(r)),
+        KqlType::Bool,
+    ))
 }
 
 /// `l =~ r` (negated: `!~`): case-insensitive string equality.
 pub fn lower_equals_ci(negated: bool, l: TypedExpr, r: TypedExpr) -> Result<TypedExpr, FnError> {
-    let e = call_udf(&StrPredUdf::udf_name(StrOp::Equals, false), vec![as_string(l)?, as_string(r)?])?;
-    Ok(TypedExpr::new(if negated { Expr::Not(Box::new(e)) } else { e }, KqlType::Bool))
+    let e = call_udf(
+        &StrPredUdf::udf_name(StrOp::Equals, false),
+        vec![as_string(l)?, as_string(r)?],
+    )?;
+    Ok(TypedExpr::new(
+        if negated { Expr::Not(Box::new(e)) } else { e },
+        KqlType::Bool,
+    ))
 }
 
 /// A dynamic scalar as a plain value; arrays and bags stay dynamic.
@@ -172,11 +184,20 @@ mod tests {
 
     #[test]
     fn dynamic_content_compares_with_scalars() {
-        assert_eq!(compare_vals(&Val::Dyn(json!("x")), &Val::Str("x".into())), Some(Ordering::Equal));
-        assert_eq!(compare_vals(&Val::Dyn(json!(5)), &Val::Long(3)), Some(Ordering::Greater));
+        assert_eq!(
+            compare_vals(&Val::Dyn(json!("x")), &Val::Str("x".into())),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare_vals(&Val::Dyn(json!(5)), &Val::Long(3)),
+            Some(Ordering::Greater)
+        );
         assert_eq!(compare_vals(&Val::Dyn(json!(2.5)), &Val::Long(3)), Some(Ordering::Less));
         assert_eq!(compare_vals(&Val::Dyn(json!(null)), &Val::Long(3)), None);
-        assert_eq!(compare_vals(&Val::Dyn(json!([1])), &Val::Dyn(json!([1]))), Some(Ordering::Equal));
+        assert_eq!(
+            compare_vals(&Val::Dyn(json!([1])), &Val::Dyn(json!([1]))),
+            Some(Ordering::Equal)
+        );
     }
 
     #[test]

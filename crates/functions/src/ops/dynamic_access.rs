@@ -35,7 +35,9 @@ fn step<'a>(v: &'a Json, seg: &Val) -> Option<&'a Json> {
 }
 
 fn dyn_path(args: &[Val]) -> datafusion::common::Result<Val> {
-    let Some((base, path)) = args.split_first() else { return Ok(Val::Null) };
+    let Some((base, path)) = args.split_first() else {
+        return Ok(Val::Null);
+    };
     let root = match base {
         Val::Dyn(j) => j,
         _ => return Ok(Val::Null),
@@ -56,7 +58,10 @@ pub fn udfs() -> Vec<ScalarUDF> {
 
 fn extend_path(base: TypedExpr, seg: Expr) -> Result<TypedExpr, FnError> {
     if base.ty != KqlType::Dynamic {
-        return Err(FnError::OperatorTypes { op: "[]".into(), types: base.ty.to_string() });
+        return Err(FnError::OperatorTypes {
+            op: "[]".into(),
+            types: base.ty.to_string(),
+        });
     }
     // Extend an existing chain instead of nesting calls.
     if let Expr::ScalarFunction(f) = &base.expr
@@ -66,7 +71,10 @@ fn extend_path(base: TypedExpr, seg: Expr) -> Result<TypedExpr, FnError> {
         args.push(seg);
         return Ok(TypedExpr::new(call_udf(DYN_PATH, args)?, KqlType::Dynamic));
     }
-    Ok(TypedExpr::new(call_udf(DYN_PATH, vec![base.expr, seg])?, KqlType::Dynamic))
+    Ok(TypedExpr::new(
+        call_udf(DYN_PATH, vec![base.expr, seg])?,
+        KqlType::Dynamic,
+    ))
 }
 
 /// `base.name` (and `base['name']`).
@@ -79,7 +87,10 @@ pub fn lower_member(base: TypedExpr, name: &str) -> Result<TypedExpr, FnError> {
 pub fn lower_index(base: TypedExpr, index: TypedExpr) -> Result<TypedExpr, FnError> {
     match index.ty {
         KqlType::String | KqlType::Int | KqlType::Long | KqlType::Dynamic => extend_path(base, index.expr),
-        other => Err(FnError::invalid("[]", format!("an index must be a string or an integer, not {other}"))),
+        other => Err(FnError::invalid(
+            "[]",
+            format!("an index must be a string or an integer, not {other}"),
+        )),
     }
 }
 
@@ -97,9 +108,18 @@ mod tests {
             dyn_path(&args).unwrap()
         };
         assert_eq!(get(vec![Val::Str("k".into())]), Val::Dyn(json!("v")));
-        assert_eq!(get(vec![Val::Str("a".into()), Val::Str("b".into()), Val::Long(0)]), Val::Dyn(json!(10)));
-        assert_eq!(get(vec![Val::Str("a".into()), Val::Str("b".into()), Val::Long(-1)]), Val::Dyn(json!(30)));
-        assert_eq!(get(vec![Val::Str("a".into()), Val::Str("b".into()), Val::Long(3)]), Val::Null);
+        assert_eq!(
+            get(vec![Val::Str("a".into()), Val::Str("b".into()), Val::Long(0)]),
+            Val::Dyn(json!(10))
+        );
+        assert_eq!(
+            get(vec![Val::Str("a".into()), Val::Str("b".into()), Val::Long(-1)]),
+            Val::Dyn(json!(30))
+        );
+        assert_eq!(
+            get(vec![Val::Str("a".into()), Val::Str("b".into()), Val::Long(3)]),
+            Val::Null
+        );
         assert_eq!(get(vec![Val::Str("k".into()), Val::Str("x".into())]), Val::Null);
         assert_eq!(get(vec![Val::Long(0)]), Val::Null);
         assert_eq!(dyn_path(&[Val::Null, Val::Str("a".into())]).unwrap(), Val::Null);

@@ -43,7 +43,11 @@ pub fn lower_in(op: &str, lhs: TypedExpr, list: Vec<TypedExpr>) -> Result<TypedE
         "has_any" | "has_all" => {
             let mut args = vec![as_string(lhs)?];
             for e in list {
-                args.push(if e.ty == KqlType::Dynamic { e.expr } else { as_string(e)? });
+                args.push(if e.ty == KqlType::Dynamic {
+                    e.expr
+                } else {
+                    as_string(e)?
+                });
             }
             call_udf(if base == "has_any" { HAS_ANY } else { HAS_ALL }, args)?
         }
@@ -53,7 +57,11 @@ pub fn lower_in(op: &str, lhs: TypedExpr, list: Vec<TypedExpr>) -> Result<TypedE
             }
             let mut args = vec![as_string(lhs)?];
             for e in list {
-                args.push(if e.ty == KqlType::Dynamic { e.expr } else { as_string(e)? });
+                args.push(if e.ty == KqlType::Dynamic {
+                    e.expr
+                } else {
+                    as_string(e)?
+                });
             }
             call_udf(IN_CI, args)?
         }
@@ -62,16 +70,31 @@ pub fn lower_in(op: &str, lhs: TypedExpr, list: Vec<TypedExpr>) -> Result<TypedE
             if stringish(lhs.ty) && any_dynamic {
                 let mut args = vec![lhs.expr];
                 for e in list {
-                    args.push(if e.ty == KqlType::Dynamic { e.expr } else { as_string(e)? });
+                    args.push(if e.ty == KqlType::Dynamic {
+                        e.expr
+                    } else {
+                        as_string(e)?
+                    });
                 }
                 call_udf(IN_CS, args)?
             } else if !any_dynamic && lhs.ty != KqlType::Dynamic {
                 let mut all = types.clone();
                 all.push(lhs.ty);
-                let common = if all.iter().all(|t| stringish(*t)) { Some(KqlType::String) } else { unify(&all) };
+                let common = if all.iter().all(|t| stringish(*t)) {
+                    Some(KqlType::String)
+                } else {
+                    unify(&all)
+                };
                 let Some(common) = common else {
-                    let other = types.iter().find(|t| unify(&[**t, lhs.ty]).is_none()).copied().unwrap_or(lhs.ty);
-                    return Err(FnError::CannotCompare { left: lhs.ty, right: other });
+                    let other = types
+                        .iter()
+                        .find(|t| unify(&[**t, lhs.ty]).is_none())
+                        .copied()
+                        .unwrap_or(lhs.ty);
+                    return Err(FnError::CannotCompare {
+                        left: lhs.ty,
+                        right: other,
+                    });
                 };
                 let conv = |e: TypedExpr| {
                     if e.ty == common || (stringish(e.ty) && stringish(common)) {
@@ -89,12 +112,17 @@ pub fn lower_in(op: &str, lhs: TypedExpr, list: Vec<TypedExpr>) -> Result<TypedE
             }
         }
     };
-    Ok(TypedExpr::new(if negated { Expr::Not(Box::new(expr)) } else { expr }, KqlType::Bool))
+    Ok(TypedExpr::new(
+        if negated { Expr::Not(Box::new(expr)) } else { expr },
+        KqlType::Bool,
+    ))
 }
 
 /// `x in (…)` over values of any types, dynamic arrays expanded.
 fn in_values(args: &[Val]) -> datafusion::common::Result<Val> {
-    let Some((x, list)) = args.split_first() else { return Ok(Val::Null) };
+    let Some((x, list)) = args.split_first() else {
+        return Ok(Val::Null);
+    };
     if x.is_null() {
         return Ok(Val::Bool(false));
     }

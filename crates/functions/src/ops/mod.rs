@@ -43,10 +43,46 @@ fn string_operator(op: &str) -> Option<(StrOp, bool, bool)> {
 
 /// Every binary operator name [`lower_binary`] accepts.
 pub const BINARY_OPERATORS: &[&str] = &[
-    "+", "-", "*", "/", "%", "==", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~", "and", "or", "has", "!has", "has_cs",
-    "!has_cs", "hasprefix", "!hasprefix", "hasprefix_cs", "!hasprefix_cs", "hassuffix", "!hassuffix",
-    "hassuffix_cs", "!hassuffix_cs", "contains", "!contains", "contains_cs", "!contains_cs", "startswith",
-    "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith", "endswith_cs", "!endswith_cs",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "==",
+    "!=",
+    "<>",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=~",
+    "!~",
+    "and",
+    "or",
+    "has",
+    "!has",
+    "has_cs",
+    "!has_cs",
+    "hasprefix",
+    "!hasprefix",
+    "hasprefix_cs",
+    "!hasprefix_cs",
+    "hassuffix",
+    "!hassuffix",
+    "hassuffix_cs",
+    "!hassuffix_cs",
+    "contains",
+    "!contains",
+    "contains_cs",
+    "!contains_cs",
+    "startswith",
+    "!startswith",
+    "startswith_cs",
+    "!startswith_cs",
+    "endswith",
+    "!endswith",
+    "endswith_cs",
+    "!endswith_cs",
     "matches regex",
 ];
 
@@ -68,16 +104,25 @@ pub fn lower_binary(op: &str, l: TypedExpr, r: TypedExpr) -> Result<TypedExpr, F
                 }
             }
             let (le, re) = (to_bool(l)?, to_bool(r)?);
-            return Ok(TypedExpr::new(if op == "and" { and(le, re) } else { or(le, re) }, KqlType::Bool));
+            return Ok(TypedExpr::new(
+                if op == "and" { and(le, re) } else { or(le, re) },
+                KqlType::Bool,
+            ));
         }
         "matches regex" => {
-            return Ok(TypedExpr::new(call_udf(membership::MATCHES_REGEX, vec![as_string(l)?, as_string(r)?])?, KqlType::Bool));
+            return Ok(TypedExpr::new(
+                call_udf(membership::MATCHES_REGEX, vec![as_string(l)?, as_string(r)?])?,
+                KqlType::Bool,
+            ));
         }
         _ => {}
     }
     if let Some((sop, cs, negated)) = string_operator(op) {
         let e = call_udf(&StrPredUdf::udf_name(sop, cs), vec![as_string(l)?, as_string(r)?])?;
-        return Ok(TypedExpr::new(if negated { Expr::Not(Box::new(e)) } else { e }, KqlType::Bool));
+        return Ok(TypedExpr::new(
+            if negated { Expr::Not(Box::new(e)) } else { e },
+            KqlType::Bool,
+        ));
     }
     Err(FnError::Unsupported(format!("the operator '{op}'")))
 }
@@ -94,7 +139,12 @@ fn to_bool(e: TypedExpr) -> Result<Expr, FnError> {
 pub fn lower_not(e: TypedExpr) -> Result<TypedExpr, FnError> {
     match e.ty {
         KqlType::Bool | KqlType::Dynamic => Ok(TypedExpr::new(Expr::Not(Box::new(to_bool(e)?)), KqlType::Bool)),
-        other => Err(FnError::ArgType { name: "not".into(), position: 1, expected: "bool".into(), actual: other }),
+        other => Err(FnError::ArgType {
+            name: "not".into(),
+            position: 1,
+            expected: "bool".into(),
+            actual: other,
+        }),
     }
 }
 

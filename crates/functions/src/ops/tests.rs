@@ -29,24 +29,44 @@ fn has_over_utf8_and_utf8view_columns() {
     let b = batch(signers());
     for c in ["s", "v"] {
         let e = lower_binary("has", column(c, KqlType::String), lit::string("Action1 Corporation")).unwrap();
-        assert_eq!(eval_on(&e, &b), ["true", "true", "false", "false", "false", "false"], "{c}");
+        assert_eq!(
+            eval_on(&e, &b),
+            ["true", "true", "false", "false", "false", "false"],
+            "{c}"
+        );
         let e = lower_binary("!has", column(c, KqlType::String), lit::string("action")).unwrap();
         assert_eq!(eval_on(&e, &b), ["true", "true", "true", "true", "true", "true"], "{c}");
         let e = lower_binary("has", column(c, KqlType::String), lit::string("Nanosystems S.R.L.")).unwrap();
-        assert_eq!(eval_on(&e, &b), ["false", "false", "false", "true", "false", "false"], "{c}");
+        assert_eq!(
+            eval_on(&e, &b),
+            ["false", "false", "false", "true", "false", "false"],
+            "{c}"
+        );
         let e = lower_binary("has_cs", column(c, KqlType::String), lit::string("Nanosystems S.R.L.")).unwrap();
         assert_eq!(eval_on(&e, &b), ["false"; 6], "{c}");
         let e = lower_binary("contains", column(c, KqlType::String), lit::string("ACTION")).unwrap();
-        assert_eq!(eval_on(&e, &b), ["true", "true", "true", "false", "false", "false"], "{c}");
+        assert_eq!(
+            eval_on(&e, &b),
+            ["true", "true", "true", "false", "false", "false"],
+            "{c}"
+        );
         let e = lower_binary("startswith_cs", column(c, KqlType::String), lit::string("Remote")).unwrap();
-        assert_eq!(eval_on(&e, &b), ["false", "false", "false", "false", "false", "true"], "{c}");
+        assert_eq!(
+            eval_on(&e, &b),
+            ["false", "false", "false", "false", "false", "true"],
+            "{c}"
+        );
         let e = lower_in(
             "has_any",
             column(c, KqlType::String),
             vec![lit::string("Remote Utilities"), lit::string("Nanosystems S.R.L.")],
         )
         .unwrap();
-        assert_eq!(eval_on(&e, &b), ["false", "false", "false", "true", "false", "true"], "{c}");
+        assert_eq!(
+            eval_on(&e, &b),
+            ["false", "false", "false", "true", "false", "true"],
+            "{c}"
+        );
     }
 }
 
@@ -97,14 +117,32 @@ fn string_operator_examples_from_the_reference() {
 #[test]
 fn in_with_dynamic_arrays_and_numbers() {
     let arr = lit::dynamic(&json!(["a", "B"]));
-    assert_eq!(eval1(&lower_in("in", lit::string("a"), vec![arr.clone()]).unwrap()), "true");
-    assert_eq!(eval1(&lower_in("in", lit::string("b"), vec![arr.clone()]).unwrap()), "false");
-    assert_eq!(eval1(&lower_in("in~", lit::string("b"), vec![arr.clone()]).unwrap()), "true");
-    assert_eq!(eval1(&lower_in("has_any", lit::string("x b y"), vec![arr]).unwrap()), "true");
+    assert_eq!(
+        eval1(&lower_in("in", lit::string("a"), vec![arr.clone()]).unwrap()),
+        "true"
+    );
+    assert_eq!(
+        eval1(&lower_in("in", lit::string("b"), vec![arr.clone()]).unwrap()),
+        "false"
+    );
+    assert_eq!(
+        eval1(&lower_in("in~", lit::string("b"), vec![arr.clone()]).unwrap()),
+        "true"
+    );
+    assert_eq!(
+        eval1(&lower_in("has_any", lit::string("x b y"), vec![arr]).unwrap()),
+        "true"
+    );
     let nums = lit::dynamic(&json!([4624, 4625]));
-    assert_eq!(eval1(&lower_in("in", lit::long(4625), vec![nums.clone()]).unwrap()), "true");
+    assert_eq!(
+        eval1(&lower_in("in", lit::long(4625), vec![nums.clone()]).unwrap()),
+        "true"
+    );
     assert_eq!(eval1(&lower_in("!in", lit::long(1), vec![nums]).unwrap()), "true");
-    assert_eq!(eval1(&lower_in("in", lit::int(2), vec![lit::long(1), lit::real(2.0)]).unwrap()), "true");
+    assert_eq!(
+        eval1(&lower_in("in", lit::int(2), vec![lit::long(1), lit::real(2.0)]).unwrap()),
+        "true"
+    );
     assert!(lower_in("in", lit::long(1), vec![lit::string("1")]).is_err());
 }
 
@@ -123,7 +161,10 @@ fn arithmetic_types_and_values() {
     let day = 86_400_000_000_000i64;
     let d = lit::datetime_text("2017-01-01").unwrap();
     assert_eq!(binop("+", d.clone(), lit::timespan(day)), "2017-01-02T00:00:00Z");
-    assert_eq!(binop("-", lit::datetime_text("2017-01-03").unwrap(), d.clone()), "2.00:00:00");
+    assert_eq!(
+        binop("-", lit::datetime_text("2017-01-03").unwrap(), d.clone()),
+        "2.00:00:00"
+    );
     assert_eq!(binop("*", lit::timespan(day), lit::long(3)), "3.00:00:00");
     assert_eq!(binop("/", lit::timespan(day), lit::timespan(day / 4)), "4");
     assert_eq!(
@@ -143,7 +184,10 @@ fn comparisons_and_logic() {
     assert_eq!(binop("or", lit::bool(true), lit::bool(false)), "true");
     assert_eq!(eval1(&lower_not(lit::bool(false)).unwrap()), "true");
     let d = lit::dynamic(&json!({"name": "x", "n": 5}));
-    assert_eq!(binop("==", lower_member(d.clone(), "name").unwrap(), lit::string("x")), "true");
+    assert_eq!(
+        binop("==", lower_member(d.clone(), "name").unwrap(), lit::string("x")),
+        "true"
+    );
     assert_eq!(binop(">", lower_member(d.clone(), "n").unwrap(), lit::long(4)), "true");
     assert_eq!(binop("+", lower_member(d, "n").unwrap(), lit::long(1)), "6");
 }
@@ -156,7 +200,10 @@ fn between_including_datetime_with_timespan() {
     assert_eq!(eval1(&e), "true");
     let e = lower_between(true, x, lo, lit::timespan(3_600_000_000_000)).unwrap();
     assert_eq!(eval1(&e), "true");
-    assert_eq!(eval1(&lower_between(false, lit::long(5), lit::long(1), lit::long(5)).unwrap()), "true");
+    assert_eq!(
+        eval1(&lower_between(false, lit::long(5), lit::long(1), lit::long(5)).unwrap()),
+        "true"
+    );
 }
 
 #[test]
@@ -166,9 +213,16 @@ fn dynamic_access_over_binary_view_columns() {
         Some(&br#"[10,20]"#[..]),
         None,
     ]);
-    let b = batch(vec![("d", Arc::new(docs) as ArrayRef), ("i", Arc::new(Int64Array::from(vec![0, -1, 0])))]);
+    let b = batch(vec![
+        ("d", Arc::new(docs) as ArrayRef),
+        ("i", Arc::new(Int64Array::from(vec![0, -1, 0]))),
+    ]);
     let d = column("d", KqlType::Dynamic);
-    let e = lower_index(lower_member(lower_member(d.clone(), "a").unwrap(), "b").unwrap(), lit::long(-1)).unwrap();
+    let e = lower_index(
+        lower_member(lower_member(d.clone(), "a").unwrap(), "b").unwrap(),
+        lit::long(-1),
+    )
+    .unwrap();
     assert_eq!(eval_on(&e, &b), ["3", "", ""]);
     let e = lower_index(d, column("i", KqlType::Long)).unwrap();
     assert_eq!(eval_on(&e, &b), ["", "20", ""]);

@@ -47,12 +47,19 @@ fn cond_expr(c: TypedExpr) -> Result<Expr, FnError> {
     match c.ty {
         KqlType::Bool => Ok(c.expr),
         KqlType::Dynamic => Ok(crate::catalog::call_row("tobool", vec![c])?.expr),
-        other => Err(FnError::ArgType { name: "iff".into(), position: 1, expected: "bool".into(), actual: other }),
+        other => Err(FnError::ArgType {
+            name: "iff".into(),
+            position: 1,
+            expected: "bool".into(),
+            actual: other,
+        }),
     }
 }
 
 fn lower_iff(c: &Call) -> Result<TypedExpr, FnError> {
-    let [cond, then, els] = c.args.as_slice() else { return Err(FnError::arg_count(c.name, 3, 3)) };
+    let [cond, then, els] = c.args.as_slice() else {
+        return Err(FnError::arg_count(c.name, 3, 3));
+    };
     let (vals, ty) = convert_all(c.name, vec![then.clone(), els.clone()])?;
     let [t, e] = <[TypedExpr; 2]>::try_from(vals).map_err(|_| FnError::Internal("iff arity".into()))?;
     let expr = when(cond_expr(cond.clone())?, t.expr).otherwise(e.expr)?;
@@ -60,7 +67,7 @@ fn lower_iff(c: &Call) -> Result<TypedExpr, FnError> {
 }
 
 fn lower_case(c: &Call) -> Result<TypedExpr, FnError> {
-    if c.args.len() < 3 || c.args.len() % 2 == 0 {
+    if c.args.len() < 3 || c.args.len().is_multiple_of(2) {
         return Err(FnError::invalid(
             c.name,
             "expects pairs of predicate and value followed by an else value (an odd number of arguments, at least 3)",
@@ -75,7 +82,9 @@ fn lower_case(c: &Call) -> Result<TypedExpr, FnError> {
     }
     let (else_v, branch_vals) = values.split_last().ok_or_else(|| FnError::Internal("case".into()))?;
     let mut it = preds.into_iter().zip(branch_vals.iter());
-    let Some((p0, v0)) = it.next() else { return Err(FnError::Internal("case".into())) };
+    let Some((p0, v0)) = it.next() else {
+        return Err(FnError::Internal("case".into()));
+    };
     let mut builder = when(p0, v0.expr.clone());
     for (p, v) in it {
         builder = builder.when(p, v.expr.clone());
@@ -86,13 +95,18 @@ fn lower_case(c: &Call) -> Result<TypedExpr, FnError> {
 fn lower_coalesce(c: &Call) -> Result<TypedExpr, FnError> {
     let (vals, ty) = convert_all(c.name, c.args.clone())?;
     if vals.len() == 1 {
-        return Ok(vals.into_iter().next().unwrap_or_else(|| TypedExpr::new(lit(""), KqlType::String)));
+        return Ok(vals
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| TypedExpr::new(lit(""), KqlType::String)));
     }
     if ty == KqlType::String {
         // For strings, "non-null" means non-empty.
         let (last, init) = vals.split_last().ok_or_else(|| FnError::Internal("coalesce".into()))?;
         let mut it = init.iter();
-        let Some(first) = it.next() else { return Ok(last.clone()) };
+        let Some(first) = it.next() else {
+            return Ok(last.clone());
+        };
         let nonempty = |e: &Expr| e.clone().is_not_null().and(e.clone().not_eq(lit("")));
         let mut b = when(nonempty(&first.expr), first.expr.clone());
         for v in it {
@@ -101,7 +115,10 @@ fn lower_coalesce(c: &Call) -> Result<TypedExpr, FnError> {
         return Ok(TypedExpr::new(b.otherwise(last.expr.clone())?, ty));
     }
     let exprs = vals.into_iter().map(|v| v.expr).collect();
-    Ok(TypedExpr::new(datafusion::functions::core::expr_fn::coalesce(exprs), ty))
+    Ok(TypedExpr::new(
+        datafusion::functions::core::expr_fn::coalesce(exprs),
+        ty,
+    ))
 }
 
 fn lower_null_test(c: &Call, negated: bool) -> Result<TypedExpr, FnError> {
@@ -131,11 +148,17 @@ fn lower_empty_test(c: &Call, negated: bool) -> Result<TypedExpr, FnError> {
         KqlType::Dynamic => crate::catalog::call_row("__is_empty_dynamic", vec![a])?.expr,
         _ => a.expr.is_null(),
     };
-    Ok(TypedExpr::new(if negated { Expr::Not(Box::new(e)) } else { e }, KqlType::Bool))
+    Ok(TypedExpr::new(
+        if negated { Expr::Not(Box::new(e)) } else { e },
+        KqlType::Bool,
+    ))
 }
 
 fn now_literal(c: &Call) -> TypedExpr {
-    TypedExpr::literal(ScalarValue::TimestampNanosecond(Some(c.ctx.now_nanos), None), KqlType::DateTime)
+    TypedExpr::literal(
+        ScalarValue::TimestampNanosecond(Some(c.ctx.now_nanos), None),
+        KqlType::DateTime,
+    )
 }
 
 fn lower_now(c: &Call) -> Result<TypedExpr, FnError> {

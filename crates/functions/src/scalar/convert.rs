@@ -21,23 +21,43 @@ pub const EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 const X: &[crate::catalog::Param] = &[p("value", P::Any)];
 
 pub static DEFS: &[FnDef] = &[
-    row("tostring", X, 1, KqlType::String, |a| Ok(Val::Str(arg(a, 0).to_kstring()))),
-    row("tolong", X, 1, KqlType::Long, |a| Ok(to_long(arg(a, 0)).map(Val::Long).unwrap_or(Val::Null))),
+    row("tostring", X, 1, KqlType::String, |a| {
+        Ok(Val::Str(arg(a, 0).to_kstring()))
+    }),
+    row("tolong", X, 1, KqlType::Long, |a| {
+        Ok(to_long(arg(a, 0)).map(Val::Long).unwrap_or(Val::Null))
+    }),
     row("toint", X, 1, KqlType::Int, |a| Ok(to_int(arg(a, 0)))),
-    row("toreal", X, 1, KqlType::Real, |a| Ok(to_real(arg(a, 0)).map(Val::Real).unwrap_or(Val::Null))),
-    row("todouble", X, 1, KqlType::Real, |a| Ok(to_real(arg(a, 0)).map(Val::Real).unwrap_or(Val::Null))),
+    row("toreal", X, 1, KqlType::Real, |a| {
+        Ok(to_real(arg(a, 0)).map(Val::Real).unwrap_or(Val::Null))
+    }),
+    row("todouble", X, 1, KqlType::Real, |a| {
+        Ok(to_real(arg(a, 0)).map(Val::Real).unwrap_or(Val::Null))
+    }),
     row("todecimal", X, 1, KqlType::Decimal, |a| Ok(to_decimal(arg(a, 0)))),
-    row("tobool", X, 1, KqlType::Bool, |a| Ok(to_bool(arg(a, 0)).map(Val::Bool).unwrap_or(Val::Null))),
-    row("toboolean", X, 1, KqlType::Bool, |a| Ok(to_bool(arg(a, 0)).map(Val::Bool).unwrap_or(Val::Null))),
-    row("todatetime", X, 1, KqlType::DateTime, |a| Ok(to_datetime(arg(a, 0)).map(Val::DateTime).unwrap_or(Val::Null))),
-    row("totimespan", X, 1, KqlType::TimeSpan, |a| Ok(to_timespan(arg(a, 0)).map(Val::TimeSpan).unwrap_or(Val::Null))),
-    row("toguid", X, 1, KqlType::Guid, |a| Ok(to_guid(arg(a, 0)).map(Val::Str).unwrap_or(Val::Null))),
+    row("tobool", X, 1, KqlType::Bool, |a| {
+        Ok(to_bool(arg(a, 0)).map(Val::Bool).unwrap_or(Val::Null))
+    }),
+    row("toboolean", X, 1, KqlType::Bool, |a| {
+        Ok(to_bool(arg(a, 0)).map(Val::Bool).unwrap_or(Val::Null))
+    }),
+    row("todatetime", X, 1, KqlType::DateTime, |a| {
+        Ok(to_datetime(arg(a, 0)).map(Val::DateTime).unwrap_or(Val::Null))
+    }),
+    row("totimespan", X, 1, KqlType::TimeSpan, |a| {
+        Ok(to_timespan(arg(a, 0)).map(Val::TimeSpan).unwrap_or(Val::Null))
+    }),
+    row("toguid", X, 1, KqlType::Guid, |a| {
+        Ok(to_guid(arg(a, 0)).map(Val::Str).unwrap_or(Val::Null))
+    }),
     row("todynamic", X, 1, KqlType::Dynamic, |a| Ok(to_dynamic(arg(a, 0)))),
     row("parse_json", X, 1, KqlType::Dynamic, |a| Ok(to_dynamic(arg(a, 0)))),
     row("toobject", X, 1, KqlType::Dynamic, |a| Ok(to_dynamic(arg(a, 0)))),
     custom("gettype", X, 1, lower_gettype),
     row("__gettype_dynamic", X, 1, KqlType::String, gettype_dynamic),
-    row("__is_null_dynamic", X, 1, KqlType::Bool, |a| Ok(Val::Bool(arg(a, 0).is_null()))),
+    row("__is_null_dynamic", X, 1, KqlType::Bool, |a| {
+        Ok(Val::Bool(arg(a, 0).is_null()))
+    }),
 ];
 
 pub fn parse_long_text(s: &str) -> Option<i64> {
@@ -105,9 +125,10 @@ fn to_decimal(v: &Val) -> Val {
     let scale = 10f64.powi(DECIMAL_SCALE as i32);
     match v {
         Val::Decimal(d) => Val::Decimal(*d),
-        Val::Int(_) | Val::Long(_) => {
-            v.as_i64().map(|i| Val::Decimal(i as i128 * 10i128.pow(DECIMAL_SCALE as u32))).unwrap_or(Val::Null)
-        }
+        Val::Int(_) | Val::Long(_) => v
+            .as_i64()
+            .map(|i| Val::Decimal(i as i128 * 10i128.pow(DECIMAL_SCALE as u32)))
+            .unwrap_or(Val::Null),
         Val::Str(s) => parse_decimal_text(s).map(Val::Decimal).unwrap_or(Val::Null),
         Val::Dyn(Json::String(s)) => parse_decimal_text(s).map(Val::Decimal).unwrap_or(Val::Null),
         other => match to_real(other) {
@@ -122,7 +143,9 @@ fn parse_decimal_text(s: &str) -> Option<i128> {
     let t = s.trim();
     if t.contains(['e', 'E']) {
         let r = parse_real_text(t)?;
-        return r.is_finite().then(|| (r * 10f64.powi(DECIMAL_SCALE as i32)).round() as i128);
+        return r
+            .is_finite()
+            .then(|| (r * 10f64.powi(DECIMAL_SCALE as i32)).round() as i128);
     }
     let (neg, body) = match t.strip_prefix('-') {
         Some(b) => (true, b),
@@ -138,8 +161,14 @@ fn parse_decimal_text(s: &str) -> Option<i128> {
     let scale = DECIMAL_SCALE as usize;
     let frac_digits: String = frac.chars().take(scale).collect();
     let int_v: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let frac_v: i128 = if frac_digits.is_empty() { 0 } else { frac_digits.parse().ok()? };
-    let v = int_v.checked_mul(10i128.pow(scale as u32))?.checked_add(frac_v * 10i128.pow((scale - frac_digits.len()) as u32))?;
+    let frac_v: i128 = if frac_digits.is_empty() {
+        0
+    } else {
+        frac_digits.parse().ok()?
+    };
+    let v = int_v
+        .checked_mul(10i128.pow(scale as u32))?
+        .checked_add(frac_v * 10i128.pow((scale - frac_digits.len()) as u32))?;
     Some(if neg { -v } else { v })
 }
 
@@ -209,7 +238,14 @@ pub fn parse_guid(s: &str) -> Option<String> {
         return None;
     }
     let h = hex.to_ascii_lowercase();
-    Some(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }
 
 fn to_guid(v: &Val) -> Option<String> {
@@ -254,7 +290,9 @@ pub fn json_type_name(j: &Json) -> &'static str {
 }
 
 fn lower_gettype(c: &Call) -> Result<TypedExpr, FnError> {
-    let Some(a) = c.args.first() else { return Err(FnError::arg_count(c.name, 1, 1)) };
+    let Some(a) = c.args.first() else {
+        return Err(FnError::arg_count(c.name, 1, 1));
+    };
     if a.ty != KqlType::Dynamic {
         return Ok(TypedExpr::new(lit(a.ty.name()), KqlType::String));
     }
@@ -288,7 +326,10 @@ mod tests {
         assert_eq!(to_real(&Val::Str("123.4".into())), Some(123.4));
         assert_eq!(to_real(&Val::Str("1e3".into())), Some(1000.0));
         assert_eq!(to_real(&Val::Str("x1".into())), None);
-        assert_eq!(to_decimal(&Val::Str("123.45678".into())), Val::Decimal(123_456_780_000_000_000_000));
+        assert_eq!(
+            to_decimal(&Val::Str("123.45678".into())),
+            Val::Decimal(123_456_780_000_000_000_000)
+        );
     }
 
     #[test]
@@ -307,13 +348,22 @@ mod tests {
             Some("01234567-89ab-cdef-0123-456789abcdef")
         );
         assert_eq!(parse_guid("a string that is not a guid"), None);
-        assert_eq!(parse_datetime_text("12-02-2022"), schema::values::parse_datetime("2022-12-02"));
+        assert_eq!(
+            parse_datetime_text("12-02-2022"),
+            schema::values::parse_datetime("2022-12-02")
+        );
     }
 
     #[test]
     fn dynamic_from_text() {
-        assert_eq!(to_dynamic(&Val::Str("{\"a\":1}".into())), Val::Dyn(serde_json::json!({"a": 1})));
-        assert_eq!(to_dynamic(&Val::Str("not json".into())), Val::Dyn(Json::String("not json".into())));
+        assert_eq!(
+            to_dynamic(&Val::Str("{\"a\":1}".into())),
+            Val::Dyn(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            to_dynamic(&Val::Str("not json".into())),
+            Val::Dyn(Json::String("not json".into()))
+        );
         assert_eq!(to_dynamic(&Val::Str("".into())), Val::Null);
         assert_eq!(json_type_name(&serde_json::json!(1)), "int");
         assert_eq!(json_type_name(&serde_json::json!({})), "dictionary");

@@ -53,110 +53,231 @@ pub static DEFS: &[FnDef] = &[
     row("dayofmonth", D, 1, KqlType::Int, |a| int_part(a, |d| d.day() as i64)),
     row("dayofyear", D, 1, KqlType::Int, |a| int_part(a, |d| d.ordinal() as i64)),
     row("hourofday", D, 1, KqlType::Int, |a| int_part(a, |d| d.hour() as i64)),
-    row("week_of_year", D, 1, KqlType::Int, |a| int_part(a, |d| d.iso_week().week() as i64)),
-    row("weekofyear", D, 1, KqlType::Int, |a| int_part(a, |d| d.iso_week().week() as i64)),
+    row("week_of_year", D, 1, KqlType::Int, |a| {
+        int_part(a, |d| d.iso_week().week() as i64)
+    }),
+    row("weekofyear", D, 1, KqlType::Int, |a| {
+        int_part(a, |d| d.iso_week().week() as i64)
+    }),
     row("dayofweek", D, 1, KqlType::TimeSpan, |a| {
         Ok(dt(a, 0)
             .map(|n| Val::TimeSpan(naive(n).weekday().num_days_from_sunday() as i64 * NANOS_PER_DAY))
             .unwrap_or(Val::Null))
     }),
     row("startofday", DO, 1, KqlType::DateTime, |a| dtv(start_of(a, Unit::Day))),
-    row("startofweek", DO, 1, KqlType::DateTime, |a| dtv(start_of(a, Unit::Week))),
-    row("startofmonth", DO, 1, KqlType::DateTime, |a| dtv(start_of(a, Unit::Month))),
-    row("startofyear", DO, 1, KqlType::DateTime, |a| dtv(start_of(a, Unit::Year))),
+    row("startofweek", DO, 1, KqlType::DateTime, |a| {
+        dtv(start_of(a, Unit::Week))
+    }),
+    row("startofmonth", DO, 1, KqlType::DateTime, |a| {
+        dtv(start_of(a, Unit::Month))
+    }),
+    row("startofyear", DO, 1, KqlType::DateTime, |a| {
+        dtv(start_of(a, Unit::Year))
+    }),
     row("endofday", DO, 1, KqlType::DateTime, |a| dtv(end_of(a, Unit::Day))),
     row("endofweek", DO, 1, KqlType::DateTime, |a| dtv(end_of(a, Unit::Week))),
     row("endofmonth", DO, 1, KqlType::DateTime, |a| dtv(end_of(a, Unit::Month))),
     row("endofyear", DO, 1, KqlType::DateTime, |a| dtv(end_of(a, Unit::Year))),
-    row("datetime_add", &[p("period", P::Str), p("amount", P::Int), p("datetime", P::DateTime)], 3, KqlType::DateTime, |a| {
-        let (Some(unit), Some(n), Some(d)) = (Unit::parse(&arg(a, 0).to_kstring()), arg(a, 1).as_i64(), dt(a, 2)) else {
-            return Ok(Val::Null);
-        };
-        dtv(add(d, unit, n))
-    }),
-    row("datetime_diff", &[p("period", P::Str), p("datetime1", P::DateTime), p("datetime2", P::DateTime)], 3, KqlType::Long, |a| {
-        let (Some(unit), Some(d1), Some(d2)) = (Unit::parse(&arg(a, 0).to_kstring()), dt(a, 1), dt(a, 2)) else {
-            return Ok(Val::Null);
-        };
-        Ok(diff(unit, d1, d2).map(Val::Long).unwrap_or(Val::Null))
-    }),
-    row("datetime_part", &[p("part", P::Str), p("datetime", P::DateTime)], 2, KqlType::Int, |a| {
-        let (Some(d), part) = (dt(a, 1), arg(a, 0).to_kstring().to_ascii_lowercase()) else { return Ok(Val::Null) };
-        let n = naive(d);
-        let sub = d.rem_euclid(NANOS_PER_SECOND);
-        let v = match part.as_str() {
-            "year" => n.year() as i64,
-            "quarter" => (n.month() as i64 - 1) / 3 + 1,
-            "month" => n.month() as i64,
-            "week_of_year" | "weekofyear" | "week" => n.iso_week().week() as i64,
-            "day" => n.day() as i64,
-            "dayofyear" => n.ordinal() as i64,
-            "hour" => n.hour() as i64,
-            "minute" => n.minute() as i64,
-            "second" => n.second() as i64,
-            "millisecond" => sub / 1_000_000,
-            "microsecond" => sub / 1_000,
-            "nanosecond" => sub,
-            _ => return Ok(Val::Null),
-        };
-        Ok(Val::Int(v as i32))
-    }),
+    row(
+        "datetime_add",
+        &[p("period", P::Str), p("amount", P::Int), p("datetime", P::DateTime)],
+        3,
+        KqlType::DateTime,
+        |a| {
+            let (Some(unit), Some(n), Some(d)) = (Unit::parse(&arg(a, 0).to_kstring()), arg(a, 1).as_i64(), dt(a, 2))
+            else {
+                return Ok(Val::Null);
+            };
+            dtv(add(d, unit, n))
+        },
+    ),
+    row(
+        "datetime_diff",
+        &[
+            p("period", P::Str),
+            p("datetime1", P::DateTime),
+            p("datetime2", P::DateTime),
+        ],
+        3,
+        KqlType::Long,
+        |a| {
+            let (Some(unit), Some(d1), Some(d2)) = (Unit::parse(&arg(a, 0).to_kstring()), dt(a, 1), dt(a, 2)) else {
+                return Ok(Val::Null);
+            };
+            Ok(diff(unit, d1, d2).map(Val::Long).unwrap_or(Val::Null))
+        },
+    ),
+    row(
+        "datetime_part",
+        &[p("part", P::Str), p("datetime", P::DateTime)],
+        2,
+        KqlType::Int,
+        |a| {
+            let (Some(d), part) = (dt(a, 1), arg(a, 0).to_kstring().to_ascii_lowercase()) else {
+                return Ok(Val::Null);
+            };
+            let n = naive(d);
+            let sub = d.rem_euclid(NANOS_PER_SECOND);
+            let v = match part.as_str() {
+                "year" => n.year() as i64,
+                "quarter" => (n.month() as i64 - 1) / 3 + 1,
+                "month" => n.month() as i64,
+                "week_of_year" | "weekofyear" | "week" => n.iso_week().week() as i64,
+                "day" => n.day() as i64,
+                "dayofyear" => n.ordinal() as i64,
+                "hour" => n.hour() as i64,
+                "minute" => n.minute() as i64,
+                "second" => n.second() as i64,
+                "millisecond" => sub / 1_000_000,
+                "microsecond" => sub / 1_000,
+                "nanosecond" => sub,
+                _ => return Ok(Val::Null),
+            };
+            Ok(Val::Int(v as i32))
+        },
+    ),
     row(
         "make_datetime",
-        &[p("year", P::Int), p("month", P::Int), p("day", P::Int), p("hour", P::Int), p("minute", P::Int), p("second", P::Num)],
+        &[
+            p("year", P::Int),
+            p("month", P::Int),
+            p("day", P::Int),
+            p("hour", P::Int),
+            p("minute", P::Int),
+            p("second", P::Num),
+        ],
         3,
         KqlType::DateTime,
         |a| {
             let int = |i| arg(a, i).as_i64().and_then(|x| u32::try_from(x).ok());
-            let (Some(y), Some(m), Some(d)) = (arg(a, 0).as_i64(), int(1), int(2)) else { return Ok(Val::Null) };
+            let (Some(y), Some(m), Some(d)) = (arg(a, 0).as_i64(), int(1), int(2)) else {
+                return Ok(Val::Null);
+            };
             let h = if a.len() > 3 { int(3) } else { Some(0) };
             let mi = if a.len() > 4 { int(4) } else { Some(0) };
             let s = if a.len() > 5 { arg(a, 5).as_f64() } else { Some(0.0) };
-            let (Some(h), Some(mi), Some(s)) = (h, mi, s) else { return Ok(Val::Null) };
+            let (Some(h), Some(mi), Some(s)) = (h, mi, s) else {
+                return Ok(Val::Null);
+            };
             if !(0.0..60.0).contains(&s) {
                 return Ok(Val::Null);
             }
-            let base = NaiveDate::from_ymd_opt(y as i32, m, d).and_then(|d| d.and_hms_opt(h, mi, 0)).and_then(nanos_of);
+            let base = NaiveDate::from_ymd_opt(y as i32, m, d)
+                .and_then(|d| d.and_hms_opt(h, mi, 0))
+                .and_then(nanos_of);
             dtv(base.map(|b| b + ((s * 1e7).round() as i64) * TICK))
         },
     ),
-    row("make_timespan", &[p("day", P::Num), p("hour", P::Num), p("minute", P::Num), p("second", P::Num)], 2, KqlType::TimeSpan, |a| {
-        let vals: Vec<Option<f64>> = a.iter().map(Val::as_f64).collect();
-        if vals.iter().any(Option::is_none) {
-            return Ok(Val::Null);
-        }
-        let v: Vec<f64> = vals.into_iter().flatten().collect();
-        let (d, h, m, s) = match v.as_slice() {
-            [h, m] => (0.0, *h, *m, 0.0),
-            [h, m, s] => (0.0, *h, *m, *s),
-            [d, h, m, s] => (*d, *h, *m, *s),
-            _ => return Ok(Val::Null),
-        };
-        let ticks = ((d * 86400.0 + h * 3600.0 + m * 60.0 + s) * 1e7).round();
-        Ok(crate::val::real_to_i64(ticks).and_then(|t| t.checked_mul(TICK)).map(Val::TimeSpan).unwrap_or(Val::Null))
-    }),
-    row("unixtime_seconds_todatetime", &[p("seconds", P::Num)], 1, KqlType::DateTime, |a| unix(a, 1e9)),
-    row("unixtime_milliseconds_todatetime", &[p("milliseconds", P::Num)], 1, KqlType::DateTime, |a| unix(a, 1e6)),
-    row("unixtime_microseconds_todatetime", &[p("microseconds", P::Num)], 1, KqlType::DateTime, |a| unix(a, 1e3)),
-    row("unixtime_nanoseconds_todatetime", &[p("nanoseconds", P::Num)], 1, KqlType::DateTime, |a| unix(a, 1.0)),
-    row("datetime_utc_to_local", &[p("from", P::DateTime), p("timezone", P::Str)], 2, KqlType::DateTime, |a| {
-        let (Some(d), Some(tz)) = (dt(a, 0), zone(a, 1)?) else { return Ok(Val::Null) };
-        dtv(utc_to_local(d, tz))
-    }),
-    row("datetime_local_to_utc", &[p("from", P::DateTime), p("timezone", P::Str)], 2, KqlType::DateTime, |a| {
-        let (Some(d), Some(tz)) = (dt(a, 0), zone(a, 1)?) else { return Ok(Val::Null) };
-        dtv(local_to_utc(d, tz))
-    }),
-    row("format_datetime", &[p("date", P::DateTime), p("format", P::Str)], 2, KqlType::String, |a| {
-        Ok(Val::Str(dt(a, 0).map(|d| format_datetime(d, &arg(a, 1).to_kstring())).unwrap_or_default()))
-    }),
-    row("format_timespan", &[p("timespan", P::TimeSpan), p("format", P::Str)], 2, KqlType::String, |a| {
-        let ts = match arg(a, 0) {
-            Val::TimeSpan(t) => Some(*t),
-            other => super::convert::to_timespan(other),
-        };
-        Ok(Val::Str(ts.map(|t| format_timespan(t, &arg(a, 1).to_kstring())).unwrap_or_default()))
-    }),
+    row(
+        "make_timespan",
+        &[
+            p("day", P::Num),
+            p("hour", P::Num),
+            p("minute", P::Num),
+            p("second", P::Num),
+        ],
+        2,
+        KqlType::TimeSpan,
+        |a| {
+            let vals: Vec<Option<f64>> = a.iter().map(Val::as_f64).collect();
+            if vals.iter().any(Option::is_none) {
+                return Ok(Val::Null);
+            }
+            let v: Vec<f64> = vals.into_iter().flatten().collect();
+            let (d, h, m, s) = match v.as_slice() {
+                [h, m] => (0.0, *h, *m, 0.0),
+                [h, m, s] => (0.0, *h, *m, *s),
+                [d, h, m, s] => (*d, *h, *m, *s),
+                _ => return Ok(Val::Null),
+            };
+            let ticks = ((d * 86400.0 + h * 3600.0 + m * 60.0 + s) * 1e7).round();
+            Ok(crate::val::real_to_i64(ticks)
+                .and_then(|t| t.checked_mul(TICK))
+                .map(Val::TimeSpan)
+                .unwrap_or(Val::Null))
+        },
+    ),
+    row(
+        "unixtime_seconds_todatetime",
+        &[p("seconds", P::Num)],
+        1,
+        KqlType::DateTime,
+        |a| unix(a, 1e9),
+    ),
+    row(
+        "unixtime_milliseconds_todatetime",
+        &[p("milliseconds", P::Num)],
+        1,
+        KqlType::DateTime,
+        |a| unix(a, 1e6),
+    ),
+    row(
+        "unixtime_microseconds_todatetime",
+        &[p("microseconds", P::Num)],
+        1,
+        KqlType::DateTime,
+        |a| unix(a, 1e3),
+    ),
+    row(
+        "unixtime_nanoseconds_todatetime",
+        &[p("nanoseconds", P::Num)],
+        1,
+        KqlType::DateTime,
+        |a| unix(a, 1.0),
+    ),
+    row(
+        "datetime_utc_to_local",
+        &[p("from", P::DateTime), p("timezone", P::Str)],
+        2,
+        KqlType::DateTime,
+        |a| {
+            let (Some(d), Some(tz)) = (dt(a, 0), zone(a, 1)?) else {
+                return Ok(Val::Null);
+            };
+            dtv(utc_to_local(d, tz))
+        },
+    ),
+    row(
+        "datetime_local_to_utc",
+        &[p("from", P::DateTime), p("timezone", P::Str)],
+        2,
+        KqlType::DateTime,
+        |a| {
+            let (Some(d), Some(tz)) = (dt(a, 0), zone(a, 1)?) else {
+                return Ok(Val::Null);
+            };
+            dtv(local_to_utc(d, tz))
+        },
+    ),
+    row(
+        "format_datetime",
+        &[p("date", P::DateTime), p("format", P::Str)],
+        2,
+        KqlType::String,
+        |a| {
+            Ok(Val::Str(
+                dt(a, 0)
+                    .map(|d| format_datetime(d, &arg(a, 1).to_kstring()))
+                    .unwrap_or_default(),
+            ))
+        },
+    ),
+    row(
+        "format_timespan",
+        &[p("timespan", P::TimeSpan), p("format", P::Str)],
+        2,
+        KqlType::String,
+        |a| {
+            let ts = match arg(a, 0) {
+                Val::TimeSpan(t) => Some(*t),
+                other => super::convert::to_timespan(other),
+            };
+            Ok(Val::Str(
+                ts.map(|t| format_timespan(t, &arg(a, 1).to_kstring()))
+                    .unwrap_or_default(),
+            ))
+        },
+    ),
 ];
 
 fn unix(a: &[Val], nanos_per_unit: f64) -> Result<Val> {
@@ -169,7 +290,10 @@ fn unix(a: &[Val], nanos_per_unit: f64) -> Result<Val> {
         other => match other.as_f64() {
             Some(x) => {
                 let n = (x * nanos_per_unit / TICK as f64).floor();
-                crate::val::real_to_i64(n).and_then(|t| t.checked_mul(TICK)).map(Val::DateTime).unwrap_or(Val::Null)
+                crate::val::real_to_i64(n)
+                    .and_then(|t| t.checked_mul(TICK))
+                    .map(Val::DateTime)
+                    .unwrap_or(Val::Null)
             }
             None => Val::Null,
         },
@@ -260,7 +384,11 @@ impl Unit {
 fn add_months(d: i64, months: i64) -> Option<i64> {
     let n = naive(d);
     let m = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
-    let r = if months >= 0 { n.checked_add_months(m)? } else { n.checked_sub_months(m)? };
+    let r = if months >= 0 {
+        n.checked_add_months(m)?
+    } else {
+        n.checked_sub_months(m)?
+    };
     nanos_of(r)
 }
 
@@ -342,12 +470,36 @@ fn tokens(fmt: &str) -> Vec<(char, usize)> {
 fn fraction(ticks: i64, n: usize, trim: bool) -> String {
     let digits = format!("{ticks:07}");
     let s = &digits[..n.min(7)];
-    if trim { s.trim_end_matches('0').to_string() } else { s.to_string() }
+    if trim {
+        s.trim_end_matches('0').to_string()
+    } else {
+        s.to_string()
+    }
 }
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 pub fn format_datetime(d: i64, fmt: &str) -> String {
     let n = naive(d);
@@ -454,23 +606,47 @@ mod tests {
         let x = || d("2017-01-01 10:10:17");
         assert_eq!(call("startofweek", vec![x(), lit::long(-1)]), "2016-12-25T00:00:00Z");
         assert_eq!(call("startofweek", vec![x()]), "2017-01-01T00:00:00Z");
-        assert_eq!(call("endofweek", vec![x(), lit::long(1)]), "2017-01-14T23:59:59.9999999Z");
+        assert_eq!(
+            call("endofweek", vec![x(), lit::long(1)]),
+            "2017-01-14T23:59:59.9999999Z"
+        );
         assert_eq!(call("startofmonth", vec![x(), lit::long(-1)]), "2016-12-01T00:00:00Z");
-        assert_eq!(call("endofmonth", vec![x(), lit::long(1)]), "2017-02-28T23:59:59.9999999Z");
+        assert_eq!(
+            call("endofmonth", vec![x(), lit::long(1)]),
+            "2017-02-28T23:59:59.9999999Z"
+        );
         assert_eq!(call("startofyear", vec![x(), lit::long(1)]), "2018-01-01T00:00:00Z");
         assert_eq!(call("endofyear", vec![x()]), "2017-12-31T23:59:59.9999999Z");
-        assert_eq!(call("endofday", vec![x(), lit::long(-1)]), "2016-12-31T23:59:59.9999999Z");
+        assert_eq!(
+            call("endofday", vec![x(), lit::long(-1)]),
+            "2016-12-31T23:59:59.9999999Z"
+        );
         assert_eq!(call("startofday", vec![x()]), "2017-01-01T00:00:00Z");
     }
 
     #[test]
     fn add_and_diff() {
         let base = || call_dt("make_datetime", vec![lit::long(2017), lit::long(1), lit::long(1)]);
-        assert_eq!(call("datetime_add", vec![st("year"), lit::long(-5), base()]), "2012-01-01T00:00:00Z");
-        assert_eq!(call("datetime_add", vec![st("quarter"), lit::long(12), base()]), "2020-01-01T00:00:00Z");
-        assert_eq!(call("datetime_add", vec![st("month"), lit::long(-15), base()]), "2015-10-01T00:00:00Z");
-        assert_eq!(call("datetime_add", vec![st("week"), lit::long(100), base()]), "2018-12-02T00:00:00Z");
-        assert_eq!(call("datetime_add", vec![st("month"), lit::long(1), d("2017-01-31")]), "2017-02-28T00:00:00Z");
+        assert_eq!(
+            call("datetime_add", vec![st("year"), lit::long(-5), base()]),
+            "2012-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            call("datetime_add", vec![st("quarter"), lit::long(12), base()]),
+            "2020-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            call("datetime_add", vec![st("month"), lit::long(-15), base()]),
+            "2015-10-01T00:00:00Z"
+        );
+        assert_eq!(
+            call("datetime_add", vec![st("week"), lit::long(100), base()]),
+            "2018-12-02T00:00:00Z"
+        );
+        assert_eq!(
+            call("datetime_add", vec![st("month"), lit::long(1), d("2017-01-31")]),
+            "2017-02-28T00:00:00Z"
+        );
         let cases = [
             ("year", "2017-01-01", "2000-12-31", "17"),
             ("quarter", "2017-07-01", "2017-03-30", "2"),
@@ -480,9 +656,24 @@ mod tests {
             ("hour", "2017-10-31 01:00", "2017-10-30 23:59", "2"),
             ("minute", "2017-10-30 23:05:01", "2017-10-30 23:00:59", "5"),
             ("second", "2017-10-30 23:00:10.100", "2017-10-30 23:00:00.900", "10"),
-            ("millisecond", "2017-10-30 23:00:00.200100", "2017-10-30 23:00:00.100900", "100"),
-            ("microsecond", "2017-10-30 23:00:00.1009001", "2017-10-30 23:00:00.1008009", "100"),
-            ("nanosecond", "2017-10-30 23:00:00.0000000", "2017-10-30 23:00:00.0000007", "-700"),
+            (
+                "millisecond",
+                "2017-10-30 23:00:00.200100",
+                "2017-10-30 23:00:00.100900",
+                "100",
+            ),
+            (
+                "microsecond",
+                "2017-10-30 23:00:00.1009001",
+                "2017-10-30 23:00:00.1008009",
+                "100",
+            ),
+            (
+                "nanosecond",
+                "2017-10-30 23:00:00.0000000",
+                "2017-10-30 23:00:00.0000007",
+                "-700",
+            ),
         ];
         for (unit, a, b, want) in cases {
             assert_eq!(call("datetime_diff", vec![st(unit), d(a), d(b)]), want, "{unit}");
@@ -490,48 +681,135 @@ mod tests {
     }
 
     fn call_dt(name: &str, args: Vec<crate::api::TypedExpr>) -> crate::api::TypedExpr {
-        crate::lower_call(name, args.into_iter().map(crate::Arg::positional).collect(), &crate::testkit::ctx()).unwrap()
+        crate::lower_call(
+            name,
+            args.into_iter().map(crate::Arg::positional).collect(),
+            &crate::testkit::ctx(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn construction() {
-        assert_eq!(call("make_datetime", vec![lit::long(2017), lit::long(10), lit::long(1)]), "2017-10-01T00:00:00Z");
         assert_eq!(
-            call("make_datetime", vec![lit::long(2017), lit::long(10), lit::long(1), lit::long(12), lit::long(11), lit::real(0.1234567)]),
+            call("make_datetime", vec![lit::long(2017), lit::long(10), lit::long(1)]),
+            "2017-10-01T00:00:00Z"
+        );
+        assert_eq!(
+            call(
+                "make_datetime",
+                vec![
+                    lit::long(2017),
+                    lit::long(10),
+                    lit::long(1),
+                    lit::long(12),
+                    lit::long(11),
+                    lit::real(0.1234567)
+                ]
+            ),
             "2017-10-01T12:11:00.1234567Z"
         );
-        assert_eq!(call("make_datetime", vec![lit::long(2017), lit::long(13), lit::long(1)]), "");
-        assert_eq!(call("make_timespan", vec![lit::long(1), lit::long(12), lit::long(30), lit::real(55.123)]), "1.12:30:55.1230000");
+        assert_eq!(
+            call("make_datetime", vec![lit::long(2017), lit::long(13), lit::long(1)]),
+            ""
+        );
+        assert_eq!(
+            call(
+                "make_timespan",
+                vec![lit::long(1), lit::long(12), lit::long(30), lit::real(55.123)]
+            ),
+            "1.12:30:55.1230000"
+        );
         assert_eq!(call("make_timespan", vec![lit::long(12), lit::long(30)]), "12:30:00");
-        assert_eq!(call("unixtime_microseconds_todatetime", vec![lit::long(1546300800000000)]), "2019-01-01T00:00:00Z");
-        assert_eq!(call("unixtime_seconds_todatetime", vec![lit::real(1546300800.5)]), "2019-01-01T00:00:00.5Z");
-        assert_eq!(call("unixtime_nanoseconds_todatetime", vec![lit::long(1546300800000000123)]), "2019-01-01T00:00:00.0000001Z");
+        assert_eq!(
+            call("unixtime_microseconds_todatetime", vec![lit::long(1546300800000000)]),
+            "2019-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            call("unixtime_seconds_todatetime", vec![lit::real(1546300800.5)]),
+            "2019-01-01T00:00:00.5Z"
+        );
+        assert_eq!(
+            call("unixtime_nanoseconds_todatetime", vec![lit::long(1546300800000000123)]),
+            "2019-01-01T00:00:00.0000001Z"
+        );
     }
 
     #[test]
     fn time_zones() {
         let x = || d("2020-02-02 20:02:20");
-        assert_eq!(call("datetime_local_to_utc", vec![x(), st("Europe/Paris")]), "2020-02-02T19:02:20Z");
-        assert_eq!(call("datetime_local_to_utc", vec![x(), st("America/Chicago")]), "2020-02-03T02:02:20Z");
-        assert_eq!(call("datetime_local_to_utc", vec![x(), st("US/Pacific")]), "2020-02-03T04:02:20Z");
-        assert_eq!(call("datetime_local_to_utc", vec![d("2022-03-27 02:00"), st("Europe/Brussels")]), "2022-03-27T00:00:00Z");
-        assert_eq!(call("datetime_local_to_utc", vec![d("2022-03-27 03:00"), st("Europe/Brussels")]), "2022-03-27T01:00:00Z");
-        assert_eq!(call("datetime_utc_to_local", vec![d("2022-07-11 22:18:48"), st("Australia/Canberra")]), "2022-07-12T08:18:48Z");
-        assert_eq!(call("datetime_utc_to_local", vec![d("2022-07-11 22:18:48"), st("US/Pacific")]), "2022-07-11T15:18:48Z");
+        assert_eq!(
+            call("datetime_local_to_utc", vec![x(), st("Europe/Paris")]),
+            "2020-02-02T19:02:20Z"
+        );
+        assert_eq!(
+            call("datetime_local_to_utc", vec![x(), st("America/Chicago")]),
+            "2020-02-03T02:02:20Z"
+        );
+        assert_eq!(
+            call("datetime_local_to_utc", vec![x(), st("US/Pacific")]),
+            "2020-02-03T04:02:20Z"
+        );
+        assert_eq!(
+            call(
+                "datetime_local_to_utc",
+                vec![d("2022-03-27 02:00"), st("Europe/Brussels")]
+            ),
+            "2022-03-27T00:00:00Z"
+        );
+        assert_eq!(
+            call(
+                "datetime_local_to_utc",
+                vec![d("2022-03-27 03:00"), st("Europe/Brussels")]
+            ),
+            "2022-03-27T01:00:00Z"
+        );
+        assert_eq!(
+            call(
+                "datetime_utc_to_local",
+                vec![d("2022-07-11 22:18:48"), st("Australia/Canberra")]
+            ),
+            "2022-07-12T08:18:48Z"
+        );
+        assert_eq!(
+            call(
+                "datetime_utc_to_local",
+                vec![d("2022-07-11 22:18:48"), st("US/Pacific")]
+            ),
+            "2022-07-11T15:18:48Z"
+        );
     }
 
     #[test]
     fn formatting() {
         let x = || d("2017-01-29 09:00:05");
-        assert_eq!(call("format_datetime", vec![x(), st("yy-MM-dd [HH:mm:ss]")]), "17-01-29 [09:00:05]");
-        assert_eq!(call("format_datetime", vec![x(), st("yyyy-M-dd [H:mm:ss]")]), "2017-1-29 [9:00:05]");
-        assert_eq!(call("format_datetime", vec![x(), st("yy-MM-dd [hh:mm:ss tt]")]), "17-01-29 [09:00:05 AM]");
+        assert_eq!(
+            call("format_datetime", vec![x(), st("yy-MM-dd [HH:mm:ss]")]),
+            "17-01-29 [09:00:05]"
+        );
+        assert_eq!(
+            call("format_datetime", vec![x(), st("yyyy-M-dd [H:mm:ss]")]),
+            "2017-1-29 [9:00:05]"
+        );
+        assert_eq!(
+            call("format_datetime", vec![x(), st("yy-MM-dd [hh:mm:ss tt]")]),
+            "17-01-29 [09:00:05 AM]"
+        );
         let f = || d("2009-06-15T13:45:30.6175425");
         assert_eq!(call("format_datetime", vec![f(), st("fff")]), "617");
-        assert_eq!(call("format_datetime", vec![d("2009-06-15T13:45:30.0001150"), st("FFFFFFF")]), "000115");
+        assert_eq!(
+            call("format_datetime", vec![d("2009-06-15T13:45:30.0001150"), st("FFFFFFF")]),
+            "000115"
+        );
         assert_eq!(call("format_datetime", vec![d("2009-06-15T13:45:30.05"), st("F")]), "");
         let t = lit::timespan(29 * 86_400_000_000_000 + 9 * 3_600_000_000_000 + 5_123_450_000);
-        assert_eq!(call("format_timespan", vec![t.clone(), st("dd.hh:mm:ss:FF")]), "29.09:00:05:12");
-        assert_eq!(call("format_timespan", vec![t, st("ddd.h:mm:ss [fffffff]")]), "029.9:00:05 [1234500]");
+        assert_eq!(
+            call("format_timespan", vec![t.clone(), st("dd.hh:mm:ss:FF")]),
+            "29.09:00:05:12"
+        );
+        assert_eq!(
+            call("format_timespan", vec![t, st("ddd.h:mm:ss [fffffff]")]),
+            "029.9:00:05 [1234500]"
+        );
     }
 }

@@ -51,21 +51,53 @@ pub static DEFS: &[FnDef] = &[
     row("array_length", A1, 1, KqlType::Long, |a| {
         Ok(array(a, 0).map(|v| Val::Long(v.len() as i64)).unwrap_or(Val::Null))
     }),
-    row_var("array_concat", &[p("array", P::Dynamic)], 1, Ret::Fixed(KqlType::Dynamic), |a| {
-        let mut out = Vec::new();
-        for i in 0..a.len() {
-            match array(a, i) {
-                Some(v) => out.extend(v.iter().cloned()),
-                None => return null(),
+    row_var(
+        "array_concat",
+        &[p("array", P::Dynamic)],
+        1,
+        Ret::Fixed(KqlType::Dynamic),
+        |a| {
+            let mut out = Vec::new();
+            for i in 0..a.len() {
+                match array(a, i) {
+                    Some(v) => out.extend(v.iter().cloned()),
+                    None => return null(),
+                }
             }
-        }
-        arr(out)
-    }),
-    row("array_iff", &[p("condition_array", P::Dynamic), p("when_true", P::Any), p("when_false", P::Any)], 3, KqlType::Dynamic, array_iff),
-    row("array_iif", &[p("condition_array", P::Dynamic), p("when_true", P::Any), p("when_false", P::Any)], 3, KqlType::Dynamic, array_iff),
+            arr(out)
+        },
+    ),
+    row(
+        "array_iff",
+        &[
+            p("condition_array", P::Dynamic),
+            p("when_true", P::Any),
+            p("when_false", P::Any),
+        ],
+        3,
+        KqlType::Dynamic,
+        array_iff,
+    ),
+    row(
+        "array_iif",
+        &[
+            p("condition_array", P::Dynamic),
+            p("when_true", P::Any),
+            p("when_false", P::Any),
+        ],
+        3,
+        KqlType::Dynamic,
+        array_iff,
+    ),
     row(
         "array_index_of",
-        &[p("array", P::Dynamic), p("value", P::Any), p("start", P::Int), p("length", P::Int), p("occurrence", P::Int)],
+        &[
+            p("array", P::Dynamic),
+            p("value", P::Any),
+            p("start", P::Int),
+            p("length", P::Int),
+            p("occurrence", P::Int),
+        ],
         2,
         KqlType::Long,
         array_index_of,
@@ -74,26 +106,74 @@ pub static DEFS: &[FnDef] = &[
         Some(v) => arr(v.iter().rev().cloned().collect()),
         None => null(),
     }),
-    row("array_rotate_left", &[p("array", P::Dynamic), p("rotate_count", P::Int)], 2, KqlType::Dynamic, |a| rotate(a, true)),
-    row("array_rotate_right", &[p("array", P::Dynamic), p("rotate_count", P::Int)], 2, KqlType::Dynamic, |a| rotate(a, false)),
+    row(
+        "array_rotate_left",
+        &[p("array", P::Dynamic), p("rotate_count", P::Int)],
+        2,
+        KqlType::Dynamic,
+        |a| rotate(a, true),
+    ),
+    row(
+        "array_rotate_right",
+        &[p("array", P::Dynamic), p("rotate_count", P::Int)],
+        2,
+        KqlType::Dynamic,
+        |a| rotate(a, false),
+    ),
     row("array_shift_left", AN, 2, KqlType::Dynamic, |a| shift(a, true)),
     row("array_shift_right", AN, 2, KqlType::Dynamic, |a| shift(a, false)),
-    row("array_slice", &[p("array", P::Dynamic), p("start", P::Int), p("end", P::Int)], 3, KqlType::Dynamic, |a| {
-        let Some(v) = array(a, 0) else { return null() };
-        let n = v.len() as i64;
-        let norm = |i: i64| if i < 0 { n + i } else { i };
-        let (Some(s), Some(e)) = (arg(a, 1).as_i64(), arg(a, 2).as_i64()) else { return null() };
-        let (s, e) = (norm(s).max(0), norm(e).min(n - 1));
-        if s > e || s >= n {
-            return arr(vec![]);
-        }
-        arr(v[s as usize..=e as usize].to_vec())
-    }),
-    custom("array_sort_asc", &[p("array", P::Dynamic), p("arrays_or_nulls_last", P::Any)], 1, lower_sort),
-    custom("array_sort_desc", &[p("array", P::Dynamic), p("arrays_or_nulls_last", P::Any)], 1, lower_sort),
-    row_var("__array_sort_asc", &[p("arg", P::Any)], 1, Ret::Fixed(KqlType::Dynamic), |a| sort(a, true)),
-    row_var("__array_sort_desc", &[p("arg", P::Any)], 1, Ret::Fixed(KqlType::Dynamic), |a| sort(a, false)),
-    row("array_split", &[p("array", P::Dynamic), p("indices", P::Any)], 2, KqlType::Dynamic, array_split),
+    row(
+        "array_slice",
+        &[p("array", P::Dynamic), p("start", P::Int), p("end", P::Int)],
+        3,
+        KqlType::Dynamic,
+        |a| {
+            let Some(v) = array(a, 0) else { return null() };
+            let n = v.len() as i64;
+            let norm = |i: i64| if i < 0 { n + i } else { i };
+            let (Some(s), Some(e)) = (arg(a, 1).as_i64(), arg(a, 2).as_i64()) else {
+                return null();
+            };
+            let (s, e) = (norm(s).max(0), norm(e).min(n - 1));
+            if s > e || s >= n {
+                return arr(vec![]);
+            }
+            arr(v[s as usize..=e as usize].to_vec())
+        },
+    ),
+    custom(
+        "array_sort_asc",
+        &[p("array", P::Dynamic), p("arrays_or_nulls_last", P::Any)],
+        1,
+        lower_sort,
+    ),
+    custom(
+        "array_sort_desc",
+        &[p("array", P::Dynamic), p("arrays_or_nulls_last", P::Any)],
+        1,
+        lower_sort,
+    ),
+    row_var(
+        "__array_sort_asc",
+        &[p("arg", P::Any)],
+        1,
+        Ret::Fixed(KqlType::Dynamic),
+        |a| sort(a, true),
+    ),
+    row_var(
+        "__array_sort_desc",
+        &[p("arg", P::Any)],
+        1,
+        Ret::Fixed(KqlType::Dynamic),
+        |a| sort(a, false),
+    ),
+    row(
+        "array_split",
+        &[p("array", P::Dynamic), p("indices", P::Any)],
+        2,
+        KqlType::Dynamic,
+        array_split,
+    ),
     row("array_sum", A1, 1, KqlType::Real, |a| {
         let Some(v) = array(a, 0) else { return null() };
         let mut sum = 0.0;
@@ -105,67 +185,150 @@ pub static DEFS: &[FnDef] = &[
         }
         Ok(Val::Real(sum))
     }),
-    row_var("pack_array", &[p("value", P::Any)], 1, Ret::Fixed(KqlType::Dynamic), |a| arr(a.iter().map(Val::to_json).collect())),
-    row_var("bag_pack", &[p("key", P::Any), p("value", P::Any)], 0, Ret::Fixed(KqlType::Dynamic), pack),
-    row_var("pack", &[p("key", P::Any), p("value", P::Any)], 0, Ret::Fixed(KqlType::Dynamic), pack),
-    row_var("pack_dictionary", &[p("key", P::Any), p("value", P::Any)], 0, Ret::Fixed(KqlType::Dynamic), pack),
+    row_var(
+        "pack_array",
+        &[p("value", P::Any)],
+        1,
+        Ret::Fixed(KqlType::Dynamic),
+        |a| arr(a.iter().map(Val::to_json).collect()),
+    ),
+    row_var(
+        "bag_pack",
+        &[p("key", P::Any), p("value", P::Any)],
+        0,
+        Ret::Fixed(KqlType::Dynamic),
+        pack,
+    ),
+    row_var(
+        "pack",
+        &[p("key", P::Any), p("value", P::Any)],
+        0,
+        Ret::Fixed(KqlType::Dynamic),
+        pack,
+    ),
+    row_var(
+        "pack_dictionary",
+        &[p("key", P::Any), p("value", P::Any)],
+        0,
+        Ret::Fixed(KqlType::Dynamic),
+        pack,
+    ),
     custom("bag_pack_columns", &[p("column", P::Any)], 1, lower_pack_columns),
-    row("bag_keys", &[p("object", P::Dynamic)], 1, KqlType::Dynamic, |a| match bag(a, 0) {
-        Some(m) => arr(m.keys().map(|k| Json::String(k.clone())).collect()),
-        None => null(),
-    }),
-    row_var("bag_merge", &[p("bag", P::Dynamic)], 1, Ret::Fixed(KqlType::Dynamic), |a| {
-        let mut out = Map::new();
-        for i in 0..a.len() {
-            if let Some(m) = bag(a, i) {
-                for (k, v) in m {
-                    out.entry(k.clone()).or_insert_with(|| v.clone());
+    row(
+        "bag_keys",
+        &[p("object", P::Dynamic)],
+        1,
+        KqlType::Dynamic,
+        |a| match bag(a, 0) {
+            Some(m) => arr(m.keys().map(|k| Json::String(k.clone())).collect()),
+            None => null(),
+        },
+    ),
+    row_var(
+        "bag_merge",
+        &[p("bag", P::Dynamic)],
+        1,
+        Ret::Fixed(KqlType::Dynamic),
+        |a| {
+            let mut out = Map::new();
+            for i in 0..a.len() {
+                if let Some(m) = bag(a, i) {
+                    for (k, v) in m {
+                        out.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
                 }
             }
-        }
-        dynv(Json::Object(out))
-    }),
-    row("bag_has_key", &[p("bag", P::Dynamic), p("key", P::Str)], 2, KqlType::Bool, |a| {
-        let Val::Dyn(root @ Json::Object(_)) = arg(a, 0) else { return null() };
-        let path = jsonpath::parse(&arg(a, 1).to_kstring());
-        Ok(Val::Bool(path.is_some_and(|p| jsonpath::get(root, &p).is_some())))
-    }),
-    row("bag_set_key", &[p("bag", P::Dynamic), p("key", P::Str), p("value", P::Any)], 3, KqlType::Dynamic, |a| {
-        let Val::Dyn(root @ Json::Object(_)) = arg(a, 0) else { return null() };
-        let Some(path) = jsonpath::parse(&arg(a, 1).to_kstring()) else { return null() };
-        let mut out = root.clone();
-        jsonpath::set(&mut out, &path, arg(a, 2).to_json());
-        dynv(out)
-    }),
-    row("bag_remove_keys", &[p("bag", P::Dynamic), p("keys", P::Dynamic)], 2, KqlType::Dynamic, |a| {
-        let Val::Dyn(root @ Json::Object(_)) = arg(a, 0) else { return null() };
-        let mut out = root.clone();
-        for k in array(a, 1).into_iter().flatten() {
-            if let Some(path) = k.as_str().and_then(jsonpath::parse) {
-                jsonpath::remove(&mut out, &path);
+            dynv(Json::Object(out))
+        },
+    ),
+    row(
+        "bag_has_key",
+        &[p("bag", P::Dynamic), p("key", P::Str)],
+        2,
+        KqlType::Bool,
+        |a| {
+            let Val::Dyn(root @ Json::Object(_)) = arg(a, 0) else {
+                return null();
+            };
+            let path = jsonpath::parse(&arg(a, 1).to_kstring());
+            Ok(Val::Bool(path.is_some_and(|p| jsonpath::get(root, &p).is_some())))
+        },
+    ),
+    row(
+        "bag_set_key",
+        &[p("bag", P::Dynamic), p("key", P::Str), p("value", P::Any)],
+        3,
+        KqlType::Dynamic,
+        |a| {
+            let Val::Dyn(root @ Json::Object(_)) = arg(a, 0) else {
+                return null();
+            };
+            let Some(path) = jsonpath::parse(&arg(a, 1).to_kstring()) else {
+                return null();
+            };
+            let mut out = root.clone();
+            jsonpath::set(&mut out, &path, arg(a, 2).to_json());
+            dynv(out)
+        },
+    ),
+    row(
+        "bag_remove_keys",
+        &[p("bag", P::Dynamic), p("keys", P::Dynamic)],
+        2,
+        KqlType::Dynamic,
+        |a| {
+            let Val::Dyn(root @ Json::Object(_)) = arg(a, 0) else {
+                return null();
+            };
+            let mut out = root.clone();
+            for k in array(a, 1).into_iter().flatten() {
+                if let Some(path) = k.as_str().and_then(jsonpath::parse) {
+                    jsonpath::remove(&mut out, &path);
+                }
             }
-        }
-        dynv(out)
-    }),
-    row("bag_zip", &[p("keys", P::Dynamic), p("values", P::Dynamic)], 2, KqlType::Dynamic, |a| {
-        let Some(keys) = array(a, 0) else { return null() };
-        let values = array(a, 1);
-        let mut out = Map::new();
-        for (i, k) in keys.iter().enumerate() {
-            if let Some(k) = k.as_str() {
-                out.insert(k.to_string(), values.and_then(|v| v.get(i)).cloned().unwrap_or(Json::Null));
+            dynv(out)
+        },
+    ),
+    row(
+        "bag_zip",
+        &[p("keys", P::Dynamic), p("values", P::Dynamic)],
+        2,
+        KqlType::Dynamic,
+        |a| {
+            let Some(keys) = array(a, 0) else { return null() };
+            let values = array(a, 1);
+            let mut out = Map::new();
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(k) = k.as_str() {
+                    out.insert(
+                        k.to_string(),
+                        values.and_then(|v| v.get(i)).cloned().unwrap_or(Json::Null),
+                    );
+                }
             }
-        }
-        dynv(Json::Object(out))
-    }),
+            dynv(Json::Object(out))
+        },
+    ),
     row("treepath", &[p("object", P::Dynamic)], 1, KqlType::Dynamic, |a| {
         let Val::Dyn(root) = arg(a, 0) else { return null() };
         let mut out = Vec::new();
         treepath(root, String::new(), &mut out);
         arr(out.into_iter().map(Json::String).collect())
     }),
-    row("extract_json", &[p("jsonPath", P::Str), p("dataSource", P::Any), p("type", P::Str)], 2, KqlType::String, extract_json),
-    row("extractjson", &[p("jsonPath", P::Str), p("dataSource", P::Any), p("type", P::Str)], 2, KqlType::String, extract_json),
+    row(
+        "extract_json",
+        &[p("jsonPath", P::Str), p("dataSource", P::Any), p("type", P::Str)],
+        2,
+        KqlType::String,
+        extract_json,
+    ),
+    row(
+        "extractjson",
+        &[p("jsonPath", P::Str), p("dataSource", P::Any), p("type", P::Str)],
+        2,
+        KqlType::String,
+        extract_json,
+    ),
     row_var("zip", &[p("array", P::Dynamic)], 2, Ret::Fixed(KqlType::Dynamic), |a| {
         let arrays: Vec<&Vec<Json>> = (0..a.len()).filter_map(|i| array(a, i)).collect();
         if arrays.len() != a.len() {
@@ -176,13 +339,23 @@ pub static DEFS: &[FnDef] = &[
             .map(|i| Json::Array(arrays.iter().map(|v| v.get(i).cloned().unwrap_or(Json::Null)).collect()))
             .collect())
     }),
-    row("repeat", &[p("value", P::Any), p("count", P::Int)], 2, KqlType::Dynamic, |a| {
-        match arg(a, 1).as_i64() {
+    row(
+        "repeat",
+        &[p("value", P::Any), p("count", P::Int)],
+        2,
+        KqlType::Dynamic,
+        |a| match arg(a, 1).as_i64() {
             Some(n) if n >= 0 => arr(vec![arg(a, 0).to_json(); n.min(1 << 20) as usize]),
             _ => null(),
-        }
-    }),
-    row("range", &[p("start", P::Any), p("stop", P::Any), p("step", P::Any)], 2, KqlType::Dynamic, range),
+        },
+    ),
+    row(
+        "range",
+        &[p("start", P::Any), p("stop", P::Any), p("step", P::Any)],
+        2,
+        KqlType::Dynamic,
+        range,
+    ),
     row_var("set_union", SETS, 2, Ret::Fixed(KqlType::Dynamic), |a| {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -230,21 +403,38 @@ pub static DEFS: &[FnDef] = &[
             .cloned()
             .collect())
     }),
-    row("set_has_element", &[p("set", P::Dynamic), p("value", P::Any)], 2, KqlType::Bool, |a| {
-        let Some(v) = array(a, 0) else { return null() };
-        let x = arg(a, 1);
-        Ok(Val::Bool(v.iter().any(|j| compare_vals(&json_to_val(j), x) == Some(Ordering::Equal))))
-    }),
-    row("jaccard_index", &[p("set1", P::Dynamic), p("set2", P::Dynamic)], 2, KqlType::Real, |a| {
-        let (Some(x), Some(y)) = (array(a, 0), array(a, 1)) else { return null() };
-        let x: HashSet<String> = x.iter().map(Json::to_string).collect();
-        let y: HashSet<String> = y.iter().map(Json::to_string).collect();
-        let union = x.union(&y).count();
-        if union == 0 {
-            return Ok(Val::Real(f64::NAN));
-        }
-        Ok(Val::Real(x.intersection(&y).count() as f64 / union as f64))
-    }),
+    row(
+        "set_has_element",
+        &[p("set", P::Dynamic), p("value", P::Any)],
+        2,
+        KqlType::Bool,
+        |a| {
+            let Some(v) = array(a, 0) else { return null() };
+            let x = arg(a, 1);
+            Ok(Val::Bool(
+                v.iter()
+                    .any(|j| compare_vals(&json_to_val(j), x) == Some(Ordering::Equal)),
+            ))
+        },
+    ),
+    row(
+        "jaccard_index",
+        &[p("set1", P::Dynamic), p("set2", P::Dynamic)],
+        2,
+        KqlType::Real,
+        |a| {
+            let (Some(x), Some(y)) = (array(a, 0), array(a, 1)) else {
+                return null();
+            };
+            let x: HashSet<String> = x.iter().map(Json::to_string).collect();
+            let y: HashSet<String> = y.iter().map(Json::to_string).collect();
+            let union = x.union(&y).count();
+            if union == 0 {
+                return Ok(Val::Real(f64::NAN));
+            }
+            Ok(Val::Real(x.intersection(&y).count() as f64 / union as f64))
+        },
+    ),
 ];
 
 fn array_iff(a: &[Val]) -> Result<Val> {
@@ -328,7 +518,11 @@ fn shift(a: &[Val], left: bool) -> Result<Val> {
     arr((0..n)
         .map(|i| {
             let src = i + k;
-            if (0..n).contains(&src) { v[src as usize].clone() } else { fill.clone() }
+            if (0..n).contains(&src) {
+                v[src as usize].clone()
+            } else {
+                fill.clone()
+            }
         })
         .collect())
 }
@@ -349,8 +543,20 @@ fn sort(a: &[Val], asc: bool) -> Result<Val> {
         let (vx, vy) = (&vals[x], &vals[y]);
         match (vx.is_null(), vy.is_null()) {
             (true, true) => Ordering::Equal,
-            (true, false) => if nulls_last { Ordering::Greater } else { Ordering::Less },
-            (false, true) => if nulls_last { Ordering::Less } else { Ordering::Greater },
+            (true, false) => {
+                if nulls_last {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, true) => {
+                if nulls_last {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
             _ => {
                 let o = compare_vals(vx, vy).unwrap_or(Ordering::Equal);
                 if asc { o } else { o.reverse() }
@@ -372,7 +578,11 @@ fn sort(a: &[Val], asc: bool) -> Result<Val> {
 }
 
 fn lower_sort(c: &Call) -> Result<TypedExpr, FnError> {
-    let hidden = if c.name == "array_sort_asc" { "__array_sort_asc" } else { "__array_sort_desc" };
+    let hidden = if c.name == "array_sort_asc" {
+        "__array_sort_asc"
+    } else {
+        "__array_sort_desc"
+    };
     crate::catalog::call_row(hidden, c.args.clone())
 }
 
@@ -414,8 +624,13 @@ fn pack(a: &[Val]) -> Result<Val> {
 fn lower_pack_columns(c: &Call) -> Result<TypedExpr, FnError> {
     let mut args = Vec::new();
     for (i, a) in c.args.iter().enumerate() {
-        let Some(name) = crate::aggregate::naming::expr_column_name(&a.expr).filter(|_| matches!(a.expr, datafusion::logical_expr::Expr::Column(_))) else {
-            return Err(FnError::invalid(c.name, format!("argument #{} must be a column", i + 1)));
+        let Some(name) = crate::aggregate::naming::expr_column_name(&a.expr)
+            .filter(|_| matches!(a.expr, datafusion::logical_expr::Expr::Column(_)))
+        else {
+            return Err(FnError::invalid(
+                c.name,
+                format!("argument #{} must be a column", i + 1),
+            ));
         };
         args.push(crate::lit::string(&name));
         args.push(a.clone());
@@ -439,13 +654,11 @@ fn treepath(v: &Json, prefix: String, out: &mut Vec<String>) {
                 treepath(child, p, out);
             }
         }
-        Json::Array(items) => {
-            if !items.is_empty() {
-                let p = format!("{prefix}[0]");
-                push(p.clone(), out);
-                for item in items {
-                    treepath(item, p.clone(), out);
-                }
+        Json::Array(items) if !items.is_empty() => {
+            let p = format!("{prefix}[0]");
+            push(p.clone(), out);
+            for item in items {
+                treepath(item, p.clone(), out);
             }
         }
         _ => {}
@@ -460,8 +673,12 @@ fn extract_json(a: &[Val]) -> Result<Val> {
             Err(_) => return Ok(Val::Str(String::new())),
         },
     };
-    let Some(path) = jsonpath::parse(&arg(a, 0).to_kstring()) else { return Ok(Val::Str(String::new())) };
-    let found = jsonpath::get(&doc, &path).map(|j| json_to_val(j).to_kstring()).unwrap_or_default();
+    let Some(path) = jsonpath::parse(&arg(a, 0).to_kstring()) else {
+        return Ok(Val::Str(String::new()));
+    };
+    let found = jsonpath::get(&doc, &path)
+        .map(|j| json_to_val(j).to_kstring())
+        .unwrap_or_default();
     // A type literal converts the text (the result column stays a string column here; the
     // typed form is lowered by the engine as `to<type>(extract_json(…))`).
     Ok(Val::Str(found))
@@ -508,7 +725,11 @@ fn range(a: &[Val]) -> Result<Val> {
                 t += st;
             }
         }
-        (s, e) if matches!(s, Val::Int(_) | Val::Long(_)) && matches!(e, Val::Int(_) | Val::Long(_)) && !matches!(step, Val::Real(_)) => {
+        (s, e)
+            if matches!(s, Val::Int(_) | Val::Long(_))
+                && matches!(e, Val::Int(_) | Val::Long(_))
+                && !matches!(step, Val::Real(_)) =>
+        {
             let (s, e) = (s.as_i64().unwrap_or(0), e.as_i64().unwrap_or(0));
             let st = if step.is_null() { 1 } else { step.as_i64().unwrap_or(0) };
             if st == 0 {
@@ -524,8 +745,14 @@ fn range(a: &[Val]) -> Result<Val> {
             }
         }
         (s, e) => {
-            let (Some(s), Some(e)) = (s.as_f64(), e.as_f64()) else { return null() };
-            let st = if step.is_null() { 1.0 } else { step.as_f64().unwrap_or(0.0) };
+            let (Some(s), Some(e)) = (s.as_f64(), e.as_f64()) else {
+                return null();
+            };
+            let st = if step.is_null() {
+                1.0
+            } else {
+                step.as_f64().unwrap_or(0.0)
+            };
             if st == 0.0 || !st.is_finite() {
                 return null();
             }
@@ -558,28 +785,97 @@ mod tests {
         assert_eq!(call("array_length", vec![d(json!([1, 2, 3, "four"]))]), "4");
         assert_eq!(call("array_length", vec![d(json!({"a": 1}))]), "");
         assert_eq!(call("array_concat", vec![d(json!([1, 2])), d(json!([3]))]), "[1,2,3]");
-        assert_eq!(call("array_iff", vec![d(json!([true, false, true])), d(json!([1, 2, 3])), d(json!([4, 5, 6]))]), "[1,5,3]");
-        assert_eq!(call("array_iff", vec![d(json!(["s", null])), lit::long(1), lit::long(0)]), "[null,null]");
-        assert_eq!(call("array_rotate_left", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2)]), "[3,4,5,1,2]");
-        assert_eq!(call("array_rotate_left", vec![d(json!([1, 2, 3, 4, 5])), lit::long(-2)]), "[4,5,1,2,3]");
-        assert_eq!(call("array_rotate_right", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2)]), "[4,5,1,2,3]");
-        assert_eq!(call("array_shift_left", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2), lit::long(-1)]), "[3,4,5,-1,-1]");
-        assert_eq!(call("array_shift_right", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2), lit::long(-1)]), "[-1,-1,1,2,3]");
-        assert_eq!(call("array_shift_left", vec![d(json!([1, 2, 3])), lit::long(1)]), "[2,3,null]");
-        assert_eq!(call("array_slice", vec![d(json!([1, 2, 3])), lit::long(1), lit::long(2)]), "[2,3]");
-        assert_eq!(call("array_slice", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2), lit::long(-1)]), "[3,4,5]");
-        assert_eq!(call("array_slice", vec![d(json!([1, 2, 3, 4, 5])), lit::long(-3), lit::long(-2)]), "[3,4]");
-        assert_eq!(call("array_split", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2)]), "[[1,2],[3,4,5]]");
-        assert_eq!(call("array_split", vec![d(json!([1, 2, 3, 4, 5])), d(json!([1, 3]))]), "[[1],[2,3],[4,5]]");
+        assert_eq!(
+            call(
+                "array_iff",
+                vec![d(json!([true, false, true])), d(json!([1, 2, 3])), d(json!([4, 5, 6]))]
+            ),
+            "[1,5,3]"
+        );
+        assert_eq!(
+            call("array_iff", vec![d(json!(["s", null])), lit::long(1), lit::long(0)]),
+            "[null,null]"
+        );
+        assert_eq!(
+            call("array_rotate_left", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2)]),
+            "[3,4,5,1,2]"
+        );
+        assert_eq!(
+            call("array_rotate_left", vec![d(json!([1, 2, 3, 4, 5])), lit::long(-2)]),
+            "[4,5,1,2,3]"
+        );
+        assert_eq!(
+            call("array_rotate_right", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2)]),
+            "[4,5,1,2,3]"
+        );
+        assert_eq!(
+            call(
+                "array_shift_left",
+                vec![d(json!([1, 2, 3, 4, 5])), lit::long(2), lit::long(-1)]
+            ),
+            "[3,4,5,-1,-1]"
+        );
+        assert_eq!(
+            call(
+                "array_shift_right",
+                vec![d(json!([1, 2, 3, 4, 5])), lit::long(2), lit::long(-1)]
+            ),
+            "[-1,-1,1,2,3]"
+        );
+        assert_eq!(
+            call("array_shift_left", vec![d(json!([1, 2, 3])), lit::long(1)]),
+            "[2,3,null]"
+        );
+        assert_eq!(
+            call("array_slice", vec![d(json!([1, 2, 3])), lit::long(1), lit::long(2)]),
+            "[2,3]"
+        );
+        assert_eq!(
+            call(
+                "array_slice",
+                vec![d(json!([1, 2, 3, 4, 5])), lit::long(2), lit::long(-1)]
+            ),
+            "[3,4,5]"
+        );
+        assert_eq!(
+            call(
+                "array_slice",
+                vec![d(json!([1, 2, 3, 4, 5])), lit::long(-3), lit::long(-2)]
+            ),
+            "[3,4]"
+        );
+        assert_eq!(
+            call("array_split", vec![d(json!([1, 2, 3, 4, 5])), lit::long(2)]),
+            "[[1,2],[3,4,5]]"
+        );
+        assert_eq!(
+            call("array_split", vec![d(json!([1, 2, 3, 4, 5])), d(json!([1, 3]))]),
+            "[[1],[2,3],[4,5]]"
+        );
         assert_eq!(call("array_sum", vec![d(json!([1, 2, 3, 4]))]), "10");
         assert_eq!(call("array_reverse", vec![d(json!([1, "a"]))]), r#"["a",1]"#);
         let arr = || d(json!(["this", "is", "an", "example", "an", "example"]));
         assert_eq!(call("array_index_of", vec![arr(), lit::string("an")]), "2");
-        assert_eq!(call("array_index_of", vec![arr(), lit::string("example"), lit::long(1), lit::long(3), lit::long(1)]), "3");
-        assert_eq!(call("array_index_of", vec![arr(), lit::string("example"), lit::long(-2)]), "5");
+        assert_eq!(
+            call(
+                "array_index_of",
+                vec![arr(), lit::string("example"), lit::long(1), lit::long(3), lit::long(1)]
+            ),
+            "3"
+        );
+        assert_eq!(
+            call("array_index_of", vec![arr(), lit::string("example"), lit::long(-2)]),
+            "5"
+        );
         assert_eq!(call("array_index_of", vec![arr(), lit::string("x")]), "-1");
-        assert_eq!(call("pack_array", vec![lit::long(1), lit::string("a"), lit::datetime(0)]), r#"[1,"a","1970-01-01T00:00:00.0000000Z"]"#);
-        assert_eq!(call("zip", vec![d(json!(["A", 1, 1.5])), d(json!([{}, "B"]))]), r#"[["A",{}],[1,"B"],[1.5,null]]"#);
+        assert_eq!(
+            call("pack_array", vec![lit::long(1), lit::string("a"), lit::datetime(0)]),
+            r#"[1,"a","1970-01-01T00:00:00.0000000Z"]"#
+        );
+        assert_eq!(
+            call("zip", vec![d(json!(["A", 1, 1.5])), d(json!([{}, "B"]))]),
+            r#"[["A",{}],[1,"B"],[1.5,null]]"#
+        );
         assert_eq!(call("repeat", vec![lit::long(1), lit::long(3)]), "[1,1,1]");
         assert_eq!(call("repeat", vec![lit::long(1), lit::long(-1)]), "");
         assert_eq!(call("range", vec![lit::long(1), lit::long(8), lit::long(3)]), "[1,4,7]");
@@ -593,16 +889,31 @@ mod tests {
 
     #[test]
     fn sorting() {
-        assert_eq!(call("array_sort_asc", vec![d(json!([null, "blue", "yellow", "green", null]))]), r#"["blue","green","yellow",null,null]"#);
         assert_eq!(
-            call("array_sort_asc", vec![d(json!([null, "blue", "yellow", "green", null])), lit::bool(false)]),
+            call(
+                "array_sort_asc",
+                vec![d(json!([null, "blue", "yellow", "green", null]))]
+            ),
+            r#"["blue","green","yellow",null,null]"#
+        );
+        assert_eq!(
+            call(
+                "array_sort_asc",
+                vec![d(json!([null, "blue", "yellow", "green", null])), lit::bool(false)]
+            ),
             r#"[null,null,"blue","green","yellow"]"#
         );
         assert_eq!(
-            call("array_sort_desc", vec![d(json!([1, 3, 4, 5, 2])), d(json!(["a", "b", "c", "d", "e"]))]),
+            call(
+                "array_sort_desc",
+                vec![d(json!([1, 3, 4, 5, 2])), d(json!(["a", "b", "c", "d", "e"]))]
+            ),
             r#"[[5,4,3,2,1],["d","c","b","e","a"]]"#
         );
-        assert_eq!(call("array_sort_desc", vec![d(json!(["John", "Paul", "Jane", "Kayo"]))]), r#"["Paul","Kayo","John","Jane"]"#);
+        assert_eq!(
+            call("array_sort_desc", vec![d(json!(["John", "Paul", "Jane", "Kayo"]))]),
+            r#"["Paul","Kayo","John","Jane"]"#
+        );
     }
 
     #[test]
@@ -610,36 +921,119 @@ mod tests {
         assert_eq!(call("bag_keys", vec![d(json!({"a": "b", "c": 123}))]), r#"["a","c"]"#);
         assert_eq!(call("bag_keys", vec![d(json!({}))]), "[]");
         assert_eq!(call("bag_keys", vec![d(json!([]))]), "");
-        assert_eq!(call("bag_has_key", vec![d(json!({"key1": 123, "key2": "abc"})), lit::string("key2")]), "true");
-        assert_eq!(call("bag_has_key", vec![d(json!({"key2": {"prop1": "abc"}})), lit::string("$.key2.prop1")]), "true");
-        assert_eq!(call("bag_set_key", vec![d(json!({"key1": 1, "key3": "abc"})), lit::string("key3"), lit::long(3)]), r#"{"key1":1,"key3":3}"#);
         assert_eq!(
-            call("bag_remove_keys", vec![d(json!({"key1": 123, "key2": {"prop1": "abc", "prop2": "xyz"}, "key3": [100, 200]})), d(json!(["$.key2.prop1", "key3"]))]),
+            call(
+                "bag_has_key",
+                vec![d(json!({"key1": 123, "key2": "abc"})), lit::string("key2")]
+            ),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "bag_has_key",
+                vec![d(json!({"key2": {"prop1": "abc"}})), lit::string("$.key2.prop1")]
+            ),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "bag_set_key",
+                vec![d(json!({"key1": 1, "key3": "abc"})), lit::string("key3"), lit::long(3)]
+            ),
+            r#"{"key1":1,"key3":3}"#
+        );
+        assert_eq!(
+            call(
+                "bag_remove_keys",
+                vec![
+                    d(json!({"key1": 123, "key2": {"prop1": "abc", "prop2": "xyz"}, "key3": [100, 200]})),
+                    d(json!(["$.key2.prop1", "key3"]))
+                ]
+            ),
             r#"{"key1":123,"key2":{"prop2":"xyz"}}"#
         );
-        assert_eq!(call("bag_zip", vec![d(json!(["a", 8, "b"])), d(json!([1, "2", 2.5]))]), r#"{"a":1,"b":2.5}"#);
-        assert_eq!(call("bag_zip", vec![d(json!(["a", "b"])), d(json!(1))]), r#"{"a":null,"b":null}"#);
-        assert_eq!(call("bag_merge", vec![d(json!({"A1": 12, "B1": 2})), d(json!({"A1": 81, "C1": 3}))]), r#"{"A1":12,"B1":2,"C1":3}"#);
         assert_eq!(
-            call("bag_pack", vec![lit::string("Level"), lit::string("Information"), lit::string("ProcessID"), lit::long(1234)]),
+            call("bag_zip", vec![d(json!(["a", 8, "b"])), d(json!([1, "2", 2.5]))]),
+            r#"{"a":1,"b":2.5}"#
+        );
+        assert_eq!(
+            call("bag_zip", vec![d(json!(["a", "b"])), d(json!(1))]),
+            r#"{"a":null,"b":null}"#
+        );
+        assert_eq!(
+            call(
+                "bag_merge",
+                vec![d(json!({"A1": 12, "B1": 2})), d(json!({"A1": 81, "C1": 3}))]
+            ),
+            r#"{"A1":12,"B1":2,"C1":3}"#
+        );
+        assert_eq!(
+            call(
+                "bag_pack",
+                vec![
+                    lit::string("Level"),
+                    lit::string("Information"),
+                    lit::string("ProcessID"),
+                    lit::long(1234)
+                ]
+            ),
             r#"{"Level":"Information","ProcessID":1234}"#
         );
-        assert_eq!(call("treepath", vec![d(json!({"prop1": [1, 2, 3, 4], "prop2": "value2"}))]), r#"["['prop1']","['prop1'][0]","['prop2']"]"#);
         assert_eq!(
-            call("treepath", vec![d(json!({"listProperty": [100, 200, 300, "abcde", {"x": "y"}]}))]),
+            call("treepath", vec![d(json!({"prop1": [1, 2, 3, 4], "prop2": "value2"}))]),
+            r#"["['prop1']","['prop1'][0]","['prop2']"]"#
+        );
+        assert_eq!(
+            call(
+                "treepath",
+                vec![d(json!({"listProperty": [100, 200, 300, "abcde", {"x": "y"}]}))]
+            ),
             r#"["['listProperty']","['listProperty'][0]","['listProperty'][0]['x']"]"#
         );
-        assert_eq!(call("extract_json", vec![lit::string("$.name"), lit::string(r#"{"name": "John", "age": 30}"#)]), "John");
+        assert_eq!(
+            call(
+                "extract_json",
+                vec![lit::string("$.name"), lit::string(r#"{"name": "John", "age": 30}"#)]
+            ),
+            "John"
+        );
     }
 
     #[test]
     fn sets() {
-        assert_eq!(call("set_union", vec![d(json!([1, 2, 1, 4])), d(json!([1, 2])), d(json!([8]))]), "[1,2,4,8]");
+        assert_eq!(
+            call(
+                "set_union",
+                vec![d(json!([1, 2, 1, 4])), d(json!([1, 2])), d(json!([8]))]
+            ),
+            "[1,2,4,8]"
+        );
         assert_eq!(call("set_intersect", vec![d(json!([1, 2, 3])), d(json!([4, 5]))]), "[]");
-        assert_eq!(call("set_intersect", vec![d(json!([1, 2, 3, 2])), d(json!([2, 3]))]), "[2,3]");
-        assert_eq!(call("set_difference", vec![d(json!([1, 2, 3])), d(json!([1, 2, 3]))]), "[]");
-        assert_eq!(call("set_difference", vec![d(json!([1, 2, 3, 4])), d(json!([1])), d(json!([3]))]), "[2,4]");
-        assert_eq!(call("set_has_element", vec![d(json!(["this", "example"])), lit::string("example")]), "true");
-        assert_eq!(call("jaccard_index", vec![d(json!([1, 2, 3])), d(json!([1, 2, 3, 4]))]), "0.75");
+        assert_eq!(
+            call("set_intersect", vec![d(json!([1, 2, 3, 2])), d(json!([2, 3]))]),
+            "[2,3]"
+        );
+        assert_eq!(
+            call("set_difference", vec![d(json!([1, 2, 3])), d(json!([1, 2, 3]))]),
+            "[]"
+        );
+        assert_eq!(
+            call(
+                "set_difference",
+                vec![d(json!([1, 2, 3, 4])), d(json!([1])), d(json!([3]))]
+            ),
+            "[2,4]"
+        );
+        assert_eq!(
+            call(
+                "set_has_element",
+                vec![d(json!(["this", "example"])), lit::string("example")]
+            ),
+            "true"
+        );
+        assert_eq!(
+            call("jaccard_index", vec![d(json!([1, 2, 3])), d(json!([1, 2, 3, 4]))]),
+            "0.75"
+        );
     }
 }

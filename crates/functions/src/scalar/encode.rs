@@ -43,8 +43,15 @@ const S: &[Param] = &[p("string", P::Str)];
 /// What `url_encode_component` leaves alone (RFC 3986 unreserved characters).
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 /// What `url_encode` leaves alone (.NET `HttpUtility.UrlEncode`); space becomes `+`.
-const FORM: &AsciiSet =
-    &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'!').remove(b'*').remove(b'(').remove(b')').remove(b' ');
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'*')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b' ');
 
 /// Percent-encoding with lower-case hex digits, as Kusto prints them.
 fn encode(s: &str, set: &'static AsciiSet, plus: bool) -> String {
@@ -95,7 +102,9 @@ fn guid_from_bytes(b: &[u8]) -> Option<String> {
 fn guid_to_bytes(g: &str) -> Option<Vec<u8>> {
     let canon = super::convert::parse_guid(g)?;
     let h: String = canon.chars().filter(|c| *c != '-').collect();
-    let raw: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&h[i * 2..i * 2 + 2], 16).ok()).collect::<Option<_>>()?;
+    let raw: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&h[i * 2..i * 2 + 2], 16).ok())
+        .collect::<Option<_>>()?;
     let mut b = raw.clone();
     b[0..4].copy_from_slice(&[raw[3], raw[2], raw[1], raw[0]]);
     b[4..6].copy_from_slice(&[raw[5], raw[4]]);
@@ -141,21 +150,31 @@ fn str_or_empty(v: Option<String>) -> Result<Val> {
 }
 
 pub static DEFS: &[FnDef] = &[
-    row("hash", &[p("source", P::Any), p("mod", P::Int)], 1, KqlType::Long, |a| {
-        if arg(a, 0).is_null() {
-            return Ok(Val::Null);
-        }
-        let h = xxhash(arg(a, 0));
-        Ok(match arg(a, 1) {
-            Val::Null => Val::Long(h),
-            m => match m.as_i64() {
-                Some(m) if m > 0 => Val::Long(h.rem_euclid(m)),
-                _ => Val::Null,
-            },
-        })
-    }),
+    row(
+        "hash",
+        &[p("source", P::Any), p("mod", P::Int)],
+        1,
+        KqlType::Long,
+        |a| {
+            if arg(a, 0).is_null() {
+                return Ok(Val::Null);
+            }
+            let h = xxhash(arg(a, 0));
+            Ok(match arg(a, 1) {
+                Val::Null => Val::Long(h),
+                m => match m.as_i64() {
+                    Some(m) if m > 0 => Val::Long(h.rem_euclid(m)),
+                    _ => Val::Null,
+                },
+            })
+        },
+    ),
     row("hash_xxhash64", V, 1, KqlType::Long, |a| {
-        Ok(if arg(a, 0).is_null() { Val::Null } else { Val::Long(xxhash(arg(a, 0))) })
+        Ok(if arg(a, 0).is_null() {
+            Val::Null
+        } else {
+            Val::Long(xxhash(arg(a, 0)))
+        })
     }),
     row_var("hash_combine", &[p("h", P::Int)], 2, Ret::Fixed(KqlType::Long), |a| {
         let hs: Option<Vec<i64>> = a.iter().map(Val::as_i64).collect();
@@ -164,11 +183,21 @@ pub static DEFS: &[FnDef] = &[
     row_var("hash_many", &[p("s", P::Any)], 2, Ret::Fixed(KqlType::Long), |a| {
         Ok(Val::Long(combine(&a.iter().map(xxhash).collect::<Vec<_>>())))
     }),
-    row("hash_md5", V, 1, KqlType::String, |a| Ok(Val::Str(hex(&md5::Md5::digest(text(a, 0).as_bytes()))))),
-    row("hash_sha1", V, 1, KqlType::String, |a| Ok(Val::Str(hex(&sha1::Sha1::digest(text(a, 0).as_bytes()))))),
-    row("hash_sha256", V, 1, KqlType::String, |a| Ok(Val::Str(hex(&sha2::Sha256::digest(text(a, 0).as_bytes()))))),
-    row("base64_encode_tostring", S, 1, KqlType::String, |a| Ok(Val::Str(STANDARD.encode(text(a, 0).as_bytes())))),
-    row("base64_encodestring", S, 1, KqlType::String, |a| Ok(Val::Str(STANDARD.encode(text(a, 0).as_bytes())))),
+    row("hash_md5", V, 1, KqlType::String, |a| {
+        Ok(Val::Str(hex(&md5::Md5::digest(text(a, 0).as_bytes()))))
+    }),
+    row("hash_sha1", V, 1, KqlType::String, |a| {
+        Ok(Val::Str(hex(&sha1::Sha1::digest(text(a, 0).as_bytes()))))
+    }),
+    row("hash_sha256", V, 1, KqlType::String, |a| {
+        Ok(Val::Str(hex(&sha2::Sha256::digest(text(a, 0).as_bytes()))))
+    }),
+    row("base64_encode_tostring", S, 1, KqlType::String, |a| {
+        Ok(Val::Str(STANDARD.encode(text(a, 0).as_bytes())))
+    }),
+    row("base64_encodestring", S, 1, KqlType::String, |a| {
+        Ok(Val::Str(STANDARD.encode(text(a, 0).as_bytes())))
+    }),
     row("base64_decode_tostring", S, 1, KqlType::String, |a| {
         str_or_empty(b64_decode(&text(a, 0)).and_then(|b| String::from_utf8(b).ok()))
     }),
@@ -181,23 +210,50 @@ pub static DEFS: &[FnDef] = &[
             None => Val::Null,
         })
     }),
-    row("base64_encode_fromarray", &[p("base64_string_decoded_as_array", P::Dynamic)], 1, KqlType::String, |a| {
-        let Val::Dyn(Json::Array(items)) = arg(a, 0) else { return Ok(Val::Str(String::new())) };
-        let bytes: Option<Vec<u8>> =
-            items.iter().map(|j| json_to_val(j).as_i64().and_then(|x| u8::try_from(x).ok())).collect();
-        str_or_empty(bytes.map(|b| STANDARD.encode(b)))
-    }),
+    row(
+        "base64_encode_fromarray",
+        &[p("base64_string_decoded_as_array", P::Dynamic)],
+        1,
+        KqlType::String,
+        |a| {
+            let Val::Dyn(Json::Array(items)) = arg(a, 0) else {
+                return Ok(Val::Str(String::new()));
+            };
+            let bytes: Option<Vec<u8>> = items
+                .iter()
+                .map(|j| json_to_val(j).as_i64().and_then(|x| u8::try_from(x).ok()))
+                .collect();
+            str_or_empty(bytes.map(|b| STANDARD.encode(b)))
+        },
+    ),
     row("base64_decode_toguid", S, 1, KqlType::Guid, |a| {
-        Ok(b64_decode(&text(a, 0)).and_then(|b| guid_from_bytes(&b)).map(Val::Str).unwrap_or(Val::Null))
+        Ok(b64_decode(&text(a, 0))
+            .and_then(|b| guid_from_bytes(&b))
+            .map(Val::Str)
+            .unwrap_or(Val::Null))
     }),
-    row("base64_encode_fromguid", &[p("guid", P::Any)], 1, KqlType::String, |a| {
-        str_or_empty(guid_to_bytes(&text(a, 0)).map(|b| STANDARD.encode(b)))
+    row(
+        "base64_encode_fromguid",
+        &[p("guid", P::Any)],
+        1,
+        KqlType::String,
+        |a| str_or_empty(guid_to_bytes(&text(a, 0)).map(|b| STANDARD.encode(b))),
+    ),
+    row("zlib_compress_to_base64_string", S, 1, KqlType::String, |a| {
+        str_or_empty(compress(text(a, 0).as_bytes(), false))
     }),
-    row("zlib_compress_to_base64_string", S, 1, KqlType::String, |a| str_or_empty(compress(text(a, 0).as_bytes(), false))),
-    row("zlib_decompress_from_base64_string", S, 1, KqlType::String, |a| str_or_empty(decompress(&text(a, 0), false))),
-    row("gzip_compress_to_base64_string", S, 1, KqlType::String, |a| str_or_empty(compress(text(a, 0).as_bytes(), true))),
-    row("gzip_decompress_from_base64_string", S, 1, KqlType::String, |a| str_or_empty(decompress(&text(a, 0), true))),
-    row("url_encode", &[p("url", P::Str)], 1, KqlType::String, |a| Ok(Val::Str(encode(&text(a, 0), FORM, true)))),
+    row("zlib_decompress_from_base64_string", S, 1, KqlType::String, |a| {
+        str_or_empty(decompress(&text(a, 0), false))
+    }),
+    row("gzip_compress_to_base64_string", S, 1, KqlType::String, |a| {
+        str_or_empty(compress(text(a, 0).as_bytes(), true))
+    }),
+    row("gzip_decompress_from_base64_string", S, 1, KqlType::String, |a| {
+        str_or_empty(decompress(&text(a, 0), true))
+    }),
+    row("url_encode", &[p("url", P::Str)], 1, KqlType::String, |a| {
+        Ok(Val::Str(encode(&text(a, 0), FORM, true)))
+    }),
     row("url_encode_component", &[p("url", P::Str)], 1, KqlType::String, |a| {
         Ok(Val::Str(encode(&text(a, 0), COMPONENT, false)))
     }),
@@ -225,39 +281,102 @@ mod tests {
         let d = || lit::datetime_text("2020-01-01").unwrap();
         assert_eq!(call("hash_md5", vec![st("World")]), "f5a7924e621e84c9280a9a27e1bcb7f6");
         assert_eq!(call("hash_md5", vec![d()]), "786c530672d1f8db31fee25ea8a9390b");
-        assert_eq!(call("hash_sha1", vec![st("World")]), "70c07ec18ef89c5309bbb0937f3a6342411e1fdd");
+        assert_eq!(
+            call("hash_sha1", vec![st("World")]),
+            "70c07ec18ef89c5309bbb0937f3a6342411e1fdd"
+        );
         assert_eq!(call("hash_sha1", vec![d()]), "e903e533f4d636b4fc0dcf3cf81e7b7f330de776");
-        assert_eq!(call("hash_sha256", vec![st("World")]), "78ae647dc5544d227130a0682a51e30bc7777fbb6d8a8f17007463a3ecd1d524");
-        assert_eq!(call("hash_sha256", vec![d()]), "ba666752dc1a20eb750b0eb64e780cc4c968bc9fb8813461c1d7e750f302d71d");
+        assert_eq!(
+            call("hash_sha256", vec![st("World")]),
+            "78ae647dc5544d227130a0682a51e30bc7777fbb6d8a8f17007463a3ecd1d524"
+        );
+        assert_eq!(
+            call("hash_sha256", vec![d()]),
+            "ba666752dc1a20eb750b0eb64e780cc4c968bc9fb8813461c1d7e750f302d71d"
+        );
         assert_eq!(
             call("hash_combine", vec![lit::long(1), lit::long(2)]),
             call("hash_combine", vec![lit::long(1), lit::long(2)])
         );
-        assert_ne!(call("hash_many", vec![st("a"), st("b")]), call("hash_many", vec![st("b"), st("a")]));
+        assert_ne!(
+            call("hash_many", vec![st("a"), st("b")]),
+            call("hash_many", vec![st("b"), st("a")])
+        );
     }
 
     #[test]
     fn base64_and_compression() {
         assert_eq!(call("base64_encode_tostring", vec![st("Kusto")]), "S3VzdG8=");
         assert_eq!(call("base64_decode_tostring", vec![st("S3VzdG8=")]), "Kusto");
-        assert_eq!(call("base64_decode_toarray", vec![st("S3VzdG8=")]), "[75,117,115,116,111]");
-        assert_eq!(call("base64_decode_toarray", vec![st("U3RyaW5n0KHR0tGA0L7Rh9C60LA")]), "");
-        assert_eq!(call("base64_encode_fromarray", vec![lit::dynamic(&serde_json::json!([75, 117, 115, 116, 111]))]), "S3VzdG8=");
-        assert_eq!(call("base64_encode_fromarray", vec![lit::null(schema::KqlType::Dynamic)]), "");
-        assert_eq!(call("base64_decode_toguid", vec![st("JpbpECu8dUy7Pv5gbeJXAA==")]), "10e99626-bc2b-754c-bb3e-fe606de25700");
-        assert_eq!(call("base64_encode_fromguid", vec![lit::guid("10e99626-bc2b-754c-bb3e-fe606de25700")]), "JpbpECu8dUy7Pv5gbeJXAA==");
-        assert_eq!(call("zlib_compress_to_base64_string", vec![st("1234567890qwertyuiop")]), "eAEBFADr/zEyMzQ1Njc4OTBxd2VydHl1aW9wOAkGdw==");
-        assert_eq!(call("zlib_decompress_from_base64_string", vec![st("eJwLSS0uUSguKcrMS1cwNDIGACxqBQ4=")]), "Test string 123");
+        assert_eq!(
+            call("base64_decode_toarray", vec![st("S3VzdG8=")]),
+            "[75,117,115,116,111]"
+        );
+        assert_eq!(
+            call("base64_decode_toarray", vec![st("U3RyaW5n0KHR0tGA0L7Rh9C60LA")]),
+            ""
+        );
+        assert_eq!(
+            call(
+                "base64_encode_fromarray",
+                vec![lit::dynamic(&serde_json::json!([75, 117, 115, 116, 111]))]
+            ),
+            "S3VzdG8="
+        );
+        assert_eq!(
+            call("base64_encode_fromarray", vec![lit::null(schema::KqlType::Dynamic)]),
+            ""
+        );
+        assert_eq!(
+            call("base64_decode_toguid", vec![st("JpbpECu8dUy7Pv5gbeJXAA==")]),
+            "10e99626-bc2b-754c-bb3e-fe606de25700"
+        );
+        assert_eq!(
+            call(
+                "base64_encode_fromguid",
+                vec![lit::guid("10e99626-bc2b-754c-bb3e-fe606de25700")]
+            ),
+            "JpbpECu8dUy7Pv5gbeJXAA=="
+        );
+        assert_eq!(
+            call("zlib_compress_to_base64_string", vec![st("1234567890qwertyuiop")]),
+            "eAEBFADr/zEyMzQ1Njc4OTBxd2VydHl1aW9wOAkGdw=="
+        );
+        assert_eq!(
+            call(
+                "zlib_decompress_from_base64_string",
+                vec![st("eJwLSS0uUSguKcrMS1cwNDIGACxqBQ4=")]
+            ),
+            "Test string 123"
+        );
         assert_eq!(call("zlib_decompress_from_base64_string", vec![st("x0x0x0")]), "");
-        assert_eq!(call("gzip_compress_to_base64_string", vec![st("1234567890qwertyuiop")]), "H4sIAAAAAAAA/wEUAOv/MTIzNDU2Nzg5MHF3ZXJ0eXVpb3A6m7f2FAAAAA==");
-        assert_eq!(call("gzip_decompress_from_base64_string", vec![st("H4sIAAAAAAAA/wEUAOv/MTIzNDU2Nzg5MHF3ZXJ0eXVpb3A6m7f2FAAAAA==")]), "1234567890qwertyuiop");
+        assert_eq!(
+            call("gzip_compress_to_base64_string", vec![st("1234567890qwertyuiop")]),
+            "H4sIAAAAAAAA/wEUAOv/MTIzNDU2Nzg5MHF3ZXJ0eXVpb3A6m7f2FAAAAA=="
+        );
+        assert_eq!(
+            call(
+                "gzip_decompress_from_base64_string",
+                vec![st("H4sIAAAAAAAA/wEUAOv/MTIzNDU2Nzg5MHF3ZXJ0eXVpb3A6m7f2FAAAAA==")]
+            ),
+            "1234567890qwertyuiop"
+        );
         assert_eq!(call("gzip_decompress_from_base64_string", vec![st("x0x0x0")]), "");
     }
 
     #[test]
     fn urls() {
-        assert_eq!(call("url_encode_component", vec![st("https://www.bing.com/hello world")]), "https%3a%2f%2fwww.bing.com%2fhello%20world");
-        assert_eq!(call("url_encode", vec![st("https://www.bing.com/hello world")]), "https%3a%2f%2fwww.bing.com%2fhello+world");
-        assert_eq!(call("url_decode", vec![st("https%3a%2f%2fwww.bing.com%2f")]), "https://www.bing.com/");
+        assert_eq!(
+            call("url_encode_component", vec![st("https://www.bing.com/hello world")]),
+            "https%3a%2f%2fwww.bing.com%2fhello%20world"
+        );
+        assert_eq!(
+            call("url_encode", vec![st("https://www.bing.com/hello world")]),
+            "https%3a%2f%2fwww.bing.com%2fhello+world"
+        );
+        assert_eq!(
+            call("url_decode", vec![st("https%3a%2f%2fwww.bing.com%2f")]),
+            "https://www.bing.com/"
+        );
     }
 }

@@ -23,7 +23,11 @@ pub fn parse_v4(s: &str) -> Option<(u32, u32)> {
 }
 
 fn mask4(prefix: u32) -> u32 {
-    if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32)) }
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix.min(32))
+    }
 }
 
 /// An IPv6 (or IPv4, mapped) address with its prefix length over 128 bits.
@@ -42,7 +46,11 @@ pub fn parse_v6(s: &str) -> Option<(u128, u32)> {
 }
 
 fn mask6(prefix: u32) -> u128 {
-    if prefix == 0 { 0 } else { u128::MAX << (128 - prefix.min(128)) }
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix.min(128))
+    }
 }
 
 fn text(a: &[Val], i: usize) -> String {
@@ -109,16 +117,24 @@ fn list(a: &[Val], from: usize) -> Vec<String> {
 
 fn in_any_range(a: &[Val], v6: bool) -> Result<Val> {
     let ip = text(a, 0);
-    let parsed = if v6 { parse_v6(&ip).is_some() } else { parse_v4(&ip).is_some() };
+    let parsed = if v6 {
+        parse_v6(&ip).is_some()
+    } else {
+        parse_v4(&ip).is_some()
+    };
     if !parsed {
         return Ok(Val::Null);
     }
-    let hit = list(a, 1).iter().any(|r| if v6 { in_range6(&ip, r) } else { in_range4(&ip, r) } == Some(true));
+    let hit = list(a, 1)
+        .iter()
+        .any(|r| if v6 { in_range6(&ip, r) } else { in_range4(&ip, r) } == Some(true));
     Ok(Val::Bool(hit))
 }
 
 fn v6_text(x: u128) -> String {
-    let segs: Vec<String> = (0..8).map(|i| format!("{:04x}", (x >> (112 - 16 * i)) & 0xffff)).collect();
+    let segs: Vec<String> = (0..8)
+        .map(|i| format!("{:04x}", (x >> (112 - 16 * i)) & 0xffff))
+        .collect();
     segs.join(":")
 }
 
@@ -138,9 +154,7 @@ pub fn addresses_in(text: &str) -> Vec<u32> {
                 end -= 1;
             }
             let delimited = i >= b.len() || !b[i].is_ascii_alphanumeric();
-            if delimited
-                && let Ok(ip) = text[start..end].parse::<Ipv4Addr>()
-            {
+            if delimited && let Ok(ip) = text[start..end].parse::<Ipv4Addr>() {
                 out.push(u32::from(ip));
             }
         } else {
@@ -172,66 +186,170 @@ fn has_any(a: &[Val], prefixes: bool) -> Result<Val> {
     let found = addresses_in(&text(a, 0));
     let wanted: Vec<(u32, u32)> = list(a, 1)
         .iter()
-        .filter_map(|s| if prefixes { parse_prefix(s) } else { s.trim().parse::<Ipv4Addr>().ok().map(|ip| (u32::from(ip), 32)) })
+        .filter_map(|s| {
+            if prefixes {
+                parse_prefix(s)
+            } else {
+                s.trim().parse::<Ipv4Addr>().ok().map(|ip| (u32::from(ip), 32))
+            }
+        })
         .collect();
-    Ok(Val::Bool(found.iter().any(|ip| wanted.iter().any(|(w, p)| ip & mask4(*p) == w & mask4(*p)))))
+    Ok(Val::Bool(
+        found
+            .iter()
+            .any(|ip| wanted.iter().any(|(w, p)| ip & mask4(*p) == w & mask4(*p))),
+    ))
 }
 
 const TWO: &[Param] = &[p("ip1", P::Str), p("ip2", P::Str), p("prefix", P::Int)];
 
 pub static DEFS: &[FnDef] = &[
     row("parse_ipv4", &[p("ip", P::Str)], 1, KqlType::Long, |a| {
-        Ok(parse_v4(&text(a, 0)).map(|(x, p)| Val::Long((x & mask4(p)) as i64)).unwrap_or(Val::Null))
+        Ok(parse_v4(&text(a, 0))
+            .map(|(x, p)| Val::Long((x & mask4(p)) as i64))
+            .unwrap_or(Val::Null))
     }),
-    row("parse_ipv4_mask", &[p("ip", P::Str), p("prefix", P::Int)], 2, KqlType::Long, |a| {
-        let (Some((x, own)), Ok(Some(p))) = (parse_v4(&text(a, 0)), prefix_arg(a, 1, 32)) else { return Ok(Val::Null) };
-        Ok(Val::Long((x & mask4(p.min(own))) as i64))
-    }),
+    row(
+        "parse_ipv4_mask",
+        &[p("ip", P::Str), p("prefix", P::Int)],
+        2,
+        KqlType::Long,
+        |a| {
+            let (Some((x, own)), Ok(Some(p))) = (parse_v4(&text(a, 0)), prefix_arg(a, 1, 32)) else {
+                return Ok(Val::Null);
+            };
+            Ok(Val::Long((x & mask4(p.min(own))) as i64))
+        },
+    ),
     row("parse_ipv6", &[p("ip", P::Str)], 1, KqlType::String, |a| {
-        Ok(parse_v6(&text(a, 0)).map(|(x, p)| Val::Str(v6_text(x & mask6(p)))).unwrap_or(Val::Str(String::new())))
+        Ok(parse_v6(&text(a, 0))
+            .map(|(x, p)| Val::Str(v6_text(x & mask6(p))))
+            .unwrap_or(Val::Str(String::new())))
     }),
-    row("parse_ipv6_mask", &[p("ip", P::Str), p("prefix", P::Int)], 2, KqlType::String, |a| {
-        let Some((x, own)) = parse_v6(&text(a, 0)) else { return Ok(Val::Str(String::new())) };
-        // The prefix argument counts IPv4 bits for an IPv4 address.
-        let is_v4 = parse_v4(&text(a, 0)).is_some();
-        let Ok(Some(p)) = prefix_arg(a, 1, if is_v4 { 32 } else { 128 }) else { return Ok(Val::Str(String::new())) };
-        let p = if is_v4 { 96 + p } else { p };
-        Ok(Val::Str(v6_text(x & mask6(p.min(own)))))
-    }),
-    row("format_ipv4", &[p("ip", P::Any), p("mask", P::Int)], 1, KqlType::String, |a| Ok(Val::Str(format_v4(a, false)))),
-    row("format_ipv4_mask", &[p("ip", P::Any), p("mask", P::Int)], 1, KqlType::String, |a| Ok(Val::Str(format_v4(a, true)))),
+    row(
+        "parse_ipv6_mask",
+        &[p("ip", P::Str), p("prefix", P::Int)],
+        2,
+        KqlType::String,
+        |a| {
+            let Some((x, own)) = parse_v6(&text(a, 0)) else {
+                return Ok(Val::Str(String::new()));
+            };
+            // The prefix argument counts IPv4 bits for an IPv4 address.
+            let is_v4 = parse_v4(&text(a, 0)).is_some();
+            let Ok(Some(p)) = prefix_arg(a, 1, if is_v4 { 32 } else { 128 }) else {
+                return Ok(Val::Str(String::new()));
+            };
+            let p = if is_v4 { 96 + p } else { p };
+            Ok(Val::Str(v6_text(x & mask6(p.min(own)))))
+        },
+    ),
+    row(
+        "format_ipv4",
+        &[p("ip", P::Any), p("mask", P::Int)],
+        1,
+        KqlType::String,
+        |a| Ok(Val::Str(format_v4(a, false))),
+    ),
+    row(
+        "format_ipv4_mask",
+        &[p("ip", P::Any), p("mask", P::Int)],
+        1,
+        KqlType::String,
+        |a| Ok(Val::Str(format_v4(a, true))),
+    ),
     row("ipv4_compare", TWO, 2, KqlType::Int, |a| ord_val(cmp4(a))),
-    row("ipv4_is_match", TWO, 2, KqlType::Bool, |a| Ok(cmp4(a).map(|o| Val::Bool(o.is_eq())).unwrap_or(Val::Null))),
+    row("ipv4_is_match", TWO, 2, KqlType::Bool, |a| {
+        Ok(cmp4(a).map(|o| Val::Bool(o.is_eq())).unwrap_or(Val::Null))
+    }),
     row("ipv6_compare", TWO, 2, KqlType::Int, |a| ord_val(cmp6(a))),
-    row("ipv6_is_match", TWO, 2, KqlType::Bool, |a| Ok(cmp6(a).map(|o| Val::Bool(o.is_eq())).unwrap_or(Val::Null))),
-    row("ipv4_is_in_range", &[p("ip", P::Str), p("range", P::Str)], 2, KqlType::Bool, |a| {
-        Ok(in_range4(&text(a, 0), &text(a, 1)).map(Val::Bool).unwrap_or(Val::Null))
+    row("ipv6_is_match", TWO, 2, KqlType::Bool, |a| {
+        Ok(cmp6(a).map(|o| Val::Bool(o.is_eq())).unwrap_or(Val::Null))
     }),
-    row("ipv6_is_in_range", &[p("ip", P::Str), p("range", P::Str)], 2, KqlType::Bool, |a| {
-        Ok(in_range6(&text(a, 0), &text(a, 1)).map(Val::Bool).unwrap_or(Val::Null))
-    }),
-    row_var("ipv4_is_in_any_range", &[p("ip", P::Str), p("range", P::Any)], 2, Ret::Fixed(KqlType::Bool), |a| in_any_range(a, false)),
-    row_var("ipv6_is_in_any_range", &[p("ip", P::Str), p("range", P::Any)], 2, Ret::Fixed(KqlType::Bool), |a| in_any_range(a, true)),
+    row(
+        "ipv4_is_in_range",
+        &[p("ip", P::Str), p("range", P::Str)],
+        2,
+        KqlType::Bool,
+        |a| Ok(in_range4(&text(a, 0), &text(a, 1)).map(Val::Bool).unwrap_or(Val::Null)),
+    ),
+    row(
+        "ipv6_is_in_range",
+        &[p("ip", P::Str), p("range", P::Str)],
+        2,
+        KqlType::Bool,
+        |a| Ok(in_range6(&text(a, 0), &text(a, 1)).map(Val::Bool).unwrap_or(Val::Null)),
+    ),
+    row_var(
+        "ipv4_is_in_any_range",
+        &[p("ip", P::Str), p("range", P::Any)],
+        2,
+        Ret::Fixed(KqlType::Bool),
+        |a| in_any_range(a, false),
+    ),
+    row_var(
+        "ipv6_is_in_any_range",
+        &[p("ip", P::Str), p("range", P::Any)],
+        2,
+        Ret::Fixed(KqlType::Bool),
+        |a| in_any_range(a, true),
+    ),
     row("ipv4_is_private", &[p("ip", P::Str)], 1, KqlType::Bool, |a| {
-        let Some((x, _)) = parse_v4(&text(a, 0)) else { return Ok(Val::Null) };
+        let Some((x, _)) = parse_v4(&text(a, 0)) else {
+            return Ok(Val::Null);
+        };
         let private = [(0x0a00_0000u32, 8u32), (0xac10_0000, 12), (0xc0a8_0000, 16)]
             .iter()
             .any(|(net, p)| x & mask4(*p) == *net);
         Ok(Val::Bool(private))
     }),
     row("ipv4_netmask_suffix", &[p("ip", P::Str)], 1, KqlType::Int, |a| {
-        Ok(parse_v4(&text(a, 0)).map(|(_, p)| Val::Int(p as i32)).unwrap_or(Val::Null))
+        Ok(parse_v4(&text(a, 0))
+            .map(|(_, p)| Val::Int(p as i32))
+            .unwrap_or(Val::Null))
     }),
-    row("ipv4_range_to_cidr_list", &[p("start", P::Str), p("end", P::Str)], 2, KqlType::Dynamic, |a| {
-        let (Some((s, _)), Some((e, _))) = (parse_v4(&text(a, 0)), parse_v4(&text(a, 1))) else { return Ok(Val::Null) };
-        Ok(Val::Dyn(Json::Array(cidrs(s, e).into_iter().map(Json::String).collect())))
-    }),
-    row("has_ipv4", &[p("source", P::Str), p("ip_address", P::Str)], 2, KqlType::Bool, |a| has_any(a, false)),
-    row("has_ipv4_prefix", &[p("source", P::Str), p("ip_address_prefix", P::Str)], 2, KqlType::Bool, |a| has_any(a, true)),
-    row_var("has_any_ipv4", &[p("source", P::Str), p("ip_address", P::Any)], 2, Ret::Fixed(KqlType::Bool), |a| has_any(a, false)),
-    row_var("has_any_ipv4_prefix", &[p("source", P::Str), p("ip_address_prefix", P::Any)], 2, Ret::Fixed(KqlType::Bool), |a| {
-        has_any(a, true)
-    }),
+    row(
+        "ipv4_range_to_cidr_list",
+        &[p("start", P::Str), p("end", P::Str)],
+        2,
+        KqlType::Dynamic,
+        |a| {
+            let (Some((s, _)), Some((e, _))) = (parse_v4(&text(a, 0)), parse_v4(&text(a, 1))) else {
+                return Ok(Val::Null);
+            };
+            Ok(Val::Dyn(Json::Array(
+                cidrs(s, e).into_iter().map(Json::String).collect(),
+            )))
+        },
+    ),
+    row(
+        "has_ipv4",
+        &[p("source", P::Str), p("ip_address", P::Str)],
+        2,
+        KqlType::Bool,
+        |a| has_any(a, false),
+    ),
+    row(
+        "has_ipv4_prefix",
+        &[p("source", P::Str), p("ip_address_prefix", P::Str)],
+        2,
+        KqlType::Bool,
+        |a| has_any(a, true),
+    ),
+    row_var(
+        "has_any_ipv4",
+        &[p("source", P::Str), p("ip_address", P::Any)],
+        2,
+        Ret::Fixed(KqlType::Bool),
+        |a| has_any(a, false),
+    ),
+    row_var(
+        "has_any_ipv4_prefix",
+        &[p("source", P::Str), p("ip_address_prefix", P::Any)],
+        2,
+        Ret::Fixed(KqlType::Bool),
+        |a| has_any(a, true),
+    ),
 ];
 
 fn format_v4(a: &[Val], with_mask: bool) -> String {
@@ -245,7 +363,9 @@ fn format_v4(a: &[Val], with_mask: bool) -> String {
             None => return String::new(),
         },
     };
-    let Ok(p) = prefix_arg(a, 1, 32) else { return String::new() };
+    let Ok(p) = prefix_arg(a, 1, 32) else {
+        return String::new();
+    };
     let p = p.unwrap_or(32).min(own);
     let ip = Ipv4Addr::from(x & mask4(p));
     if with_mask { format!("{ip}/{p}") } else { ip.to_string() }
@@ -282,47 +402,134 @@ mod tests {
         assert_eq!(call("parse_ipv4", vec![st("192.168.1.1/24")]), "3232235776");
         assert_eq!(call("parse_ipv4", vec![st("255.255.255.255/31")]), "4294967294");
         assert_eq!(call("parse_ipv4", vec![st("not an ip")]), "");
-        assert_eq!(call("parse_ipv4_mask", vec![st("127.0.0.1"), lit::long(24)]), "2130706432");
-        assert_eq!(call("format_ipv4", vec![st("192.168.1.1"), lit::long(24)]), "192.168.1.0");
-        assert_eq!(call("format_ipv4_mask", vec![st("192.168.1.1/24"), lit::long(32)]), "192.168.1.0/24");
+        assert_eq!(
+            call("parse_ipv4_mask", vec![st("127.0.0.1"), lit::long(24)]),
+            "2130706432"
+        );
+        assert_eq!(
+            call("format_ipv4", vec![st("192.168.1.1"), lit::long(24)]),
+            "192.168.1.0"
+        );
+        assert_eq!(
+            call("format_ipv4_mask", vec![st("192.168.1.1/24"), lit::long(32)]),
+            "192.168.1.0/24"
+        );
         assert_eq!(call("format_ipv4", vec![st("192.168.1.1/24"), lit::long(-1)]), "");
         assert_eq!(call("format_ipv4", vec![lit::long(3232235777)]), "192.168.1.1");
-        assert_eq!(call("ipv4_compare", vec![st("192.168.1.1"), st("192.168.1.0"), lit::long(31)]), "0");
+        assert_eq!(
+            call(
+                "ipv4_compare",
+                vec![st("192.168.1.1"), st("192.168.1.0"), lit::long(31)]
+            ),
+            "0"
+        );
         assert_eq!(call("ipv4_compare", vec![st("192.168.1.1"), st("192.168.1.0")]), "1");
-        assert_eq!(call("ipv4_is_match", vec![st("192.168.1.1/30"), st("192.168.1.255/24")]), "true");
-        assert_eq!(call("ipv4_is_in_range", vec![st("192.168.1.1"), st("192.168.1.255/24")]), "true");
-        assert_eq!(call("ipv4_is_in_any_range", vec![st("192.168.1.6"), st("192.168.1.1/24"), st("10.0.0.1/8")]), "true");
-        assert_eq!(call("ipv4_is_in_any_range", vec![st("1.1.1.1"), lit::dynamic(&json!(["192.168.1.1/16", "10.0.0.1/8"]))]), "false");
+        assert_eq!(
+            call("ipv4_is_match", vec![st("192.168.1.1/30"), st("192.168.1.255/24")]),
+            "true"
+        );
+        assert_eq!(
+            call("ipv4_is_in_range", vec![st("192.168.1.1"), st("192.168.1.255/24")]),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "ipv4_is_in_any_range",
+                vec![st("192.168.1.6"), st("192.168.1.1/24"), st("10.0.0.1/8")]
+            ),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "ipv4_is_in_any_range",
+                vec![st("1.1.1.1"), lit::dynamic(&json!(["192.168.1.1/16", "10.0.0.1/8"]))]
+            ),
+            "false"
+        );
         assert_eq!(call("ipv4_is_private", vec![st("192.168.1.1/24")]), "true");
         assert_eq!(call("ipv4_is_private", vec![st("127.0.0.1")]), "false");
         assert_eq!(call("ipv4_is_private", vec![st("172.31.0.1")]), "true");
         assert_eq!(call("ipv4_netmask_suffix", vec![st("127.0.0.1/16")]), "16");
-        assert_eq!(call("ipv4_range_to_cidr_list", vec![st("1.1.128.0"), st("1.1.140.255")]), r#"["1.1.128.0/21","1.1.136.0/22","1.1.140.0/24"]"#);
+        assert_eq!(
+            call("ipv4_range_to_cidr_list", vec![st("1.1.128.0"), st("1.1.140.255")]),
+            r#"["1.1.128.0/21","1.1.136.0/22","1.1.140.0/24"]"#
+        );
     }
 
     #[test]
     fn ipv4_in_text() {
         let log = "05:04:54 127.0.0.1 GET /favicon.ico 404";
         assert_eq!(call("has_ipv4", vec![st(log), st("127.0.0.1")]), "true");
-        assert_eq!(call("has_ipv4", vec![st("05:04:54 127.0.0.256 GET"), st("127.0.0.256")]), "false");
-        assert_eq!(call("has_ipv4", vec![st("05:04:54127.0.0.1 GET"), st("127.0.0.1")]), "false");
+        assert_eq!(
+            call("has_ipv4", vec![st("05:04:54 127.0.0.256 GET"), st("127.0.0.256")]),
+            "false"
+        );
+        assert_eq!(
+            call("has_ipv4", vec![st("05:04:54127.0.0.1 GET"), st("127.0.0.1")]),
+            "false"
+        );
         assert_eq!(call("has_ipv4_prefix", vec![st(log), st("127.0.")]), "true");
         assert_eq!(call("has_ipv4_prefix", vec![st(log), st("127.0")]), "false");
-        assert_eq!(call("has_any_ipv4", vec![st(log), st("127.0.0.1"), st("127.0.0.2")]), "true");
-        assert_eq!(call("has_any_ipv4", vec![st(log), lit::dynamic(&json!(["127.0.0.1", "127.0.0.2"]))]), "true");
-        assert_eq!(call("has_any_ipv4_prefix", vec![st("05:04:54127.0.0.1 GET"), st("127.0."), st("192.")]), "false");
+        assert_eq!(
+            call("has_any_ipv4", vec![st(log), st("127.0.0.1"), st("127.0.0.2")]),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "has_any_ipv4",
+                vec![st(log), lit::dynamic(&json!(["127.0.0.1", "127.0.0.2"]))]
+            ),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "has_any_ipv4_prefix",
+                vec![st("05:04:54127.0.0.1 GET"), st("127.0."), st("192.")]
+            ),
+            "false"
+        );
         assert_eq!(call("has_ipv4", vec![st("ip 10.0.0.1."), st("10.0.0.1")]), "true");
     }
 
     #[test]
     fn ipv6() {
-        assert_eq!(call("parse_ipv6", vec![st("192.168.255.255/24")]), "0000:0000:0000:0000:0000:ffff:c0a8:ff00");
-        assert_eq!(call("parse_ipv6", vec![st("fe80::85d:e82c:9446:7994")]), "fe80:0000:0000:0000:085d:e82c:9446:7994");
-        assert_eq!(call("ipv6_compare", vec![st("fe80::85d:e82c:9446:7994/120"), st("fe80::85d:e82c:9446:7998")]), "0");
-        assert_eq!(call("ipv6_compare", vec![st("192.168.1.1"), st("::ffff:c0a8:0101")]), "0");
-        assert_eq!(call("ipv6_compare", vec![st("::192.168.1.1/30"), st("192.168.1.255/24")]), "0");
-        assert_eq!(call("ipv6_is_match", vec![st("192.168.1.1/24"), st("::ffff:c0a8:01ff")]), "true");
-        assert_eq!(call("ipv6_is_in_range", vec![st("fe80::85d:e82c:9446:7994"), st("fe80::/10")]), "true");
-        assert_eq!(call("parse_ipv6_mask", vec![st("192.168.255.255"), lit::long(24)]), "0000:0000:0000:0000:0000:ffff:c0a8:ff00");
+        assert_eq!(
+            call("parse_ipv6", vec![st("192.168.255.255/24")]),
+            "0000:0000:0000:0000:0000:ffff:c0a8:ff00"
+        );
+        assert_eq!(
+            call("parse_ipv6", vec![st("fe80::85d:e82c:9446:7994")]),
+            "fe80:0000:0000:0000:085d:e82c:9446:7994"
+        );
+        assert_eq!(
+            call(
+                "ipv6_compare",
+                vec![st("fe80::85d:e82c:9446:7994/120"), st("fe80::85d:e82c:9446:7998")]
+            ),
+            "0"
+        );
+        assert_eq!(
+            call("ipv6_compare", vec![st("192.168.1.1"), st("::ffff:c0a8:0101")]),
+            "0"
+        );
+        assert_eq!(
+            call("ipv6_compare", vec![st("::192.168.1.1/30"), st("192.168.1.255/24")]),
+            "0"
+        );
+        assert_eq!(
+            call("ipv6_is_match", vec![st("192.168.1.1/24"), st("::ffff:c0a8:01ff")]),
+            "true"
+        );
+        assert_eq!(
+            call(
+                "ipv6_is_in_range",
+                vec![st("fe80::85d:e82c:9446:7994"), st("fe80::/10")]
+            ),
+            "true"
+        );
+        assert_eq!(
+            call("parse_ipv6_mask", vec![st("192.168.255.255"), lit::long(24)]),
+            "0000:0000:0000:0000:0000:ffff:c0a8:ff00"
+        );
     }
 }

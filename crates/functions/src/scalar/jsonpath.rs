@@ -96,7 +96,9 @@ fn get_mut<'a>(root: &'a mut Json, path: &[Seg]) -> Option<&'a mut Json> {
 
 /// Removes the value at `path` (if present).
 pub fn remove(root: &mut Json, path: &[Seg]) {
-    let Some((last, parent)) = path.split_last() else { return };
+    let Some((last, parent)) = path.split_last() else {
+        return;
+    };
     match (get_mut(root, parent), last) {
         (Some(Json::Object(m)), Seg::Key(k)) => {
             m.remove(k);
@@ -112,7 +114,9 @@ pub fn remove(root: &mut Json, path: &[Seg]) {
 
 /// Sets the value at `path`, creating missing objects on the way.
 pub fn set(root: &mut Json, path: &[Seg], value: Json) -> bool {
-    let Some((last, parent)) = path.split_last() else { return false };
+    let Some((last, parent)) = path.split_last() else {
+        return false;
+    };
     let mut cur = root;
     for seg in parent {
         cur = match (cur, seg) {
@@ -153,7 +157,10 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(parse("$.a['b'][0]").unwrap(), vec![Seg::Key("a".into()), Seg::Key("b".into()), Seg::Index(0)]);
+        assert_eq!(
+            parse("$.a['b'][0]").unwrap(),
+            vec![Seg::Key("a".into()), Seg::Key("b".into()), Seg::Index(0)]
+        );
         assert_eq!(parse("key2").unwrap(), vec![Seg::Key("key2".into())]);
         assert!(parse("$.").is_none());
         let mut d = json!({"a": {"b": [1, 2]}, "c": 1});

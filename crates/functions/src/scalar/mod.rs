@@ -2,21 +2,35 @@
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
 pub mod cond;
-pub mod units;
-pub mod ip;
-pub mod encode;
-pub mod dynamic;
-pub mod jsonpath;
-pub mod datetime;
-pub mod math;
-pub mod string;
 pub mod convert;
+pub mod datetime;
+pub mod dynamic;
+pub mod encode;
+pub mod ip;
+pub mod jsonpath;
+pub mod math;
+pub mod parse;
 pub mod regex_cache;
+pub mod sketch;
+pub mod string;
+pub mod units;
 
 use crate::catalog::FnDef;
 use crate::val::Val;
 
-pub static DEF_TABLES: &[&[FnDef]] = &[cond::DEFS, convert::DEFS, string::DEFS, math::DEFS, datetime::DEFS, dynamic::DEFS, encode::DEFS, ip::DEFS, units::DEFS];
+pub static DEF_TABLES: &[&[FnDef]] = &[
+    cond::DEFS,
+    convert::DEFS,
+    string::DEFS,
+    math::DEFS,
+    datetime::DEFS,
+    dynamic::DEFS,
+    encode::DEFS,
+    ip::DEFS,
+    units::DEFS,
+    parse::DEFS,
+    sketch::DEFS,
+];
 
 static NULL: Val = Val::Null;
 

@@ -31,105 +31,242 @@ const S1: &[Param] = &[p("source", P::Str)];
 const S2: &[Param] = &[p("source", P::Str), p("value", P::Str)];
 
 pub static DEFS: &[FnDef] = &[
-    row("strlen", S1, 1, KqlType::Long, |a| Ok(Val::Long(s(a, 0).encode_utf16().count() as i64))),
-    row("string_size", S1, 1, KqlType::Long, |a| Ok(Val::Long(s(a, 0).len() as i64))),
-    row_var("strcat", &[p("argument", P::Any)], 1, Ret::Fixed(KqlType::String), |a| {
-        str_val(a.iter().map(Val::to_kstring).collect::<String>())
+    row("strlen", S1, 1, KqlType::Long, |a| {
+        Ok(Val::Long(s(a, 0).encode_utf16().count() as i64))
     }),
-    row_var("strcat_delim", &[p("delimiter", P::Str), p("argument", P::Any)], 3, Ret::Fixed(KqlType::String), |a| {
-        let d = s(a, 0);
-        str_val(a.iter().skip(1).map(Val::to_kstring).collect::<Vec<_>>().join(&d))
+    row("string_size", S1, 1, KqlType::Long, |a| {
+        Ok(Val::Long(s(a, 0).len() as i64))
     }),
-    row("strcat_array", &[p("array", P::Dynamic), p("delimiter", P::Str)], 2, KqlType::String, |a| {
-        let d = s(a, 1);
-        match arg(a, 0) {
-            Val::Dyn(Json::Array(items)) => {
-                str_val(items.iter().map(|j| json_to_val(j).to_kstring()).collect::<Vec<_>>().join(&d))
+    row_var(
+        "strcat",
+        &[p("argument", P::Any)],
+        1,
+        Ret::Fixed(KqlType::String),
+        |a| str_val(a.iter().map(Val::to_kstring).collect::<String>()),
+    ),
+    row_var(
+        "strcat_delim",
+        &[p("delimiter", P::Str), p("argument", P::Any)],
+        3,
+        Ret::Fixed(KqlType::String),
+        |a| {
+            let d = s(a, 0);
+            str_val(a.iter().skip(1).map(Val::to_kstring).collect::<Vec<_>>().join(&d))
+        },
+    ),
+    row(
+        "strcat_array",
+        &[p("array", P::Dynamic), p("delimiter", P::Str)],
+        2,
+        KqlType::String,
+        |a| {
+            let d = s(a, 1);
+            match arg(a, 0) {
+                Val::Dyn(Json::Array(items)) => str_val(
+                    items
+                        .iter()
+                        .map(|j| json_to_val(j).to_kstring())
+                        .collect::<Vec<_>>()
+                        .join(&d),
+                ),
+                _ => str_val(""),
             }
-            _ => str_val(""),
-        }
-    }),
-    row("substring", &[p("source", P::Str), p("startingIndex", P::Int), p("length", P::Int)], 2, KqlType::String, |a| {
-        let chars: Vec<char> = s(a, 0).chars().collect();
-        let n = chars.len() as i64;
-        let Some(start) = int_arg(a, 1) else { return str_val("") };
-        let start = if start < 0 { (n + start).max(0) } else { start.min(n) };
-        let len = match arg(a, 2) {
-            Val::Null => n - start,
-            v => v.as_i64().unwrap_or(0).max(0),
-        };
-        let end = (start + len).min(n);
-        str_val(chars[start as usize..end.max(start) as usize].iter().collect::<String>())
-    }),
+        },
+    ),
+    row(
+        "substring",
+        &[p("source", P::Str), p("startingIndex", P::Int), p("length", P::Int)],
+        2,
+        KqlType::String,
+        |a| {
+            let chars: Vec<char> = s(a, 0).chars().collect();
+            let n = chars.len() as i64;
+            let Some(start) = int_arg(a, 1) else { return str_val("") };
+            let start = if start < 0 { (n + start).max(0) } else { start.min(n) };
+            let len = match arg(a, 2) {
+                Val::Null => n - start,
+                v => v.as_i64().unwrap_or(0).max(0),
+            };
+            let end = (start + len).min(n);
+            str_val(
+                chars[start as usize..end.max(start) as usize]
+                    .iter()
+                    .collect::<String>(),
+            )
+        },
+    ),
     row("tolower", S1, 1, KqlType::String, |a| str_val(s(a, 0).to_lowercase())),
     row("toupper", S1, 1, KqlType::String, |a| str_val(s(a, 0).to_uppercase())),
-    row("trim", &[p("regex", P::Str), p("source", P::Str)], 2, KqlType::String, |a| {
-        let t = trim_start(&s(a, 0), &s(a, 1))?;
-        str_val(trim_end(&s(a, 0), &t)?)
-    }),
-    row("trim_start", &[p("regex", P::Str), p("source", P::Str)], 2, KqlType::String, |a| {
-        str_val(trim_start(&s(a, 0), &s(a, 1))?)
-    }),
-    row("trim_end", &[p("regex", P::Str), p("source", P::Str)], 2, KqlType::String, |a| {
-        str_val(trim_end(&s(a, 0), &s(a, 1))?)
-    }),
-    row("split", &[p("source", P::Str), p("delimiter", P::Str), p("requestedIndex", P::Int)], 2, KqlType::Dynamic, |a| {
-        let src = s(a, 0);
-        let d = s(a, 1);
-        let parts: Vec<Json> = if d.is_empty() {
-            vec![Json::String(src)]
-        } else {
-            src.split(d.as_str()).map(|x| Json::String(x.to_string())).collect()
-        };
-        match arg(a, 2) {
-            Val::Null => arr(parts),
-            v => {
-                let i = v.as_i64().unwrap_or(-1);
-                let len = parts.len() as i64;
-                let i = if i < 0 { len + i } else { i };
-                arr(usize::try_from(i).ok().and_then(|i| parts.get(i).cloned()).into_iter().collect())
+    row(
+        "trim",
+        &[p("regex", P::Str), p("source", P::Str)],
+        2,
+        KqlType::String,
+        |a| {
+            let t = trim_start(&s(a, 0), &s(a, 1))?;
+            str_val(trim_end(&s(a, 0), &t)?)
+        },
+    ),
+    row(
+        "trim_start",
+        &[p("regex", P::Str), p("source", P::Str)],
+        2,
+        KqlType::String,
+        |a| str_val(trim_start(&s(a, 0), &s(a, 1))?),
+    ),
+    row(
+        "trim_end",
+        &[p("regex", P::Str), p("source", P::Str)],
+        2,
+        KqlType::String,
+        |a| str_val(trim_end(&s(a, 0), &s(a, 1))?),
+    ),
+    row(
+        "split",
+        &[p("source", P::Str), p("delimiter", P::Str), p("requestedIndex", P::Int)],
+        2,
+        KqlType::Dynamic,
+        |a| {
+            let src = s(a, 0);
+            let d = s(a, 1);
+            let parts: Vec<Json> = if d.is_empty() {
+                vec![Json::String(src)]
+            } else {
+                src.split(d.as_str()).map(|x| Json::String(x.to_string())).collect()
+            };
+            match arg(a, 2) {
+                Val::Null => arr(parts),
+                v => {
+                    let i = v.as_i64().unwrap_or(-1);
+                    let len = parts.len() as i64;
+                    let i = if i < 0 { len + i } else { i };
+                    arr(usize::try_from(i)
+                        .ok()
+                        .and_then(|i| parts.get(i).cloned())
+                        .into_iter()
+                        .collect())
+                }
             }
-        }
-    }),
-    row("replace_string", &[p("text", P::Str), p("lookup", P::Str), p("rewrite", P::Str)], 3, KqlType::String, |a| {
-        let (t, l, r) = (s(a, 0), s(a, 1), s(a, 2));
-        str_val(if l.is_empty() { t } else { t.replace(&l, &r) })
-    }),
-    row("replace_strings", &[p("text", P::Str), p("lookups", P::Dynamic), p("rewrites", P::Dynamic)], 3, KqlType::String, |a| {
-        str_val(replace_strings(&s(a, 0), arg(a, 1), arg(a, 2)))
-    }),
-    row("replace_regex", &[p("source", P::Str), p("lookup_regex", P::Str), p("rewrite_pattern", P::Str)], 3, KqlType::String, |a| {
-        replace_regex(&s(a, 0), &s(a, 1), &s(a, 2))
-    }),
-    row("replace", &[p("regex", P::Str), p("rewrite", P::Str), p("text", P::Str)], 3, KqlType::String, |a| {
-        replace_regex(&s(a, 2), &s(a, 0), &s(a, 1))
-    }),
+        },
+    ),
+    row(
+        "replace_string",
+        &[p("text", P::Str), p("lookup", P::Str), p("rewrite", P::Str)],
+        3,
+        KqlType::String,
+        |a| {
+            let (t, l, r) = (s(a, 0), s(a, 1), s(a, 2));
+            str_val(if l.is_empty() { t } else { t.replace(&l, &r) })
+        },
+    ),
+    row(
+        "replace_strings",
+        &[p("text", P::Str), p("lookups", P::Dynamic), p("rewrites", P::Dynamic)],
+        3,
+        KqlType::String,
+        |a| str_val(replace_strings(&s(a, 0), arg(a, 1), arg(a, 2))),
+    ),
+    row(
+        "replace_regex",
+        &[
+            p("source", P::Str),
+            p("lookup_regex", P::Str),
+            p("rewrite_pattern", P::Str),
+        ],
+        3,
+        KqlType::String,
+        |a| replace_regex(&s(a, 0), &s(a, 1), &s(a, 2)),
+    ),
+    row(
+        "replace",
+        &[p("regex", P::Str), p("rewrite", P::Str), p("text", P::Str)],
+        3,
+        KqlType::String,
+        |a| replace_regex(&s(a, 2), &s(a, 0), &s(a, 1)),
+    ),
     row(
         "extract",
-        &[p("regex", P::Str), p("captureGroup", P::Int), p("source", P::Str), p("typeLiteral", P::Str)],
+        &[
+            p("regex", P::Str),
+            p("captureGroup", P::Int),
+            p("source", P::Str),
+            p("typeLiteral", P::Str),
+        ],
         3,
         KqlType::String,
         extract,
     ),
-    row("extract_all", &[p("regex", P::Str), p("captureGroups", P::Any), p("source", P::Str)], 2, KqlType::Dynamic, extract_all),
-    row("extractall", &[p("regex", P::Str), p("captureGroups", P::Any), p("source", P::Str)], 2, KqlType::Dynamic, extract_all),
+    row(
+        "extract_all",
+        &[p("regex", P::Str), p("captureGroups", P::Any), p("source", P::Str)],
+        2,
+        KqlType::Dynamic,
+        extract_all,
+    ),
+    row(
+        "extractall",
+        &[p("regex", P::Str), p("captureGroups", P::Any), p("source", P::Str)],
+        2,
+        KqlType::Dynamic,
+        extract_all,
+    ),
     row(
         "indexof",
-        &[p("string", P::Str), p("match", P::Str), p("start", P::Int), p("length", P::Int), p("occurrence", P::Int)],
+        &[
+            p("string", P::Str),
+            p("match", P::Str),
+            p("start", P::Int),
+            p("length", P::Int),
+            p("occurrence", P::Int),
+        ],
         2,
         KqlType::Long,
         indexof,
     ),
-    row("indexof_regex", &[p("string", P::Str), p("match", P::Str), p("start", P::Int), p("length", P::Int), p("occurrence", P::Int)], 2, KqlType::Long, indexof_regex),
-    row("countof", &[p("source", P::Str), p("search", P::Str), p("kind", P::Str)], 2, KqlType::Long, countof),
-    row("reverse", S1, 1, KqlType::String, |a| str_val(s(a, 0).chars().rev().collect::<String>())),
-    row("strrep", &[p("value", P::Any), p("multiplier", P::Int), p("delimiter", P::Str)], 2, KqlType::String, |a| {
-        let n = int_arg(a, 1).unwrap_or(0).clamp(0, 1024) as usize;
-        str_val(vec![s(a, 0); n].join(&s(a, 2)))
+    row(
+        "indexof_regex",
+        &[
+            p("string", P::Str),
+            p("match", P::Str),
+            p("start", P::Int),
+            p("length", P::Int),
+            p("occurrence", P::Int),
+        ],
+        2,
+        KqlType::Long,
+        indexof_regex,
+    ),
+    row(
+        "countof",
+        &[p("source", P::Str), p("search", P::Str), p("kind", P::Str)],
+        2,
+        KqlType::Long,
+        countof,
+    ),
+    row("reverse", S1, 1, KqlType::String, |a| {
+        str_val(s(a, 0).chars().rev().collect::<String>())
     }),
-    row("translate", &[p("searchList", P::Str), p("replacementList", P::Str), p("source", P::Str)], 3, KqlType::String, |a| {
-        str_val(translate(&s(a, 0), &s(a, 1), &s(a, 2)))
-    }),
+    row(
+        "strrep",
+        &[p("value", P::Any), p("multiplier", P::Int), p("delimiter", P::Str)],
+        2,
+        KqlType::String,
+        |a| {
+            let n = int_arg(a, 1).unwrap_or(0).clamp(0, 1024) as usize;
+            str_val(vec![s(a, 0); n].join(&s(a, 2)))
+        },
+    ),
+    row(
+        "translate",
+        &[
+            p("searchList", P::Str),
+            p("replacementList", P::Str),
+            p("source", P::Str),
+        ],
+        3,
+        KqlType::String,
+        |a| str_val(translate(&s(a, 0), &s(a, 1), &s(a, 2))),
+    ),
     row("strcmp", S2, 2, KqlType::Int, |a| {
         Ok(Val::Int(match s(a, 0).cmp(&s(a, 1)) {
             std::cmp::Ordering::Less => -1,
@@ -140,39 +277,60 @@ pub static DEFS: &[FnDef] = &[
     row("unicode_codepoints_from_string", S1, 1, KqlType::Dynamic, |a| {
         arr(s(a, 0).chars().map(|c| Json::from(c as u32)).collect())
     }),
-    row_var("unicode_codepoints_to_string", &[p("values", P::Any)], 1, Ret::Fixed(KqlType::String), |a| {
-        let mut out = String::new();
-        for v in a {
-            let items = match v {
-                Val::Dyn(Json::Array(items)) => items.iter().map(json_to_val).collect(),
-                other => vec![other.clone()],
-            };
-            for it in items {
-                match it.as_i64().and_then(|c| u32::try_from(c).ok()).and_then(char::from_u32) {
-                    Some(c) => out.push(c),
-                    None => return Ok(Val::Null),
+    row_var(
+        "unicode_codepoints_to_string",
+        &[p("values", P::Any)],
+        1,
+        Ret::Fixed(KqlType::String),
+        |a| {
+            let mut out = String::new();
+            for v in a {
+                let items = match v {
+                    Val::Dyn(Json::Array(items)) => items.iter().map(json_to_val).collect(),
+                    other => vec![other.clone()],
+                };
+                for it in items {
+                    match it.as_i64().and_then(|c| u32::try_from(c).ok()).and_then(char::from_u32) {
+                        Some(c) => out.push(c),
+                        None => return Ok(Val::Null),
+                    }
                 }
             }
-        }
-        str_val(out)
-    }),
-    row("has_any_index", &[p("source", P::Str), p("values", P::Dynamic)], 2, KqlType::Long, |a| {
-        let src = s(a, 0);
-        let Val::Dyn(Json::Array(items)) = arg(a, 1) else { return Ok(Val::Long(-1)) };
-        let idx = items
-            .iter()
-            .position(|j| Needle::new(&json_to_val(j).to_kstring(), false).test(StrOp::Has, &src));
-        Ok(Val::Long(idx.map(|i| i as i64).unwrap_or(-1)))
-    }),
+            str_val(out)
+        },
+    ),
+    row(
+        "has_any_index",
+        &[p("source", P::Str), p("values", P::Dynamic)],
+        2,
+        KqlType::Long,
+        |a| {
+            let src = s(a, 0);
+            let Val::Dyn(Json::Array(items)) = arg(a, 1) else {
+                return Ok(Val::Long(-1));
+            };
+            let idx = items
+                .iter()
+                .position(|j| Needle::new(&json_to_val(j).to_kstring(), false).test(StrOp::Has, &src));
+            Ok(Val::Long(idx.map(|i| i as i64).unwrap_or(-1)))
+        },
+    ),
     row("isascii", S1, 1, KqlType::Bool, |a| Ok(Val::Bool(s(a, 0).is_ascii()))),
     row("isutf8", S1, 1, KqlType::Bool, |_| Ok(Val::Bool(true))),
-    row("parse_csv", S1, 1, KqlType::Dynamic, |a| arr(parse_csv(&s(a, 0)).into_iter().map(Json::String).collect())),
-    row("parse_command_line", &[p("command_line", P::Str), p("parser_type", P::Str)], 2, KqlType::Dynamic, |a| {
-        arr(parse_command_line(&s(a, 0)).into_iter().map(Json::String).collect())
+    row("parse_csv", S1, 1, KqlType::Dynamic, |a| {
+        arr(parse_csv(&s(a, 0)).into_iter().map(Json::String).collect())
     }),
-    row("to_utf8", S1, 1, KqlType::Dynamic, |a| arr(s(a, 0).bytes().map(Json::from).collect())),
+    row(
+        "parse_command_line",
+        &[p("command_line", P::Str), p("parser_type", P::Str)],
+        2,
+        KqlType::Dynamic,
+        |a| arr(parse_command_line(&s(a, 0)).into_iter().map(Json::String).collect()),
+    ),
+    row("to_utf8", S1, 1, KqlType::Dynamic, |a| {
+        arr(s(a, 0).bytes().map(Json::from).collect())
+    }),
 ];
-
 
 fn trim_start(re: &str, src: &str) -> Result<String> {
     let r = regex_cache::get(&format!("^(?:{re})+"))?;
@@ -246,12 +404,17 @@ fn replace_strings(text: &str, lookups: &Val, rewrites: &Val) -> String {
 /// The text of a type literal argument (`typeof(long)` arrives as "long").
 fn convert_to(v: String, ty: &Val) -> Val {
     let name = ty.to_kstring();
-    let Ok(t) = name.trim().parse::<KqlType>() else { return Val::Str(v) };
+    let Ok(t) = name.trim().parse::<KqlType>() else {
+        return Val::Str(v);
+    };
     let sv = Val::Str(v);
     use super::convert::*;
     match t {
         KqlType::Long => to_long(&sv).map(Val::Long).unwrap_or(Val::Null),
-        KqlType::Int => to_long(&sv).and_then(|x| i32::try_from(x).ok()).map(Val::Int).unwrap_or(Val::Null),
+        KqlType::Int => to_long(&sv)
+            .and_then(|x| i32::try_from(x).ok())
+            .map(Val::Int)
+            .unwrap_or(Val::Null),
         KqlType::Real => to_real(&sv).map(Val::Real).unwrap_or(Val::Null),
         KqlType::Bool => to_bool(&sv).map(Val::Bool).unwrap_or(Val::Null),
         KqlType::DateTime => to_datetime(&sv).map(Val::DateTime).unwrap_or(Val::Null),
@@ -277,7 +440,11 @@ fn extract(a: &[Val]) -> Result<Val> {
 }
 
 fn extract_all(a: &[Val]) -> Result<Val> {
-    let (groups, src) = if a.len() >= 3 { (Some(arg(a, 1)), s(a, 2)) } else { (None, s(a, 1)) };
+    let (groups, src) = if a.len() >= 3 {
+        (Some(arg(a, 1)), s(a, 2))
+    } else {
+        (None, s(a, 1))
+    };
     let r = regex_cache::get(&s(a, 0))?;
     let names: Vec<Option<&str>> = r.capture_names().collect();
     let wanted: Vec<usize> = match groups {
@@ -296,7 +463,10 @@ fn extract_all(a: &[Val]) -> Result<Val> {
         let vals: Vec<Json> = if wanted.is_empty() {
             vec![Json::String(c.get(0).map(|m| m.as_str()).unwrap_or("").to_string())]
         } else {
-            wanted.iter().map(|g| Json::String(c.get(*g).map(|m| m.as_str()).unwrap_or("").to_string())).collect()
+            wanted
+                .iter()
+                .map(|g| Json::String(c.get(*g).map(|m| m.as_str()).unwrap_or("").to_string()))
+                .collect()
         };
         if vals.len() == 1 {
             out.extend(vals);
@@ -328,13 +498,19 @@ fn search_range(n: usize, a: &[Val]) -> Option<(usize, usize, usize)> {
     }
     // Kusto examines `length` positions after `start` inclusive (its own examples show it).
     let end = if length == -1 { n } else { (start + length + 1).min(n) };
-    Some((start.min(n) as usize, end.max(start.min(n)) as usize, occurrence.max(1) as usize))
+    Some((
+        start.min(n) as usize,
+        end.max(start.min(n)) as usize,
+        occurrence.max(1) as usize,
+    ))
 }
 
 fn indexof(a: &[Val]) -> Result<Val> {
     let chars: Vec<char> = s(a, 0).chars().collect();
     let needle: Vec<char> = s(a, 1).chars().collect();
-    let Some((start, end, occurrence)) = search_range(chars.len(), a) else { return Ok(Val::Null) };
+    let Some((start, end, occurrence)) = search_range(chars.len(), a) else {
+        return Ok(Val::Null);
+    };
     let mut seen = 0;
     let mut i = start;
     while i + needle.len() <= end {
@@ -353,7 +529,9 @@ fn indexof_regex(a: &[Val]) -> Result<Val> {
     let text = s(a, 0);
     let r = regex_cache::get(&s(a, 1))?;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let Some((start, end, occurrence)) = search_range(chars.len(), a) else { return Ok(Val::Null) };
+    let Some((start, end, occurrence)) = search_range(chars.len(), a) else {
+        return Ok(Val::Null);
+    };
     let byte = |ci: usize| chars.get(ci).map(|(b, _)| *b).unwrap_or(text.len());
     let region = &text[byte(start)..byte(end)];
     match r.find_iter(region).nth(occurrence - 1) {
@@ -523,7 +701,10 @@ mod tests {
         assert_eq!(call("string_size", vec![st("⒦⒰⒮⒯⒪")]), "15");
         assert_eq!(call("strcat", vec![st("a"), lit::long(1), lit::bool(true)]), "a1true");
         assert_eq!(call("strcat_delim", vec![st("-"), st("a"), lit::long(2)]), "a-2");
-        assert_eq!(call("strcat_array", vec![lit::dynamic(&json!([1, 2, 3])), st("->")]), "1->2->3");
+        assert_eq!(
+            call("strcat_array", vec![lit::dynamic(&json!([1, 2, 3])), st("->")]),
+            "1->2->3"
+        );
     }
 
     #[test]
@@ -537,17 +718,26 @@ mod tests {
 
     #[test]
     fn trims() {
-        assert_eq!(call("trim", vec![st("--"), st("--https://bing.com--")]), "https://bing.com");
+        assert_eq!(
+            call("trim", vec![st("--"), st("--https://bing.com--")]),
+            "https://bing.com"
+        );
         assert_eq!(call("trim", vec![st(r"[^\w]+"), st("-  Te st1// $")]), "Te st1");
         assert_eq!(call("trim_start", vec![st("a"), st("aabaa")]), "baa");
         assert_eq!(call("trim_end", vec![st("a"), st("aabaa")]), "aab");
-        assert_eq!(call("trim", vec![st(r"\s+"), st("    Hello, world!    ")]), "Hello, world!");
+        assert_eq!(
+            call("trim", vec![st(r"\s+"), st("    Hello, world!    ")]),
+            "Hello, world!"
+        );
     }
 
     #[test]
     fn split_examples() {
         assert_eq!(call("split", vec![st("aa_bb"), st("_")]), r#"["aa","bb"]"#);
-        assert_eq!(call("split", vec![st("aaa_bbb_ccc"), st("_"), lit::long(1)]), r#"["bbb"]"#);
+        assert_eq!(
+            call("split", vec![st("aaa_bbb_ccc"), st("_"), lit::long(1)]),
+            r#"["bbb"]"#
+        );
         assert_eq!(call("split", vec![st(""), st("_")]), r#"[""]"#);
         assert_eq!(call("split", vec![st("a__b"), st("_")]), r#"["a","","b"]"#);
         assert_eq!(call("split", vec![st("aabbcc"), st("bb")]), r#"["aa","cc"]"#);
@@ -555,15 +745,37 @@ mod tests {
 
     #[test]
     fn regex_functions() {
-        assert_eq!(call("replace_regex", vec![st("abc123"), st(r"(\d)"), st(r"<\1>")]), "abc<1><2><3>");
-        assert_eq!(call("replace_string", vec![st("A magic trick"), st("magic"), st("cool")]), "A cool trick");
         assert_eq!(
-            call("replace_strings", vec![st("Swap words"), lit::dynamic(&json!(["Swap", "words"])), lit::dynamic(&json!(["words", "Swap"]))]),
+            call("replace_regex", vec![st("abc123"), st(r"(\d)"), st(r"<\1>")]),
+            "abc<1><2><3>"
+        );
+        assert_eq!(
+            call("replace_string", vec![st("A magic trick"), st("magic"), st("cool")]),
+            "A cool trick"
+        );
+        assert_eq!(
+            call(
+                "replace_strings",
+                vec![
+                    st("Swap words"),
+                    lit::dynamic(&json!(["Swap", "words"])),
+                    lit::dynamic(&json!(["words", "Swap"]))
+                ]
+            ),
             "words Swap"
         );
-        assert_eq!(call("extract", vec![st(r"x=([0-9.]+)"), lit::long(1), st("hello x=45.6|wo")]), "45.6");
-        assert_eq!(call("extract", vec![st(r"x=([0-9.]+)"), lit::long(1), st("nothing")]), "");
-        let (v, ty) = crate::testkit::call_typed("extract", vec![st(r"x=([0-9.]+)"), lit::long(1), st("x=45.6"), st("real")]);
+        assert_eq!(
+            call("extract", vec![st(r"x=([0-9.]+)"), lit::long(1), st("hello x=45.6|wo")]),
+            "45.6"
+        );
+        assert_eq!(
+            call("extract", vec![st(r"x=([0-9.]+)"), lit::long(1), st("nothing")]),
+            ""
+        );
+        let (v, ty) = crate::testkit::call_typed(
+            "extract",
+            vec![st(r"x=([0-9.]+)"), lit::long(1), st("x=45.6"), st("real")],
+        );
         assert_eq!((v.as_str(), ty), ("45.6", schema::KqlType::String));
         let id = st("82b8be2d-dfa7-4bd1-8f63-24ad26d31449");
         assert_eq!(
@@ -571,11 +783,21 @@ mod tests {
             r#"["82","b8","be","2d","df","a7","4b","d1","8f","63","24","ad","26","d3","14","49"]"#
         );
         assert_eq!(
-            call("extract_all", vec![st(r"(\w)(\w+)(\w)"), lit::dynamic(&json!([1, 3])), id.clone()]),
+            call(
+                "extract_all",
+                vec![st(r"(\w)(\w+)(\w)"), lit::dynamic(&json!([1, 3])), id.clone()]
+            ),
             r#"[["8","d"],["d","7"],["4","1"],["8","3"],["2","9"]]"#
         );
         assert_eq!(
-            call("extract_all", vec![st(r"(?P<first>\w)(?P<middle>\w+)(?P<last>\w)"), lit::dynamic(&json!(["first", 2, "last"])), id]),
+            call(
+                "extract_all",
+                vec![
+                    st(r"(?P<first>\w)(?P<middle>\w+)(?P<last>\w)"),
+                    lit::dynamic(&json!(["first", 2, "last"])),
+                    id
+                ]
+            ),
             r#"[["8","2b8be2","d"],["d","fa","7"],["4","bd","1"],["8","f6","3"],["2","4ad26d3144","9"]]"#
         );
         assert_eq!(call("countof", vec![st("aaaa"), st("aa")]), "3");
@@ -591,35 +813,100 @@ mod tests {
         assert_eq!(call("indexof", vec![s(), st("cde"), lit::long(1), lit::long(2)]), "-1");
         assert_eq!(call("indexof", vec![s(), st("cde"), lit::long(3), lit::long(4)]), "-1");
         assert_eq!(call("indexof", vec![s(), st("cde"), lit::long(-5)]), "2");
-        assert_eq!(call("indexof", vec![lit::long(1234567), lit::long(5), lit::long(1), lit::long(4)]), "4");
+        assert_eq!(
+            call(
+                "indexof",
+                vec![lit::long(1234567), lit::long(5), lit::long(1), lit::long(4)]
+            ),
+            "4"
+        );
         assert_eq!(call("indexof", vec![s(), st("cde"), lit::long(2), lit::long(-1)]), "2");
-        assert_eq!(call("indexof", vec![st("abcdefgabcdefg"), st("cde"), lit::long(1), lit::long(10), lit::long(2)]), "9");
-        assert_eq!(call("indexof", vec![st("abcdefgabcdefg"), st("cde"), lit::long(1), lit::long(-1), lit::long(3)]), "-1");
+        assert_eq!(
+            call(
+                "indexof",
+                vec![
+                    st("abcdefgabcdefg"),
+                    st("cde"),
+                    lit::long(1),
+                    lit::long(10),
+                    lit::long(2)
+                ]
+            ),
+            "9"
+        );
+        assert_eq!(
+            call(
+                "indexof",
+                vec![
+                    st("abcdefgabcdefg"),
+                    st("cde"),
+                    lit::long(1),
+                    lit::long(-1),
+                    lit::long(3)
+                ]
+            ),
+            "-1"
+        );
     }
 
     #[test]
     fn misc_string_functions() {
         assert_eq!(call("reverse", vec![st("ABC")]), "CBA");
         assert_eq!(call("reverse", vec![lit::real(123.45)]), "54.321");
-        assert_eq!(call("strrep", vec![lit::long(123), lit::long(3), st(".")]), "123.123.123");
-        assert_eq!(call("strrep", vec![lit::timespan(3_000_000_000), lit::long(2), st(" ")]), "00:00:03 00:00:03");
+        assert_eq!(
+            call("strrep", vec![lit::long(123), lit::long(3), st(".")]),
+            "123.123.123"
+        );
+        assert_eq!(
+            call("strrep", vec![lit::timespan(3_000_000_000), lit::long(2), st(" ")]),
+            "00:00:03 00:00:03"
+        );
         assert_eq!(call("translate", vec![st("krasp"), st("otsku"), st("spark")]), "kusto");
         assert_eq!(call("translate", vec![st("abc"), st("x"), st("abc")]), "xxx");
         assert_eq!(call("translate", vec![st("abc"), st(""), st("ab")]), "");
         assert_eq!(call("strcmp", vec![st("ABC"), st("ABD")]), "-1");
         assert_eq!(call("unicode_codepoints_from_string", vec![st("⒦⒰")]), "[9382,9392]");
-        assert_eq!(call("unicode_codepoints_to_string", vec![lit::long(75), lit::dynamic(&json!([117, 115]))]), "Kus");
-        assert_eq!(call("has_any_index", vec![st("this is an example"), lit::dynamic(&json!(["not", "example"]))]), "1");
-        assert_eq!(call("has_any_index", vec![st("Example number 2"), lit::dynamic(&json!([1, 2, 3]))]), "1");
+        assert_eq!(
+            call(
+                "unicode_codepoints_to_string",
+                vec![lit::long(75), lit::dynamic(&json!([117, 115]))]
+            ),
+            "Kus"
+        );
+        assert_eq!(
+            call(
+                "has_any_index",
+                vec![st("this is an example"), lit::dynamic(&json!(["not", "example"]))]
+            ),
+            "1"
+        );
+        assert_eq!(
+            call(
+                "has_any_index",
+                vec![st("Example number 2"), lit::dynamic(&json!([1, 2, 3]))]
+            ),
+            "1"
+        );
         assert_eq!(call("has_any_index", vec![st("x"), lit::dynamic(&json!([]))]), "-1");
         assert_eq!(call("tolower", vec![st("ÄBC")]), "äbc");
         assert_eq!(
-            call("parse_csv", vec![st("aa,\"b,b,b\",cc,\"Escaping quotes: \"\"Title\"\"\",\"line1\nline2\"")]),
+            call(
+                "parse_csv",
+                vec![st(
+                    "aa,\"b,b,b\",cc,\"Escaping quotes: \"\"Title\"\"\",\"line1\nline2\""
+                )]
+            ),
             r#"["aa","b,b,b","cc","Escaping quotes: \"Title\"","line1\nline2"]"#
         );
-        assert_eq!(call("parse_csv", vec![st("record1,a\nrecord2,x")]), r#"["record1","a"]"#);
         assert_eq!(
-            call("parse_command_line", vec![st(r#"echo "hello world" a\"b"#), st("windows")]),
+            call("parse_csv", vec![st("record1,a\nrecord2,x")]),
+            r#"["record1","a"]"#
+        );
+        assert_eq!(
+            call(
+                "parse_command_line",
+                vec![st(r#"echo "hello world" a\"b"#), st("windows")]
+            ),
             r#"["echo","hello world","a\"b"]"#
         );
     }

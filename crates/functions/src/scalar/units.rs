@@ -85,7 +85,7 @@ static FORCE: &[(&str, f64)] = &[
     ("Micronewton", 1e-6),
     ("Millinewton", 1e-3),
     ("Newton", 1.0),
-    ("OunceForce", 0.27801385095378125),
+    ("OunceForce", 0.278_013_850_953_781_2),
     ("Poundal", 0.138254954376),
     ("PoundForce", 4.4482216152605),
     ("ShortTonForce", 8896.443230521),
@@ -220,7 +220,7 @@ static VOLUME: &[(&str, f64)] = &[
     ("HectousGallon", US_GALLON * 100.0),
     ("ImperialBeerBarrel", 0.16365924),
     ("ImperialGallon", 4.54609e-3),
-    ("ImperialOunce", 2.8413062499962901241875439064617e-5),
+    ("ImperialOunce", 2.841_306_249_996_29e-5),
     ("ImperialPint", 5.6826125e-4),
     ("KilocubicFoot", CUBIC_FOOT * 1e3),
     ("KilocubicMeter", 1e3),
@@ -333,7 +333,10 @@ pub static DEFS: &[FnDef] = &[
         let (Some(x), from, to) = (arg(a, 0).as_f64(), arg(a, 1).to_kstring(), arg(a, 2).to_kstring()) else {
             return Ok(Val::Null);
         };
-        Ok(to_kelvin(x, &from).and_then(|k| from_kelvin(k, &to)).map(Val::Real).unwrap_or(Val::Null))
+        Ok(to_kelvin(x, &from)
+            .and_then(|k| from_kelvin(k, &to))
+            .map(Val::Real)
+            .unwrap_or(Val::Null))
     }),
 ];
 
@@ -343,7 +346,9 @@ mod tests {
     use crate::testkit::call;
 
     fn conv(f: &str, x: f64, a: &str, b: &str) -> f64 {
-        call(f, vec![lit::real(x), lit::string(a), lit::string(b)]).parse().unwrap_or(f64::NAN)
+        call(f, vec![lit::real(x), lit::string(a), lit::string(b)])
+            .parse()
+            .unwrap_or(f64::NAN)
     }
 
     #[test]
@@ -358,6 +363,12 @@ mod tests {
         assert!((conv("convert_volume", 1.0, "UsGallon", "Liter") - 3.785411784).abs() < 1e-9);
         assert!((conv("convert_force", 1.0, "KilogramForce", "Newton") - 9.80665).abs() < 1e-9);
         assert!((conv("convert_angle", 30.0, "Degree", "Tilt") - 0.5).abs() < 1e-9);
-        assert_eq!(call("convert_length", vec![lit::real(1.0), lit::string("Furlong"), lit::string("Meter")]), "");
+        assert_eq!(
+            call(
+                "convert_length",
+                vec![lit::real(1.0), lit::string("Furlong"), lit::string("Meter")]
+            ),
+            ""
+        );
     }
 }
