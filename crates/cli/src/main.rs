@@ -51,6 +51,10 @@ enum Command {
     Tables(commands::tables::Args),
     /// Generate realistic Defender telemetry with planted RMM tools and a ground truth.
     Generate(commands::generate::Args),
+    /// Run a KQL query over the data directory (and files given with --table).
+    Query(commands::query::Args),
+    /// Run KQL examples with documented output (.jsonl) and report the differences.
+    Conformance(commands::conformance::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,8 @@ fn main() -> ExitCode {
         Command::Ingest(args) => commands::ingest::run(&global, args),
         Command::Tables(args) => commands::tables::run(&global, args),
         Command::Generate(args) => commands::generate::run(&global, args),
+        Command::Query(args) => commands::query::run(&global, args),
+        Command::Conformance(args) => commands::conformance::run(&global, args),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
-pub mod schema;
-pub mod rules;
 pub mod check;
+pub mod conformance;
 pub mod fmt;
-pub mod ingest;
-pub mod tables;
 pub mod generate;
+pub mod ingest;
+pub mod query;
+pub mod rules;
+pub mod schema;
+pub mod tables;

@@ -35,6 +35,7 @@ impl Planner<'_> {
             "toscalar" => return self.lower_toscalar(c, span, sc),
             "materialize" | "table" | "view" => return Err(self.report(diag::scalar_expected(span))),
             "pack_all" => return self.lower_pack_all(c, span, sc),
+            "column_names_of" => return self.lower_column_names_of(c, sc),
             "column_ifexists" | "columnifexists" => return self.lower_column_ifexists(c, span, sc),
             "ingestion_time" if c.args.is_empty() => {
                 // No table here has an ingestion-time policy; Kusto then returns null.
@@ -58,7 +59,7 @@ impl Planner<'_> {
         if WINDOW_FUNCTIONS.contains(&name) {
             return self.lower_window_call(c, span, sc);
         }
-        let is_aggregate = functions::aggregate_function_names().contains(&name);
+        let is_aggregate = functions::aggregate::is_aggregate(name);
         if is_aggregate && sc.aggs.is_some() {
             return self.lower_aggregate_call(c, span, sc);
         }
@@ -112,10 +113,40 @@ impl Planner<'_> {
     /// An aggregate inside `summarize`: lowered by the library and replaced by a reference
     /// to the hidden column the aggregation produces.
     fn lower_aggregate_call(&mut self, c: &ast::Call, span: kql::Span, sc: &mut Scope<'_>) -> PResult<TypedExpr> {
-        // Aggregates do not nest: their arguments are plain row expressions.
+        // Aggregates do not nest: their arguments are plain row expressions. `*` stands for
+        // the columns other than the first argument and the `by` keys.
         let args = {
-            let mut inner = Scope::new(sc.env, sc.row, sc.op);
-            self.lower_args(&c.args, &mut inner)?
+            let excluded: Vec<String> = {
+                let mut ex = sc.aggs.as_deref().map(|a| a.by_names.clone()).unwrap_or_default();
+                if let Some(first) = c.args.first()
+                    && let ExprKind::Name(id) = &first.value.kind
+                {
+                    ex.push(id.name.clone());
+                }
+                ex
+            };
+            let mut out = Vec::with_capacity(c.args.len());
+            let mut failed = false;
+            for a in &c.args {
+                if matches!(a.value.kind, ExprKind::Star) {
+                    for col_ in sc.row.unwrap_or(&[]).iter().filter(|x| !excluded.contains(&x.name)) {
+                        out.push(Arg::positional(TypedExpr::new(col(&col_.name), col_.ty)));
+                    }
+                    continue;
+                }
+                let mut inner = Scope::new(sc.env, sc.row, sc.op);
+                match self.lower_scalar(&a.value, &mut inner) {
+                    Ok(v) => out.push(match &a.name {
+                        Some(n) => Arg::named(n.name.clone(), v),
+                        None => Arg::positional(v),
+                    }),
+                    Err(_) => failed = true,
+                }
+            }
+            if failed {
+                return Err(Reported);
+            }
+            out
         };
         let agg = match functions::lower_aggregate(&c.name.name, args, &self.ctx) {
             Ok(a) => a,
@@ -178,6 +209,25 @@ impl Planner<'_> {
             }
         }
         Ok(crate::literal::typed_null(first.ty))
+    }
+
+    /// `column_names_of(T)`: the column names of a table, known when planning.
+    fn lower_column_names_of(&mut self, c: &ast::Call, sc: &mut Scope<'_>) -> PResult<TypedExpr> {
+        let [arg] = c.args.as_slice() else {
+            return Err(self.report(Diagnostic::error(
+                "KS121",
+                "The function 'column_names_of' expects 1 argument.",
+                c.args_span,
+            )));
+        };
+        let env = sc.env.clone();
+        let t = self.lower_tabular(&arg.value, &env)?;
+        let names: Vec<serde_json::Value> = t
+            .cols
+            .iter()
+            .map(|c| serde_json::Value::String(c.name.clone()))
+            .collect();
+        Ok(crate::literal::dynamic(&serde_json::Value::Array(names)))
     }
 
     /// `pack_all([ignore_null_empty])`: a bag of every column of the row.

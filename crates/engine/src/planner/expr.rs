@@ -15,6 +15,8 @@ use schema::KqlType;
 #[derive(Default)]
 pub struct AggCollector {
     pub items: Vec<(String, TypedAgg)>,
+    /// The `by` keys of the summarize (which `arg_max(x, *)`'s `*` leaves out).
+    pub by_names: Vec<String>,
 }
 
 /// What a scalar expression can see.
@@ -187,10 +189,15 @@ impl Planner<'_> {
                 format!("Wildcarded names not allowed in this context: '{}'", p.pattern),
                 e.span,
             ))),
-            ExprKind::TypeOf(_) => Err(self.report(Diagnostic::error(
+            // `typeof(long)` as a function argument is the type's name (the library's contract).
+            ExprKind::TypeOf(ast::TableSchemaOrType::Type(t)) => {
+                let ty = self.type_name(t)?;
+                Ok(crate::literal::string(ty.name()))
+            }
+            ExprKind::TypeOf(ast::TableSchemaOrType::Schema(s)) => Err(self.report(Diagnostic::error(
                 "KS108",
-                "typeof(…) is only allowed where a type is expected (mv-expand to typeof, dynamic_to_json)",
-                e.span,
+                "A scalar type expected in typeof(…)",
+                s.span,
             ))),
             ExprKind::Error => Err(Reported),
         }

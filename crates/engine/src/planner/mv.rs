@@ -177,22 +177,8 @@ impl Planner<'_> {
         // A hidden key identifies the input row through the subquery.
         let key = self.hidden("row");
         let keyed = {
-            let rn = datafusion::functions_window::expr_fn::row_number();
-            let mut exprs: Vec<Expr> = t.cols.iter().map(|c| col(&c.name)).collect();
-            exprs.push(rn.alias(key.clone()));
-            let plan = LogicalPlanBuilder::window_plan(
-                t.plan.clone(),
-                vec![datafusion::functions_window::expr_fn::row_number().alias(key.clone())],
-            )
-            .and_then(|p| {
-                LogicalPlanBuilder::from(p)
-                    .project(exprs.into_iter().map(|e| match e {
-                        Expr::Alias(a) if a.name == key => col(&key),
-                        e => e,
-                    }))
-                    .and_then(|b| b.build())
-            });
-            match plan {
+            let rn = datafusion::functions_window::expr_fn::row_number().alias(key.clone());
+            match super::window::window_node(t.plan.clone(), rn) {
                 Ok(p) => {
                     let mut cols = t.cols.clone();
                     cols.push(Col::new(key.clone(), KqlType::Long));
@@ -201,17 +187,60 @@ impl Planner<'_> {
                 Err(e) => return Err(self.internal("mv-apply", e, m.span)),
             }
         };
-        let expanded = self.mv_expand(keyed, &m.items, false, index_name, limit, env, m.span, "mv-apply")?;
+        let expanded = self.mv_expand(
+            keyed.clone(),
+            &m.items,
+            false,
+            index_name,
+            limit,
+            env,
+            m.span,
+            "mv-apply",
+        )?;
         // The subquery sees the expanded columns and the other columns of the row.
         let mut local = env.clone();
         let result = self.keyed_pipeline(expanded, &m.body, &key, &mut local)?;
-        let names: Vec<String> = result
-            .cols
-            .iter()
-            .filter(|c| c.name != key)
-            .map(|c| c.name.clone())
-            .collect();
-        result.select(&names).map_err(|e| self.internal("mv-apply", e, m.span))
+        // Its rows are joined back to the other columns of their input row.
+        let build = || -> datafusion::common::Result<Tab> {
+            let missing: Vec<&Col> = t.cols.iter().filter(|c| !result.has(&c.name)).collect();
+            let mut items: Vec<(Expr, Col)> = Vec::new();
+            let plan = if missing.is_empty() {
+                for c in &result.cols {
+                    if c.name != key {
+                        items.push((col(&c.name), c.clone()));
+                    }
+                }
+                result.plan.clone()
+            } else {
+                let (l, r) = ("__quarry_row", "__quarry_applied");
+                let side =
+                    |s: &str, n: &str| Expr::Column(Column::new(Some(datafusion::common::TableReference::bare(s)), n));
+                let left = LogicalPlanBuilder::from(keyed.plan.clone()).alias(l)?.build()?;
+                let right = LogicalPlanBuilder::from(result.plan.clone()).alias(r)?.build()?;
+                let joined = LogicalPlanBuilder::from(left)
+                    .join_with_expr_keys(
+                        right,
+                        datafusion::common::JoinType::Inner,
+                        (vec![side(l, &key)], vec![side(r, &key)]),
+                        None,
+                    )?
+                    .build()?;
+                for c in &t.cols {
+                    let from = if result.has(&c.name) { r } else { l };
+                    items.push((side(from, &c.name), c.clone()));
+                }
+                for c in &result.cols {
+                    if c.name != key && !t.has(&c.name) {
+                        items.push((side(r, &c.name), c.clone()));
+                    }
+                }
+                joined
+            };
+            let exprs: Vec<Expr> = items.iter().map(|(e, c)| e.clone().alias(c.name.clone())).collect();
+            let plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
+            Ok(Tab::new(plan, items.into_iter().map(|(_, c)| c).collect()))
+        };
+        build().map_err(|e| self.internal("mv-apply", e, m.span))
     }
 
     /// Runs a subquery separately for each value of `key` (kept as a column throughout): the
@@ -369,7 +398,7 @@ impl Planner<'_> {
                 .order_by(order.clone())
                 .build()?
                 .alias(rn.clone());
-            let plan = LogicalPlanBuilder::window_plan(t.plan.clone(), vec![w])?;
+            let plan = super::window::window_node(t.plan.clone(), w)?;
             let plan = LogicalPlanBuilder::from(plan)
                 .filter(col(&rn).lt_eq(lit(n as u64)))?
                 .build()?;
@@ -409,7 +438,7 @@ impl Planner<'_> {
                 .order_by(sorts.clone())
                 .build()?
                 .alias(rn.clone());
-            let plan = LogicalPlanBuilder::window_plan(t.plan.clone(), vec![w])?;
+            let plan = super::window::window_node(t.plan.clone(), w)?;
             let plan = LogicalPlanBuilder::from(plan)
                 .filter(col(&rn).lt_eq(lit(n as u64)))?
                 .build()?;

@@ -11,7 +11,6 @@ use super::expr::{AggCollector, Scope};
 use super::tab::{Col, Tab, col};
 use crate::diag::{self, PResult, Reported};
 use crate::naming::{self, unique_name};
-use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use kql::ast::{self, ExprKind};
 use kql::{Diagnostic, Span};
@@ -29,7 +28,10 @@ impl Planner<'_> {
             }
         }
         // Aggregates.
-        let mut collector = AggCollector::default();
+        let mut collector = AggCollector {
+            by_names: keys.iter().map(|(_, c)| c.name.clone()).collect(),
+            ..Default::default()
+        };
         let mut outputs: Vec<(Option<ast::Ident>, ExprWithName)> = Vec::new();
         for item in &s.aggregates {
             let before = collector.items.len();
@@ -64,20 +66,17 @@ impl Planner<'_> {
             let multi = single.then(|| collector.items[agg_index].1.columns.clone()).flatten();
             if let Some(multi) = multi {
                 let hidden = collector.items[agg_index].0.clone();
-                for (i, field) in multi.names.iter().enumerate() {
+                for (i, (field, ty)) in multi.names.iter().zip(&multi.types).enumerate() {
                     let name = explicit
                         .get(i)
                         .map(|id| id.name.clone())
                         .unwrap_or_else(|| field.clone());
-                    let ty = t.column(field).map(|c| c.ty);
                     outputs.push((
                         explicit.get(i).cloned(),
                         ExprWithName {
-                            expr: datafusion::functions::core::expr_fn::get_field(col(&hidden), field.as_str()),
+                            expr: datafusion::functions::core::expr_fn::get_field(col(&hidden), format!("f{i}")),
                             name,
-                            ty,
-                            field: Some(field.clone()),
-                            hidden: Some(hidden.clone()),
+                            ty: *ty,
                         },
                     ));
                 }
@@ -96,9 +95,7 @@ impl Planner<'_> {
                 ExprWithName {
                     expr: v.expr,
                     name,
-                    ty: Some(v.ty),
-                    field: None,
-                    hidden: None,
+                    ty: v.ty,
                 },
             ));
         }
@@ -180,24 +177,7 @@ impl Planner<'_> {
         let mut items: Vec<(Expr, Col)> = keys.iter().map(|(_, c)| (col(&c.name), c.clone())).collect();
         let mut failed = false;
         for (explicit, out) in outputs {
-            let ty = match out.ty {
-                Some(ty) => ty,
-                None => {
-                    // A field of a multi-column aggregate whose type we read from the plan.
-                    let dt = out
-                        .hidden
-                        .as_ref()
-                        .and_then(|h| plan.schema().field_with_unqualified_name(h).ok())
-                        .and_then(|f| match f.data_type() {
-                            DataType::Struct(fields) => fields
-                                .iter()
-                                .find(|x| Some(x.name()) == out.field.as_ref())
-                                .map(|x| x.data_type().clone()),
-                            _ => None,
-                        });
-                    dt.as_ref().and_then(KqlType::from_arrow).unwrap_or(KqlType::Dynamic)
-                }
-            };
+            let ty = out.ty;
             let name = if explicit.is_some() {
                 if items.iter().any(|(_, c)| c.name == out.name) {
                     failed = true;
@@ -225,9 +205,7 @@ impl Planner<'_> {
         let out = ExprWithName {
             expr: col(&hidden),
             name: "Count".into(),
-            ty: Some(KqlType::Long),
-            field: None,
-            hidden: None,
+            ty: KqlType::Long,
         };
         self.aggregate(t, Vec::new(), vec![(hidden, count)], vec![(None, out)], span, "count")
     }
@@ -271,9 +249,7 @@ impl Planner<'_> {
         let out = ExprWithName {
             expr: col(&hidden),
             name: "count_".into(),
-            ty: Some(KqlType::Long),
-            field: None,
-            hidden: None,
+            ty: KqlType::Long,
         };
         self.aggregate(
             t,
@@ -286,14 +262,11 @@ impl Planner<'_> {
     }
 }
 
-/// An output expression with its name and (when known) KQL type.
+/// An output expression with its name and KQL type.
 pub(super) struct ExprWithName {
     pub expr: Expr,
     pub name: String,
-    pub ty: Option<KqlType>,
-    /// For a field of a multi-column aggregate: the field name and the hidden struct column.
-    pub field: Option<String>,
-    pub hidden: Option<String>,
+    pub ty: KqlType,
 }
 
 /// Whether the column named after an aggregate keeps the aggregate's name: the item is the
@@ -302,7 +275,7 @@ fn is_name_preserving(e: &ast::Expr) -> bool {
     match &e.kind {
         ExprKind::Paren(inner) => is_name_preserving(inner),
         ExprKind::Call(c) => {
-            if functions::aggregate_function_names().contains(&c.name.name.as_str()) {
+            if functions::aggregate::is_aggregate(&c.name.name) {
                 return true;
             }
             naming::passes_first_argument_name(&c.name.name)

@@ -90,16 +90,15 @@ impl Planner<'_> {
                     Err(_) => failed = true,
                 },
                 ExprKind::Pattern(p) => {
+                    // Views (`let V = view () {…}`) take part in wildcards, as tables do.
                     let mut names: Vec<String> = env
                         .names()
                         .into_iter()
-                        .filter(|(n, b, view)| {
-                            matches!(b, Binding::Tabular(_)) && *view
-                                || matches!(b, Binding::Function(f) if f.def.view && f.def.params.is_empty())
-                                    && wildcard_match(&p.pattern, n)
+                        .filter(|(n, b, _)| {
+                            matches!(b, Binding::Function(f) if f.def.view && f.def.params.is_empty())
+                                && wildcard_match(&p.pattern, n)
                         })
                         .map(|(n, _, _)| n.to_string())
-                        .filter(|n| wildcard_match(&p.pattern, n))
                         .collect();
                     for n in self.catalog.table_names() {
                         if wildcard_match(&p.pattern, &n) && !names.contains(&n) {
@@ -177,20 +176,29 @@ impl Planner<'_> {
                 }
             }
         }
+        // Names: a column whose name has several types is suffixed with its type; a
+        // suffixed name that collides with a plain one is made unique (`x_long1`).
         let mut out: Vec<(String, String, KqlType)> = Vec::new();
+        let plain: Vec<String> = seen
+            .iter()
+            .filter(|(n, _)| seen.iter().filter(|(m, _)| m == n).count() == 1)
+            .map(|(n, _)| n.clone())
+            .collect();
         for (name, ty) in &seen {
-            let variants = seen.iter().filter(|(n, _)| n == name).count();
-            let out_name = if variants > 1 {
-                format!("{name}_{}", ty.name())
-            } else {
-                name.clone()
-            };
             let in_all = legs
                 .iter()
                 .all(|(_, t)| t.cols.iter().any(|c| c.name == *name && c.ty == *ty));
             if kind == UnionKind::Inner && !in_all {
                 continue;
             }
+            let out_name = if plain.contains(name) {
+                name.clone()
+            } else {
+                let suffixed = format!("{name}_{}", ty.name());
+                crate::naming::unique_name(&suffixed, |n| {
+                    plain.iter().any(|p| p == n) || out.iter().any(|(o, _, _)| o == n)
+                })
+            };
             out.push((out_name, name.clone(), *ty));
         }
         let mut result: Option<LogicalPlanBuilder> = None;

@@ -17,7 +17,7 @@ use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::functions_window::expr_fn::{lag, lead, row_number};
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{
-    Expr, ExprFunctionExt, LogicalPlanBuilder, SortExpr, WindowFrame, WindowFrameBound, WindowFrameUnits,
+    Expr, ExprFunctionExt, LogicalPlan, SortExpr, Window, WindowFrame, WindowFrameBound, WindowFrameUnits,
     WindowFunctionDefinition, cast, lit, when,
 };
 use functions::TypedExpr;
@@ -68,13 +68,20 @@ impl WindowCollector {
     /// Adds the window plans below the operator's projection.
     pub fn apply(self, tab: Tab) -> datafusion::common::Result<Tab> {
         let mut plan = tab.plan;
-        for stage in self.stages {
-            if !stage.is_empty() {
-                plan = LogicalPlanBuilder::window_plan(plan, stage)?;
-            }
+        for e in self.stages.into_iter().flatten() {
+            plan = window_node(plan, e)?;
         }
         Ok(Tab { plan, ..tab })
     }
+}
+
+/// A `Window` node computing one (aliased) window expression next to the input columns.
+/// (`LogicalPlanBuilder::window_plan` does not accept aliases.)
+pub fn window_node(input: LogicalPlan, e: Expr) -> datafusion::common::Result<LogicalPlan> {
+    Ok(LogicalPlan::Window(Window::try_new(
+        vec![e],
+        std::sync::Arc::new(input),
+    )?))
 }
 
 fn running_frame() -> WindowFrame {
@@ -241,30 +248,53 @@ impl Planner<'_> {
                 w.push(stage, e.alias(hidden.clone()));
                 Ok(Ok(TypedExpr::new(cast(col(&hidden), ty.to_arrow()), ty)))
             }
-            "row_rank_min" => {
-                if let Err(m) = arity(1, 1) {
+            "row_rank_min" | "row_rank_dense" => {
+                if let Err(m) = arity(1, 2) {
                     return Ok(Err(m));
                 }
                 let term = args.remove(0);
-                let hidden = self.hidden("rank_min");
-                let e = aggregate_window(min_udaf(), col(&rn), vec![term.expr], vec![], WindowFrame::new(None))?;
-                w.push(1, e.alias(hidden.clone()));
-                Ok(Ok(TypedExpr::new(cast(col(&hidden), DataType::Int64), KqlType::Long)))
-            }
-            "row_rank_dense" => {
-                if let Err(m) = arity(1, 1) {
-                    return Ok(Err(m));
+                // Rows restart their ranking where `restart` is true: a segment number
+                // partitions the ranks.
+                let (segment, base_stage) = match args.first() {
+                    None => (None, 1),
+                    Some(r) if r.ty == KqlType::Bool => (Some(self.restart_group(r.expr.clone(), &rn, w)?), 2),
+                    Some(_) => return Ok(Err(format!("{name}(): the restart argument must be a bool"))),
+                };
+                let partition: Vec<Expr> = segment.iter().map(|g| col(g)).collect();
+                if name == "row_rank_min" {
+                    // The first row number of the term's rows, counted from the segment start.
+                    let hidden = self.hidden("rank_min");
+                    let mut by_term = partition.clone();
+                    by_term.push(term.expr.clone());
+                    let e = aggregate_window(min_udaf(), col(&rn), by_term, vec![], WindowFrame::new(None))?;
+                    w.push(base_stage, e.alias(hidden.clone()));
+                    let first_of_segment = match &segment {
+                        None => lit(1i64),
+                        Some(g) => {
+                            let first = self.hidden("segment_start");
+                            let e =
+                                aggregate_window(min_udaf(), col(&rn), vec![col(g)], vec![], WindowFrame::new(None))?;
+                            w.push(base_stage, e.alias(first.clone()));
+                            cast(col(&first), DataType::Int64)
+                        }
+                    };
+                    let rank = cast(col(&hidden), DataType::Int64) - first_of_segment + lit(1i64);
+                    return Ok(Ok(TypedExpr::new(rank, KqlType::Long)));
                 }
-                let term = args.remove(0);
+                // Dense rank: how many times the term changed since the segment start.
                 let previous = self.hidden("prev_term");
-                w.push(
-                    1,
-                    lag(term.expr.clone(), Some(1), None)
-                        .order_by(by_rn())
-                        .build()?
-                        .alias(previous.clone()),
-                );
-                let changed = when(col(&rn).eq(lit(1u64)), lit(1i64))
+                let prev = lag(term.expr.clone(), Some(1), None)
+                    .partition_by(partition.clone())
+                    .order_by(by_rn())
+                    .build()?;
+                w.push(base_stage, prev.alias(previous.clone()));
+                let first_row = self.hidden("first_in_segment");
+                let first = lag(lit(1i64), Some(1), None)
+                    .partition_by(partition.clone())
+                    .order_by(by_rn())
+                    .build()?;
+                w.push(base_stage, first.alias(first_row.clone()));
+                let changed = when(col(&first_row).is_null(), lit(1i64))
                     .when(
                         Expr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
                             Box::new(col(&previous)),
@@ -275,8 +305,8 @@ impl Planner<'_> {
                     )
                     .otherwise(lit(1i64))?;
                 let hidden = self.hidden("rank_dense");
-                let e = aggregate_window(sum_udaf(), changed, vec![], by_rn(), running_frame())?;
-                w.push(2, e.alias(hidden.clone()));
+                let e = aggregate_window(sum_udaf(), changed, partition, by_rn(), running_frame())?;
+                w.push(base_stage + 1, e.alias(hidden.clone()));
                 Ok(Ok(TypedExpr::new(cast(col(&hidden), DataType::Int64), KqlType::Long)))
             }
             _ => Ok(Err(format!("The function '{name}' is not supported by Quarry"))),
