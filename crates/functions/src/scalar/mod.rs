@@ -11,6 +11,7 @@ pub mod jsonpath;
 pub mod math;
 pub mod parse;
 pub mod regex_cache;
+pub mod series;
 pub mod sketch;
 pub mod string;
 pub mod units;
@@ -30,6 +31,8 @@ pub static DEF_TABLES: &[&[FnDef]] = &[
     units::DEFS,
     parse::DEFS,
     sketch::DEFS,
+    series::DEFS,
+    series::UNARY_DEFS,
 ];
 
 static NULL: Val = Val::Null;
