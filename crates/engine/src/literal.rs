@@ -99,7 +99,7 @@ pub fn literal(lit: &Literal, now_nanos: i64, diags: &mut Vec<Diagnostic>) -> PR
         LiteralValue::String(s) => string(s.value.clone()),
         LiteralValue::Datetime(None) => typed_null(KqlType::DateTime),
         LiteralValue::Datetime(Some(text)) if text.trim().is_empty() => datetime(now_nanos),
-        LiteralValue::Datetime(Some(text)) => match schema::values::parse_datetime(text) {
+        LiteralValue::Datetime(Some(text)) => match datetime_text(text) {
             Some(n) => datetime(n),
             None => return Err(malformed(diags, "datetime", lit.span)),
         },
@@ -119,6 +119,49 @@ pub fn literal(lit: &Literal, now_nanos: i64, diags: &mut Vec<Diagnostic>) -> PR
             }
         }
     })
+}
+
+/// The text of `datetime(…)`: any form `schema::values::parse_datetime` reads, also quoted
+/// (`datetime("2022-01-01")`), `MM-dd-yyyy`, and the parts form `datetime(2025, 6, 14[, h,
+/// m, s])`.
+pub fn datetime_text(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .or_else(|| t.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+        .unwrap_or(t)
+        .trim();
+    if let Some(n) = schema::values::parse_datetime(t) {
+        return Some(n);
+    }
+    // MM-dd-yyyy
+    let dashed: Vec<&str> = t.split('-').collect();
+    if let [m, d, y] = dashed.as_slice()
+        && y.len() == 4
+        && [m, d, y]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return schema::values::parse_datetime(&format!("{y}-{m:0>2}-{d:0>2}"));
+    }
+    // year, month, day[, hour, minute, second]
+    let parts: Vec<&str> = t.split(',').map(str::trim).collect();
+    if (3..=6).contains(&parts.len()) {
+        let nums: Option<Vec<u32>> = parts.iter().map(|p| p.parse::<u32>().ok()).collect();
+        let nums = nums?;
+        let get = |i: usize| nums.get(i).copied().unwrap_or(0);
+        return schema::values::parse_datetime(&format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            get(0),
+            get(1),
+            get(2),
+            get(3),
+            get(4),
+            get(5)
+        ));
+    }
+    None
 }
 
 fn real(r: RealValue) -> Option<f64> {
@@ -188,6 +231,17 @@ pub fn dynamic_json(d: &DynamicValue, now_nanos: i64, diags: &mut Vec<Diagnostic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datetime_forms() {
+        let d = schema::values::parse_datetime("2025-06-14").unwrap();
+        assert_eq!(datetime_text("2025, 6, 14"), Some(d));
+        assert_eq!(datetime_text("\"2025-06-14\""), Some(d));
+        assert_eq!(datetime_text("06-14-2025"), Some(d));
+        assert_eq!(datetime_text("2025-06-14"), Some(d));
+        assert_eq!(datetime_text("nope"), None);
+        assert_eq!(datetime_text("2025, 13, 1"), None);
+    }
 
     #[test]
     fn decimals() {

@@ -393,11 +393,13 @@ impl Planner<'_> {
         let order = t.order_exprs();
         let build = || -> datafusion::common::Result<Tab> {
             use datafusion::logical_expr::ExprFunctionExt;
-            let w = datafusion::functions_window::expr_fn::row_number()
-                .partition_by(vec![col(key)])
-                .order_by(order.clone())
-                .build()?
-                .alias(rn.clone());
+            let w = datafusion::functions_window::expr_fn::row_number().partition_by(vec![col(key)]);
+            let w = if order.is_empty() {
+                w.build()?
+            } else {
+                w.order_by(order.clone()).build()?
+            };
+            let w = w.alias(rn.clone());
             let plan = super::window::window_node(t.plan.clone(), w)?;
             let plan = LogicalPlanBuilder::from(plan)
                 .filter(col(&rn).lt_eq(lit(n as u64)))?

@@ -81,7 +81,11 @@ impl Planner<'_> {
         for (i, part) in p.pattern.iter().enumerate() {
             let last = i + 1 == n;
             match part {
-                ParsePatternPart::Star(_) => regex.push_str(if last { ".*" } else { ".*?" }),
+                // Regex mode is greedy unless the `U` flag is given; the other modes take
+                // the shortest text that lets the rest of the pattern match.
+                ParsePatternPart::Star(_) => {
+                    regex.push_str(if last || kind == ParseKind::Regex { ".*" } else { ".*?" })
+                }
                 ParsePatternPart::Text(e) => {
                     let (v, _) = self.const_value(e, env, op)?;
                     let ScalarValue::Utf8(Some(text)) = v else {
@@ -98,8 +102,13 @@ impl Planner<'_> {
                         Some(tn) => self.type_name(tn)?,
                         None => KqlType::String,
                     };
-                    let pattern = if kind == ParseKind::Relaxed || ty == KqlType::String {
-                        if last { ".*" } else { ".*?" }
+                    let next_is_text = matches!(p.pattern.get(i + 1), Some(ParsePatternPart::Text(_)));
+                    let pattern = if ty == KqlType::String {
+                        if last || kind == ParseKind::Regex { ".*" } else { ".*?" }
+                    } else if kind == ParseKind::Relaxed && next_is_text {
+                        // Relaxed: a value that is not of the type becomes null, the rest
+                        // of the text still parses.
+                        ".*?"
                     } else {
                         type_pattern(ty)
                     };
@@ -161,12 +170,8 @@ impl Planner<'_> {
         };
         let source = functions::coerce::convert(source, KqlType::String)
             .map_err(|e| self.report(diag::function_error(&e, p.source.span)))?;
-        let mut pair_delim = " ".to_string();
-        let mut kv_delim = "=".to_string();
-        let mut quotes = String::new();
-        let mut escapes = String::new();
-        let mut greedy = false;
-        let mut regex_mode: Option<String> = None;
+        let mut spec = KvSpec::default();
+        let mut regex_mode: Option<(String, Span)> = None;
         for prop in &p.properties {
             let mut values = Vec::new();
             for v in &prop.values {
@@ -179,12 +184,41 @@ impl Planner<'_> {
             }
             let first = values.first().cloned().unwrap_or_default();
             match prop.name.name.as_str() {
-                "pair_delimiter" => pair_delim = first,
-                "kv_delimiter" => kv_delim = first,
-                "quote" => quotes = values.concat(),
-                "escape" => escapes = values.concat(),
-                "greedy" => greedy = first == "true",
-                "regex" => regex_mode = Some(first),
+                "pair_delimiter" => spec.pair_delim = Some(first),
+                "kv_delimiter" => spec.kv_delim = Some(first),
+                "quote" => {
+                    for q in values {
+                        let chars: Vec<char> = q.chars().collect();
+                        match chars.as_slice() {
+                            [c] => spec.quotes.push((*c, *c)),
+                            [o, c] => spec.quotes.push((*o, *c)),
+                            _ => {
+                                return Err(self.report(Diagnostic::error(
+                                    "QE015",
+                                    "parse-kv: a quote is one or two characters",
+                                    prop.span,
+                                )));
+                            }
+                        }
+                    }
+                }
+                "escape" => {
+                    for e in values {
+                        let mut chars = e.chars();
+                        match (chars.next(), chars.next()) {
+                            (Some(c), None) => spec.escapes.push(c),
+                            _ => {
+                                return Err(self.report(Diagnostic::error(
+                                    "QE015",
+                                    "parse-kv: an escape is one character",
+                                    prop.span,
+                                )));
+                            }
+                        }
+                    }
+                }
+                "greedy" => spec.greedy = first == "true",
+                "regex" => regex_mode = Some((first, prop.span)),
                 other => {
                     return Err(self.report(Diagnostic::error(
                         "QE015",
@@ -193,12 +227,6 @@ impl Planner<'_> {
                     )));
                 }
             }
-        }
-        if regex_mode.is_some() {
-            return Err(self.report(diag::unsupported("parse-kv with a regex", p.span)));
-        }
-        if !escapes.is_empty() {
-            return Err(self.report(diag::unsupported("parse-kv with escape characters", p.span)));
         }
         let mut items: Vec<(Expr, Col)> = t.cols.iter().map(|c| (super::col(&c.name), c.clone())).collect();
         let mut failed = false;
@@ -211,32 +239,57 @@ impl Planner<'_> {
                 }
             };
             let name = &key.name.name;
-            let regex = kv_regex(name, &pair_delim, &kv_delim, &quotes, greedy);
+            let (regex, groups) = match &regex_mode {
+                // The user's two groups (key, value), with the key group pinned to this key.
+                Some((r, _)) => (format!("(?:{})", pin_key(r, name)), vec![2]),
+                None => spec.regex(name),
+            };
             if let Err(e) = regex::Regex::new(&regex) {
                 failed = true;
+                let at = regex_mode.as_ref().map(|(_, s)| *s).unwrap_or(p.span);
                 self.report(Diagnostic::error(
                     "QE014",
                     format!("parse-kv: invalid regular expression: {e}"),
-                    p.span,
+                    at,
                 ));
                 continue;
             }
             let mut values = Vec::new();
-            for group in 1..=3 {
+            for group in &groups {
                 let args = vec![
                     Arg::positional(crate::literal::string(regex.clone())),
-                    Arg::positional(crate::literal::long(group)),
+                    Arg::positional(crate::literal::long(*group as i64)),
                     Arg::positional(source.clone()),
                 ];
                 match functions::lower_call("extract", args, &self.ctx) {
-                    Ok(v) => values.push(v),
+                    Ok(v) => values.push(non_empty(v)),
                     Err(e) => return Err(self.report(diag::function_error(&e, key.span))),
                 }
             }
-            // One of the alternatives (quoted, or plain) matched.
+            // One of the alternatives (a quoted value, or a plain one) took part.
+            let mut value = if values.len() == 1 {
+                values.remove(0)
+            } else {
+                match functions::lower_call("coalesce", values.into_iter().map(Arg::positional).collect(), &self.ctx) {
+                    Ok(v) => v,
+                    Err(e) => return Err(self.report(diag::function_error(&e, key.span))),
+                }
+            };
+            for esc in &spec.escapes {
+                let pattern = format!("{}(.)", regex::escape(&esc.to_string()));
+                let args = vec![
+                    Arg::positional(value),
+                    Arg::positional(crate::literal::string(pattern)),
+                    Arg::positional(crate::literal::string(r"\1")),
+                ];
+                value = match functions::lower_call("replace_regex", args, &self.ctx) {
+                    Ok(v) => v,
+                    Err(e) => return Err(self.report(diag::function_error(&e, key.span))),
+                };
+            }
             let value = match functions::lower_call(
-                "coalesce",
-                values.into_iter().map(non_empty).map(Arg::positional).collect(),
+                "trim",
+                vec![Arg::positional(crate::literal::string(r"\s+")), Arg::positional(value)],
                 &self.ctx,
             ) {
                 Ok(v) => v,
@@ -272,39 +325,150 @@ fn non_empty(v: TypedExpr) -> TypedExpr {
     TypedExpr::new(e, v.ty)
 }
 
-/// The regex finding `key<kv_delim>value` in a list of pairs. Group 1: a double-quoted
-/// value, 2: a single-quoted one, 3: a plain one.
-fn kv_regex(key: &str, pair_delim: &str, kv_delim: &str, quotes: &str, greedy: bool) -> String {
-    let pd = regex::escape(pair_delim);
-    let kd = regex::escape(kv_delim);
-    let k = regex::escape(key);
-    let plain = if greedy {
-        // The value runs until the next `pair_delim key kv_delim` or the end.
-        format!(r"(.*?)(?:{pd}\S+?{kd}|$)")
-    } else if pair_delim.is_empty() {
-        "(.*)".to_string()
-    } else {
-        format!("((?:(?!{pd}).)*)")
-    };
-    let alternatives = match (quotes.contains('"'), quotes.contains('\'')) {
-        (true, true) => format!(r#"(?:"([^"]*)"|'([^']*)'|{plain})"#),
-        (true, false) => format!(r#"(?:"([^"]*)"|(){plain})"#),
-        (false, true) => format!(r"(?:()'([^']*)'|{plain})"),
-        (false, false) => format!("()(){plain}"),
-    };
-    format!(r"(?:^|{pd})\s*{k}\s*{kd}\s*{alternatives}")
+/// Replaces the first capture group of a user regex (the key) by the literal key.
+fn pin_key(regex: &str, key: &str) -> String {
+    let mut out = String::with_capacity(regex.len());
+    let mut chars = regex.char_indices().peekable();
+    let mut escaped = false;
+    while let Some((i, c)) = chars.next() {
+        if escaped {
+            escaped = false;
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                out.push(c);
+            }
+            '(' if !regex[i + 1..].starts_with('?') => {
+                // Skip to the matching ')'.
+                let mut depth = 1;
+                let mut esc = false;
+                for (_, d) in chars.by_ref() {
+                    if esc {
+                        esc = false;
+                        continue;
+                    }
+                    match d {
+                        '\\' => esc = true,
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                out.push_str(&format!("({})", regex::escape(key)));
+                let rest: String = chars.map(|(_, c)| c).collect();
+                out.push_str(&rest);
+                return out;
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// How `parse-kv` finds a key's value.
+#[derive(Default)]
+struct KvSpec {
+    pair_delim: Option<String>,
+    kv_delim: Option<String>,
+    quotes: Vec<(char, char)>,
+    escapes: Vec<char>,
+    greedy: bool,
+}
+
+impl KvSpec {
+    /// The regex finding `key <kv_delim> value` and the capture groups that may hold the
+    /// value: one per quote pair (a quoted value), then the plain value.
+    fn regex(&self, key: &str) -> (String, Vec<usize>) {
+        let k = regex::escape(key);
+        let esc_class: String = self.escapes.iter().map(|e| regex::escape(&e.to_string())).collect();
+        let mut key_alts = vec![k.clone()];
+        let mut value_alts = Vec::new();
+        for (o, c) in &self.quotes {
+            let (o, c) = (regex::escape(&o.to_string()), regex::escape(&c.to_string()));
+            key_alts.push(format!("{o}{k}{c}"));
+            let body = if esc_class.is_empty() {
+                format!("[^{c}]*")
+            } else {
+                format!("(?:[{esc_class}].|[^{c}{esc_class}])*")
+            };
+            value_alts.push(format!("{o}({body}){c}"));
+        }
+        let key_re = format!("(?:{})", key_alts.join("|"));
+        let (prefix, kd, plain) = match (&self.pair_delim, &self.kv_delim) {
+            (Some(pd), Some(kd)) => {
+                let pd = regex::escape(pd);
+                let kd = regex::escape(kd);
+                let plain = if self.greedy {
+                    format!(r"(.*?)\s*(?:{pd}[^{pd}]*?{kd}|$)")
+                } else {
+                    format!(r"(.*?)\s*(?:{pd}|$)")
+                };
+                (format!(r"(?:^|{pd})\s*"), format!(r"\s*{kd}\s*"), plain)
+            }
+            // No delimiters: anything that is not alphanumeric separates keys and values.
+            _ => (r"(?:^|[^\w])".to_string(), r"[^\w]+?".to_string(), r"(\w+)".to_string()),
+        };
+        value_alts.push(plain);
+        let groups = (1..=value_alts.len()).collect();
+        (format!("{prefix}{key_re}{kd}(?:{})", value_alts.join("|")), groups)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::kv_regex;
+    use super::KvSpec;
+
+    fn value(spec: &KvSpec, key: &str, text: &str) -> Option<String> {
+        let (r, groups) = spec.regex(key);
+        let c = regex::Regex::new(&r).unwrap().captures(text)?;
+        groups.iter().find_map(|g| c.get(*g).map(|m| m.as_str().to_string()))
+    }
 
     #[test]
-    fn kv_regex_finds_values() {
-        let r = regex::Regex::new(&kv_regex("b", ",", ":", "\"", false)).unwrap();
-        let c = r.captures("a:1,b:\"x,y\",c:3").unwrap();
-        assert_eq!(c.get(1).map(|m| m.as_str()), Some("x,y"));
-        let c = r.captures("a:1, b:22,c:3").unwrap();
-        assert_eq!(c.get(3).map(|m| m.as_str()), Some("22"));
+    fn kv_values() {
+        let spec = KvSpec {
+            pair_delim: Some(",".into()),
+            kv_delim: Some(":".into()),
+            quotes: vec![('"', '"')],
+            ..Default::default()
+        };
+        assert_eq!(value(&spec, "b", "a:1,b:\"x,y\",c:3").as_deref(), Some("x,y"));
+        assert_eq!(value(&spec, "b", "a:1, b:22,c:3").as_deref(), Some("22"));
+        assert_eq!(
+            value(&spec, "Text", "Text: The service is up, Level: Info").as_deref(),
+            Some("The service is up")
+        );
+        let free = KvSpec::default();
+        assert_eq!(
+            value(
+                &free,
+                "Machine",
+                "[INFO] ThreadId:458745723, Machine:Node001, Text: Started"
+            )
+            .as_deref(),
+            Some("Node001")
+        );
+        let quoted = KvSpec {
+            pair_delim: Some(" ".into()),
+            kv_delim: Some("=".into()),
+            quotes: vec![('"', '"')],
+            ..Default::default()
+        };
+        assert_eq!(
+            value(&quoted, "event time", "a=1 \"event time\"=2021-01-01T10:00:54").as_deref(),
+            Some("2021-01-01T10:00:54")
+        );
+        assert_eq!(
+            value(&quoted, "failure", "failure=\"connection aborted\" b=2").as_deref(),
+            Some("connection aborted")
+        );
     }
 }

@@ -113,7 +113,12 @@ impl Planner<'_> {
             return Ok(rn.clone());
         }
         let name = self.hidden("rn");
-        let e = row_number().order_by(w.order.clone()).build()?;
+        // An empty ORDER BY would make DataFusion expect a RANGE frame's sort key.
+        let e = if w.order.is_empty() {
+            row_number()
+        } else {
+            row_number().order_by(w.order.clone()).build()?
+        };
         w.push(0, e.alias(name.clone()));
         w.rn = Some(name.clone());
         Ok(name)
