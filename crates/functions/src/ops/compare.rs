@@ -10,7 +10,7 @@ use crate::kernels::StrPredUdf;
 use crate::terms::StrOp;
 use crate::udf::{Ret, RowUdf};
 use crate::val::{Val, json_to_val};
-use datafusion::logical_expr::{Expr, Operator, ScalarUDF, binary_expr, cast};
+use datafusion::logical_expr::{Expr, Operator, ScalarUDF, binary_expr, cast, when};
 use schema::KqlType;
 use serde_json::Value as Json;
 use std::cmp::Ordering;
@@ -98,6 +98,8 @@ pub fn lower_compare(op: CmpOp, l: TypedExpr, r: TypedExpr) -> Result<TypedExpr,
     let Some(common) = common else {
         return Err(FnError::CannotCompare { left: lt, right: rt });
     };
+    let (l_null, r_null) = (is_null_literal(&l), is_null_literal(&r));
+    let (l_lit, r_lit) = (l.as_literal().is_some(), r.as_literal().is_some());
     let conv = |e: TypedExpr| {
         if e.ty == common || (stringish(e.ty) && stringish(common)) {
             e.expr
@@ -105,10 +107,37 @@ pub fn lower_compare(op: CmpOp, l: TypedExpr, r: TypedExpr) -> Result<TypedExpr,
             cast(e.expr, common.to_arrow())
         }
     };
-    Ok(TypedExpr::new(
-        binary_expr(conv(l), op.operator(), conv(r)),
-        KqlType::Bool,
-    ))
+    let (le, re) = (conv(l), conv(r));
+    if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+        return Ok(TypedExpr::new(binary_expr(le, op.operator(), re), KqlType::Bool));
+    }
+    // Kusto's equality with nulls: one null side makes `==` false and `!=` true; two null
+    // sides give null. Comparisons with a constant keep a plain `=`/`!=` conjunct so that
+    // scans can still prune on it.
+    let eq = op == CmpOp::Eq;
+    let null_bool = || datafusion::prelude::lit(datafusion::common::ScalarValue::Boolean(None));
+    let e = if l_null && r_null {
+        null_bool()
+    } else if l_null || r_null {
+        let other = if l_null { re } else { le };
+        when(other.is_null(), null_bool()).otherwise(datafusion::prelude::lit(!eq))?
+    } else if l_lit || r_lit {
+        let (col, constant) = if r_lit { (le, re) } else { (re, le) };
+        if eq {
+            col.clone().is_not_null().and(col.eq(constant))
+        } else {
+            col.clone().is_null().or(col.not_eq(constant))
+        }
+    } else {
+        let both_null = le.clone().is_null().and(re.clone().is_null());
+        let distinct = if eq {
+            binary_expr(le, Operator::IsNotDistinctFrom, re)
+        } else {
+            binary_expr(le, Operator::IsDistinctFrom, re)
+        };
+        when(both_null, null_bool()).otherwise(distinct)?
+    };
+    Ok(TypedExpr::new(e, KqlType::Bool))
 }
 
 /// `l =~ r` (negated: `!~`): case-insensitive string equality.
@@ -157,6 +186,10 @@ fn cmp_row(op: CmpOp, v: &[Val]) -> Val {
     match v {
         [a, b] => match compare_vals(a, b) {
             Some(o) => Val::Bool(op.holds(o)),
+            // One null side: `==` is false and `!=` true (Kusto's rule); otherwise null.
+            None if a.is_null() != b.is_null() && matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                Val::Bool(op == CmpOp::Ne)
+            }
             None => Val::Null,
         },
         _ => Val::Null,

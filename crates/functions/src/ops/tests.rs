@@ -179,7 +179,7 @@ fn arithmetic_types_and_values() {
 fn comparisons_and_logic() {
     assert_eq!(binop("<", lit::int(1), lit::real(1.5)), "true");
     assert_eq!(binop(">=", lit::string("b"), lit::string("a")), "true");
-    assert_eq!(binop("==", lit::long(1), lit::null(KqlType::Long)), "");
+    assert_eq!(binop("==", lit::long(1), lit::null(KqlType::Long)), "false");
     assert_eq!(binop("and", lit::bool(true), lit::bool(false)), "false");
     assert_eq!(binop("or", lit::bool(true), lit::bool(false)), "true");
     assert_eq!(eval1(&lower_not(lit::bool(false)).unwrap()), "true");
@@ -227,4 +227,24 @@ fn dynamic_access_over_binary_view_columns() {
     let e = lower_index(d, column("i", KqlType::Long)).unwrap();
     assert_eq!(eval_on(&e, &b), ["", "20", ""]);
     assert!(lower_member(lit::string("x"), "a").is_err());
+}
+
+#[test]
+fn equality_with_nulls_follows_kusto() {
+    use datafusion::arrow::array::Int32Array;
+    let b = batch(vec![("val", Arc::new(Int32Array::from(vec![Some(5), None])) as ArrayRef)]);
+    let val = || column("val", KqlType::Int);
+    let null = || lit::null(KqlType::Int);
+    assert_eq!(eval_on(&lower_binary("==", val(), null()).unwrap(), &b), ["false", ""]);
+    assert_eq!(eval_on(&lower_binary("!=", val(), null()).unwrap(), &b), ["true", ""]);
+    assert_eq!(eval_on(&lower_binary("!=", val(), lit::long(5)).unwrap(), &b), ["false", "true"]);
+    assert_eq!(eval_on(&lower_binary("==", val(), lit::long(5)).unwrap(), &b), ["true", "false"]);
+    assert_eq!(eval_on(&lower_binary(">", val(), lit::long(3)).unwrap(), &b), ["true", ""]);
+    assert_eq!(eval_on(&lower_binary("==", val(), val()).unwrap(), &b), ["true", ""]);
+    let other = batch(vec![
+        ("a", Arc::new(Int32Array::from(vec![Some(1), None, None])) as ArrayRef),
+        ("b", Arc::new(Int32Array::from(vec![Some(2), Some(1), None])) as ArrayRef),
+    ]);
+    let e = lower_binary("!=", column("a", KqlType::Int), column("b", KqlType::Int)).unwrap();
+    assert_eq!(eval_on(&e, &other), ["true", "true", ""]);
 }
