@@ -16,6 +16,7 @@ mod argmax;
 mod collect;
 pub mod naming;
 mod pct;
+mod shape;
 pub mod valagg;
 
 use crate::api::{Arg, LowerCtx, TypedAgg, TypedExpr};
@@ -374,6 +375,12 @@ static AGGS: &[AggDef] = &[
         max: 1,
         lower: lower_sketch,
     },
+    AggDef {
+        name: "buildschema",
+        min: 1,
+        max: 1,
+        lower: lower_buildschema,
+    },
 ];
 
 /// Every aggregate function name, sorted.
@@ -394,7 +401,12 @@ pub fn udafs() -> &'static HashMap<String, Arc<AggregateUDF>> {
     static MAP: OnceLock<HashMap<String, Arc<AggregateUDF>>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut map = HashMap::new();
-        for u in collect::udafs().into_iter().chain(argmax::udafs()).chain(pct::udafs()) {
+        for u in collect::udafs()
+            .into_iter()
+            .chain(argmax::udafs())
+            .chain(pct::udafs())
+            .chain(shape::udafs())
+        {
             map.insert(u.name().to_string(), Arc::new(u));
         }
         map
@@ -786,6 +798,12 @@ fn lower_sketch(c: &AggCall) -> Result<TypedAgg, FnError> {
         _ => udaf(pct::HLL_MERGE)?.call(vec![x.expr.clone()]),
     };
     Ok(agg(e, KqlType::Dynamic, name))
+}
+
+fn lower_buildschema(c: &AggCall) -> Result<TypedAgg, FnError> {
+    let x = arg0(c)?;
+    let e = udaf(shape::BUILDSCHEMA)?.call(vec![x.expr.clone()]);
+    Ok(agg(e, KqlType::Dynamic, default_name("schema", Some(&x.expr))))
 }
 
 #[cfg(test)]

@@ -187,9 +187,7 @@ fn cmp_row(op: CmpOp, v: &[Val]) -> Val {
         [a, b] => match compare_vals(a, b) {
             Some(o) => Val::Bool(op.holds(o)),
             // One null side: `==` is false and `!=` true (Kusto's rule); otherwise null.
-            None if a.is_null() != b.is_null() && matches!(op, CmpOp::Eq | CmpOp::Ne) => {
-                Val::Bool(op == CmpOp::Ne)
-            }
+            None if a.is_null() != b.is_null() && matches!(op, CmpOp::Eq | CmpOp::Ne) => Val::Bool(op == CmpOp::Ne),
             None => Val::Null,
         },
         _ => Val::Null,

@@ -232,18 +232,33 @@ fn dynamic_access_over_binary_view_columns() {
 #[test]
 fn equality_with_nulls_follows_kusto() {
     use datafusion::arrow::array::Int32Array;
-    let b = batch(vec![("val", Arc::new(Int32Array::from(vec![Some(5), None])) as ArrayRef)]);
+    let b = batch(vec![(
+        "val",
+        Arc::new(Int32Array::from(vec![Some(5), None])) as ArrayRef,
+    )]);
     let val = || column("val", KqlType::Int);
     let null = || lit::null(KqlType::Int);
     assert_eq!(eval_on(&lower_binary("==", val(), null()).unwrap(), &b), ["false", ""]);
     assert_eq!(eval_on(&lower_binary("!=", val(), null()).unwrap(), &b), ["true", ""]);
-    assert_eq!(eval_on(&lower_binary("!=", val(), lit::long(5)).unwrap(), &b), ["false", "true"]);
-    assert_eq!(eval_on(&lower_binary("==", val(), lit::long(5)).unwrap(), &b), ["true", "false"]);
-    assert_eq!(eval_on(&lower_binary(">", val(), lit::long(3)).unwrap(), &b), ["true", ""]);
+    assert_eq!(
+        eval_on(&lower_binary("!=", val(), lit::long(5)).unwrap(), &b),
+        ["false", "true"]
+    );
+    assert_eq!(
+        eval_on(&lower_binary("==", val(), lit::long(5)).unwrap(), &b),
+        ["true", "false"]
+    );
+    assert_eq!(
+        eval_on(&lower_binary(">", val(), lit::long(3)).unwrap(), &b),
+        ["true", ""]
+    );
     assert_eq!(eval_on(&lower_binary("==", val(), val()).unwrap(), &b), ["true", ""]);
     let other = batch(vec![
         ("a", Arc::new(Int32Array::from(vec![Some(1), None, None])) as ArrayRef),
-        ("b", Arc::new(Int32Array::from(vec![Some(2), Some(1), None])) as ArrayRef),
+        (
+            "b",
+            Arc::new(Int32Array::from(vec![Some(2), Some(1), None])) as ArrayRef,
+        ),
     ]);
     let e = lower_binary("!=", column("a", KqlType::Int), column("b", KqlType::Int)).unwrap();
     assert_eq!(eval_on(&e, &other), ["true", "true", ""]);

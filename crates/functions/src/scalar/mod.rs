@@ -1,11 +1,13 @@
 //! The scalar functions of KQL, one module per family. Each module exports a `DEFS` table
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
+pub mod analytics;
 pub mod cond;
 pub mod convert;
 pub mod datetime;
 pub mod dynamic;
 pub mod encode;
+pub mod env;
 pub mod ip;
 pub mod jsonpath;
 pub mod math;
@@ -33,6 +35,8 @@ pub static DEF_TABLES: &[&[FnDef]] = &[
     sketch::DEFS,
     series::DEFS,
     series::UNARY_DEFS,
+    analytics::DEFS,
+    env::DEFS,
 ];
 
 static NULL: Val = Val::Null;

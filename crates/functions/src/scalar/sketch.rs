@@ -54,6 +54,23 @@ fn lower_percentile(c: &Call) -> Result<TypedExpr, FnError> {
     crate::coerce::convert(e, ty)
 }
 
+fn percentiles_array(a: &[Val]) -> Result<Val> {
+    let Some((_, vals)) = digest(a, 0) else {
+        return Ok(Val::Null);
+    };
+    let sorted = sort_weighted(vals);
+    let mut ps = Vec::new();
+    for v in a.iter().skip(1) {
+        match v {
+            Val::Dyn(Json::Array(items)) => ps.extend(items.iter().filter_map(Json::as_f64)),
+            other => ps.extend(other.as_f64()),
+        }
+    }
+    Ok(Val::Dyn(Json::Array(
+        ps.iter().map(|p| nearest_rank(&sorted, *p).to_json()).collect(),
+    )))
+}
+
 pub static DEFS: &[FnDef] = &[
     custom(
         "percentile_tdigest",
@@ -78,22 +95,14 @@ pub static DEFS: &[FnDef] = &[
         &[p("expr", P::Dynamic), p("percentile", P::Any)],
         2,
         Ret::Fixed(KqlType::Dynamic),
-        |a| {
-            let Some((_, vals)) = digest(a, 0) else {
-                return Ok(Val::Null);
-            };
-            let sorted = sort_weighted(vals);
-            let mut ps = Vec::new();
-            for v in a.iter().skip(1) {
-                match v {
-                    Val::Dyn(Json::Array(items)) => ps.extend(items.iter().filter_map(Json::as_f64)),
-                    other => ps.extend(other.as_f64()),
-                }
-            }
-            Ok(Val::Dyn(Json::Array(
-                ps.iter().map(|p| nearest_rank(&sorted, *p).to_json()).collect(),
-            )))
-        },
+        percentiles_array,
+    ),
+    row_var(
+        "percentile_array_tdigest",
+        &[p("expr", P::Dynamic), p("percentile", P::Any)],
+        2,
+        Ret::Fixed(KqlType::Dynamic),
+        percentiles_array,
     ),
     row(
         "percentrank_tdigest",
