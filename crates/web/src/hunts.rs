@@ -1,0 +1,63 @@
+//! The hunts and findings pages' contract with the hunt component (runs of rule sets,
+//! their findings and triage). The server works without one: the pages then say that
+//! this build cannot run hunts, and the API answers 501.
+
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+
+/// One hunt run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// `running`, `succeeded`, `failed`, …
+    pub status: String,
+    pub rules: usize,
+    pub findings: usize,
+    /// The `now()` the rules ran with.
+    pub now: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One finding: a result row of a rule in a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub run_id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub device: Option<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// Triage status (`new`, `investigating`, `benign`, `true-positive`, …).
+    pub status: String,
+    /// The result row, column name → value.
+    pub row: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A run with its findings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub findings: Vec<Finding>,
+    /// Per rule: (rule id, error) for rules that could not run.
+    pub rule_errors: Vec<(String, String)>,
+}
+
+pub type HuntFuture<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+
+/// What the hunt component offers the web UI.
+pub trait HuntBackend: Send + Sync {
+    /// Runs, newest first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, String>;
+    fn run(&self, id: &str) -> Result<Option<RunDetail>, String>;
+    /// The latest findings of one rule across runs, newest first.
+    fn rule_findings(&self, rule_id: &str, limit: usize) -> Result<Vec<Finding>, String>;
+    /// The triage statuses a finding may take.
+    fn statuses(&self) -> Vec<String>;
+    fn set_status(&self, finding_id: &str, status: &str, note: Option<&str>) -> Result<bool, String>;
+    /// Runs rules now (all stored rules when `rule_ids` is empty); resolves to the run id.
+    fn start(&self, rule_ids: Vec<String>) -> HuntFuture<String>;
+}
