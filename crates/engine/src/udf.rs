@@ -11,10 +11,17 @@ use std::sync::{Arc, OnceLock};
 
 pub const MV_ELEMENTS: &str = "__quarry_mv_elements";
 pub const MV_INDEXES: &str = "__quarry_mv_indexes";
+pub const SERIES: &str = "__quarry_series";
 
 /// Every UDF of the engine, for the session registry.
 pub fn udfs() -> Vec<Arc<ScalarUDF>> {
-    vec![mv_elements(), mv_indexes()]
+    vec![mv_elements(), mv_indexes(), series()]
+}
+
+pub fn series() -> Arc<ScalarUDF> {
+    static UDF: OnceLock<Arc<ScalarUDF>> = OnceLock::new();
+    UDF.get_or_init(|| Arc::new(ScalarUDF::new_from_impl(Series::new())))
+        .clone()
 }
 
 pub fn mv_elements() -> Arc<ScalarUDF> {
@@ -176,6 +183,56 @@ impl ScalarUDFImpl for MvIndexes {
                 out.values().append_value(k as i64);
             }
             out.append(true);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+    }
+}
+
+/// `__quarry_series(bins: dynamic bag {"i": value}, n: long, default: JSON text) -> dynamic`:
+/// the dense array of `make-series`, `default` where a bin has no value.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Series {
+    signature: Signature,
+}
+
+impl Series {
+    fn new() -> Self {
+        Series {
+            signature: Signature::any(3, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Series {
+    fn name(&self) -> &str {
+        SERIES
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = scalar_arg_i64(&args.args, 1).unwrap_or(0).max(0) as usize;
+        let default = match args.args.get(2) {
+            Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(t)))) => serde_json::from_str(t).unwrap_or(Json::Null),
+            _ => Json::Null,
+        };
+        let Some(first) = args.args.first() else {
+            return exec_err!("{SERIES}: missing argument");
+        };
+        let arr = first.to_array(args.number_rows)?;
+        let mut out = BinaryBuilder::new();
+        for i in 0..arr.len() {
+            let bins = match json_at(arr.as_ref(), i) {
+                Some(Json::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            let series: Vec<Json> = (0..n)
+                .map(|k| bins.get(&k.to_string()).cloned().unwrap_or_else(|| default.clone()))
+                .collect();
+            out.append_value(Json::Array(series).to_string().as_bytes());
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }

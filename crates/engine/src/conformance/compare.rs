@@ -20,7 +20,8 @@ pub fn cell_matches(expected: &str, actual: &Cell) -> bool {
     if actual.json.is_null() {
         return matches!(e, "" | "null" | "(null)");
     }
-    if e == actual.text {
+    // Documented cells are trimmed, so surrounding whitespace is not compared.
+    if e == actual.text.trim() {
         return true;
     }
     match actual.ty {
