@@ -55,6 +55,10 @@ enum Command {
     Query(commands::query::Args),
     /// Run KQL examples with documented output (.jsonl) and report the differences.
     Conformance(commands::conformance::Args),
+    /// Serve the SOC feed web UI and JSON API (127.0.0.1:8080 by default).
+    Serve(commands::serve::Args),
+    /// ATT&CK coverage of the stored rules; `--navigator FILE` writes an ATT&CK Navigator layer.
+    Coverage(commands::coverage::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate::run(&global, args),
         Command::Query(args) => commands::query::run(&global, args),
         Command::Conformance(args) => commands::conformance::run(&global, args),
+        Command::Serve(args) => commands::serve::run(&global, args),
+        Command::Coverage(args) => commands::coverage::run(&global, args),
     };
     match result {
         Ok(code) => code,

@@ -7,3 +7,5 @@ pub mod query;
 pub mod rules;
 pub mod schema;
 pub mod tables;
+pub mod serve;
+pub mod coverage;
