@@ -317,6 +317,19 @@ pub struct QueryRequest {
     /// A client-chosen id, to cancel the query with `POST /api/query/cancel`.
     #[serde(default)]
     pub run_id: Option<String>,
+    /// The query's `now()` (`2026-05-30T00:00:00Z`); the wall clock when absent.
+    #[serde(default)]
+    pub now: Option<String>,
+}
+
+/// Parses an optional `now` value.
+pub fn parse_now(now: Option<&str>) -> Result<Option<i64>, String> {
+    match now.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(t) => schema::values::parse_datetime(t)
+            .map(Some)
+            .ok_or_else(|| format!("`now` must be a datetime such as 2026-05-30T00:00:00Z, not `{t}`")),
+    }
 }
 
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -376,6 +389,7 @@ pub fn failure(query: &str, f: QueryFailure) -> ApiError {
 pub async fn run_query(
     state: &Shared,
     query: String,
+    now: Option<i64>,
     run_id: Option<&str>,
 ) -> Result<(String, Arc<console::CachedResult>), QueryFailure> {
     let parsed = kql::parse(&query);
@@ -383,7 +397,7 @@ pub async fn run_query(
         return Err(QueryFailure::Invalid(parsed.diagnostics));
     }
     let cancel = run_id.and_then(|id| state.running.register(id));
-    let out = console::run_limited(&state.query, query.clone(), state.limits, cancel).await;
+    let out = console::run_limited(&state.query, query.clone(), now, state.limits, cancel).await;
     if let Some(id) = run_id {
         state.running.finish(id);
     }
@@ -432,7 +446,8 @@ pub async fn query(
     check_query_text(&req.query)?;
     let size = req.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let page = req.page.unwrap_or(1).max(1);
-    let (id, cached) = run_query(&state, req.query.clone(), req.run_id.as_deref())
+    let now = parse_now(req.now.as_deref()).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+    let (id, cached) = run_query(&state, req.query.clone(), now, req.run_id.as_deref())
         .await
         .map_err(|f| failure(&req.query, f))?;
     Ok(Json(page_json(&id, &cached.output, &cached.query, page, size)))

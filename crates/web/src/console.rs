@@ -89,21 +89,23 @@ pub trait QueryBackend: Send + Sync {
     /// Syntax and semantic diagnostics without running anything.
     fn validate(&self, query: &str) -> Vec<kql::Diagnostic>;
     /// Runs a query within `limits.memory_bytes` and `limits.max_rows` (the caller enforces
-    /// the timeout by dropping the future).
-    fn run(&self, query: String, limits: QueryLimits) -> QueryFuture;
+    /// the timeout by dropping the future). `now` is the query's `now()` in nanoseconds since
+    /// the Unix epoch; the wall clock when `None`.
+    fn run(&self, query: String, limits: QueryLimits, now: Option<i64>) -> QueryFuture;
 }
 
-/// The syntax-only checker used when no engine is linked: it finds parse errors, and
-/// refuses to run anything.
-pub struct ParseOnly;
+/// Used when the engine cannot be set up: it finds syntax errors, and says why nothing
+/// can run.
+pub struct Unavailable(pub String);
 
-impl QueryBackend for ParseOnly {
+impl QueryBackend for Unavailable {
     fn validate(&self, query: &str) -> Vec<kql::Diagnostic> {
         kql::parse(query).diagnostics
     }
 
-    fn run(&self, _query: String, _limits: QueryLimits) -> QueryFuture {
-        Box::pin(async { Err(QueryFailure::Unavailable("this build of Quarry has no query engine".into())) })
+    fn run(&self, _query: String, _limits: QueryLimits, _now: Option<i64>) -> QueryFuture {
+        let why = self.0.clone();
+        Box::pin(async move { Err(QueryFailure::Unavailable(why)) })
     }
 }
 
@@ -112,6 +114,7 @@ impl QueryBackend for ParseOnly {
 pub async fn run_limited(
     backend: &Arc<dyn QueryBackend>,
     query: String,
+    now: Option<i64>,
     limits: QueryLimits,
     cancel: Option<Arc<tokio::sync::Notify>>,
 ) -> Result<QueryOutput, QueryFailure> {
@@ -123,7 +126,7 @@ pub async fn run_limited(
         }
     };
     tokio::select! {
-        r = tokio::time::timeout(limits.timeout, backend.run(query, limits)) => match r {
+        r = tokio::time::timeout(limits.timeout, backend.run(query, limits, now)) => match r {
             Ok(Ok(mut out)) => {
                 out.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
                 Ok(out)

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod console;
 pub mod coverage;
 pub mod data;
+pub mod engine_backend;
 pub mod feed;
 pub mod highlight;
 pub mod hunts;

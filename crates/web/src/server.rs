@@ -1,7 +1,7 @@
 //! The server: configuration, shared state, the router and `serve` with graceful shutdown.
 
 use crate::catalog::{RuleSource, Snapshot};
-use crate::console::{ParseOnly, QueryBackend, QueryLimits, ResultCache, Running};
+use crate::console::{QueryBackend, QueryLimits, ResultCache, Running, Unavailable};
 use crate::data::{DataDirStatus, DataStatus, Rows, TableInfo};
 use crate::hunts::HuntBackend;
 use crate::security::{self, Access};
@@ -87,7 +87,10 @@ impl AppState {
         AppState {
             rules: RuleSource::new(&config.data_dir),
             data: Box::new(DataDirStatus::new(config.data_dir.clone())),
-            query: Arc::new(ParseOnly),
+            query: match crate::engine_backend::EngineBackend::new(&config.data_dir) {
+                Ok(e) => Arc::new(e),
+                Err(e) => Arc::new(Unavailable(format!("the query engine could not start: {e}"))),
+            },
             hunts: None,
             results: ResultCache::default(),
             running: Running::default(),

@@ -124,8 +124,7 @@
     }
 
     function submit() {
-      var body = new URLSearchParams();
-      body.append("q", textarea.value);
+      var body = new URLSearchParams(new FormData(form));
       load("/console/run", { method: "POST", body: body, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
     }
 

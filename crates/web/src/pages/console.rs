@@ -18,16 +18,19 @@ use std::fmt::Write;
 #[derive(Deserialize, Default)]
 pub struct ConsoleParams {
     pub q: Option<String>,
+    pub now: Option<String>,
 }
 
 const EXAMPLE: &str = "DeviceFileCertificateInfo\n| summarize Files = count() by Signer\n| top 10 by Files";
 
 pub async fn page(State(state): State<Shared>, params: Result<Query<ConsoleParams>, axum::extract::rejection::QueryRejection>) -> Response {
-    let q = params.ok().and_then(|p| p.0.q).unwrap_or_default();
-    render_page(&state, &q, None).into_response()
+    let (q, now) = params
+        .map(|p| (p.0.q.unwrap_or_default(), p.0.now.unwrap_or_default()))
+        .unwrap_or_default();
+    render_page(&state, &q, &now, None).into_response()
 }
 
-fn render_page(state: &Shared, query: &str, results: Option<Markup>) -> Page {
+fn render_page(state: &Shared, query: &str, now: &str, results: Option<Markup>) -> Page {
     let limits = state.limits;
     let body = html! {
         div.feed-head {
@@ -44,6 +47,8 @@ fn render_page(state: &Shared, query: &str, results: Option<Markup>) -> Page {
             textarea id="q" name="q" rows="9" spellcheck="false" autocomplete="off" maxlength=(MAX_QUERY_BYTES) placeholder=(EXAMPLE) { (query) }
             div.console-actions {
                 button type="submit" id="run" { "Run" }
+                label.inline for="now" { "now() =" }
+                input.now type="text" id="now" name="now" value=(now) placeholder="wall clock, or 2026-05-30T00:00:00Z" autocomplete="off" spellcheck="false";
                 button type="button" id="cancel" class="secondary" hidden { "Cancel" }
                 span.small.muted { kbd { "Ctrl" } "+" kbd { "Enter" } " runs the query" }
                 span id="status" class="small" role="status" aria-live="polite" {}
@@ -61,9 +66,24 @@ pub struct RunForm {
     pub q: String,
     /// Set by the page's script so that the Cancel button can stop this query.
     pub run_id: Option<String>,
+    /// The query's `now()`; the wall clock when empty.
+    pub now: Option<String>,
 }
 
-async fn run(state: &Shared, form: Result<Form<RunForm>, FormRejection>) -> (StatusCode, String, Markup) {
+struct Ran {
+    status: StatusCode,
+    query: String,
+    now: String,
+    markup: Markup,
+}
+
+async fn run(state: &Shared, form: Result<Form<RunForm>, FormRejection>) -> Ran {
+    let ran = |status, query: String, now: &Option<String>, markup| Ran {
+        status,
+        query,
+        now: now.clone().unwrap_or_default(),
+        markup,
+    };
     let form = match form {
         Ok(Form(f)) => f,
         Err(e) => {
@@ -73,36 +93,41 @@ async fn run(state: &Shared, form: Result<Form<RunForm>, FormRejection>) -> (Sta
             } else {
                 e.body_text()
             };
-            return (status, String::new(), html! { div.alert.error role="alert" { (msg) } });
+            return ran(status, String::new(), &None, html! { div.alert.error role="alert" { (msg) } });
         }
     };
     let q = form.q;
     if q.len() > MAX_QUERY_BYTES {
         let m = html! { div.alert.error role="alert" { "The query is too long (" (q.len()) " bytes; the limit is " (MAX_QUERY_BYTES) ")." } };
-        return (StatusCode::PAYLOAD_TOO_LARGE, q, m);
+        return ran(StatusCode::PAYLOAD_TOO_LARGE, q, &form.now, m);
     }
     if q.trim().is_empty() {
-        return (StatusCode::BAD_REQUEST, q, html! { div.alert role="alert" { "Type a query first." } });
+        return ran(StatusCode::BAD_REQUEST, q, &form.now, html! { div.alert role="alert" { "Type a query first." } });
     }
-    match api::run_query(state, q.clone(), form.run_id.as_deref()).await {
-        Ok((id, cached)) => (StatusCode::OK, q, results(&id, &cached, 1)),
+    let now = match api::parse_now(form.now.as_deref()) {
+        Ok(n) => n,
+        Err(m) => return ran(StatusCode::BAD_REQUEST, q, &form.now, html! { div.alert.error role="alert" { (m) } }),
+    };
+    match api::run_query(state, q.clone(), now, form.run_id.as_deref()).await {
+        Ok((id, cached)) => ran(StatusCode::OK, q, &form.now, results(&id, &cached, 1)),
         Err(f) => {
             let status = api::failure(&q, f.clone()).status;
-            (status, q.clone(), failure(&q, &f))
+            let m = failure(&q, &f);
+            ran(status, q, &form.now, m)
         }
     }
 }
 
 /// `POST /console` (no JavaScript): the page with the results.
 pub async fn submit(State(state): State<Shared>, form: Result<Form<RunForm>, FormRejection>) -> Response {
-    let (status, q, markup) = run(&state, form).await;
-    (status, render_page(&state, &q, Some(markup))).into_response()
+    let r = run(&state, form).await;
+    (r.status, render_page(&state, &r.query, &r.now, Some(r.markup))).into_response()
 }
 
 /// `POST /console/run`: only the results, for the page's script.
 pub async fn fragment(State(state): State<Shared>, form: Result<Form<RunForm>, FormRejection>) -> Response {
-    let (status, _, markup) = run(&state, form).await;
-    (status, Page(markup)).into_response()
+    let r = run(&state, form).await;
+    (r.status, Page(r.markup)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -135,7 +160,7 @@ pub async fn results_page(State(state): State<Shared>, Path(id): Path<String>, p
     if partial {
         Page(markup).into_response()
     } else {
-        render_page(&state, &cached.query, Some(markup)).into_response()
+        render_page(&state, &cached.query, "", Some(markup)).into_response()
     }
 }
 
