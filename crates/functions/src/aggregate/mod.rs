@@ -376,6 +376,42 @@ static AGGS: &[AggDef] = &[
         lower: lower_sketch,
     },
     AggDef {
+        name: "covariance",
+        min: 2,
+        max: 2,
+        lower: lower_covariance,
+    },
+    AggDef {
+        name: "covarianceif",
+        min: 3,
+        max: 3,
+        lower: lower_covariance,
+    },
+    AggDef {
+        name: "covariancep",
+        min: 2,
+        max: 2,
+        lower: lower_covariance,
+    },
+    AggDef {
+        name: "covariancepif",
+        min: 3,
+        max: 3,
+        lower: lower_covariance,
+    },
+    AggDef {
+        name: "variancepif",
+        min: 2,
+        max: 2,
+        lower: lower_stat,
+    },
+    AggDef {
+        name: "stdevpif",
+        min: 2,
+        max: 2,
+        lower: lower_stat,
+    },
+    AggDef {
         name: "buildschema",
         min: 1,
         max: 1,
@@ -587,6 +623,8 @@ fn lower_stat(c: &AggCall) -> Result<TypedAgg, FnError> {
     let (e, prefix) = match c.name {
         "stdev" | "stdevif" => (df::stddev(input), c.name),
         "stdevp" => (df::stddev_pop(input), "stdevp"),
+        "stdevpif" => (df::stddev_pop(input), "stdevpif"),
+        "variancepif" => (df::var_pop(input), "variancepif"),
         "variance" | "varianceif" => (df::var_sample(input), c.name),
         // Kusto names variancep's result `variance_x`.
         _ => (df::var_pop(input), "variance"),
@@ -798,6 +836,42 @@ fn lower_sketch(c: &AggCall) -> Result<TypedAgg, FnError> {
         _ => udaf(pct::HLL_MERGE)?.call(vec![x.expr.clone()]),
     };
     Ok(agg(e, KqlType::Dynamic, name))
+}
+
+fn lower_covariance(c: &AggCall) -> Result<TypedAgg, FnError> {
+    let (Some(x), Some(y)) = (c.args.first(), c.args.get(1)) else {
+        return Err(FnError::arg_count(c.name, 2, 2));
+    };
+    let mut inputs = Vec::new();
+    for (i, a) in [x, y].into_iter().enumerate() {
+        if !(a.ty.is_numeric() || a.ty == KqlType::Dynamic) {
+            return Err(FnError::ArgType {
+                name: c.name.into(),
+                position: i + 1,
+                expected: "number".into(),
+                actual: a.ty,
+            });
+        }
+        inputs.push(if a.ty == KqlType::Dynamic {
+            crate::catalog::call_row("toreal", vec![a.clone()])?.expr
+        } else {
+            cast(a.expr.clone(), KqlType::Real.to_arrow())
+        });
+    }
+    let (ix, iy) = (inputs[0].clone(), inputs[1].clone());
+    let population = c.name.starts_with("covariancep");
+    let e = if population {
+        df::covar_pop(ix, iy)
+    } else {
+        df::covar_samp(ix, iy)
+    };
+    let prefix = c.name;
+    let name = format!(
+        "{prefix}_{}_{}",
+        expr_column_name(&x.expr).unwrap_or_default(),
+        expr_column_name(&y.expr).unwrap_or_default()
+    );
+    Ok(agg(filtered(e, c.args.get(2))?, KqlType::Real, name))
 }
 
 fn lower_buildschema(c: &AggCall) -> Result<TypedAgg, FnError> {

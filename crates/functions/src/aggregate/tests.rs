@@ -231,3 +231,23 @@ fn aggregate_errors() {
     );
     assert!(crate::lower_aggregate("sum", vec![lit::string("x").into()], &ctx()).is_err());
 }
+
+#[test]
+fn covariance_and_buildschema() {
+    let b = batch(vec![
+        ("x", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef),
+        ("y", Arc::new(Float64Array::from(vec![2.0, 4.0, 6.0, 8.0])) as ArrayRef),
+    ]);
+    let x = column("x", KqlType::Long);
+    let y = column("y", KqlType::Real);
+    let aggs = vec![
+        agg("covariance", vec![x.clone(), y.clone()]),
+        agg("covariancep", vec![x.clone(), y.clone()]),
+        agg("buildschema", vec![lit::dynamic(&serde_json::json!({"a": 1}))]),
+    ];
+    let (names, rows) = summarize(b, vec![], aggs);
+    assert_eq!(names, s(&["covariance_x_y", "covariancep_x_y", "schema_"]));
+    assert!(rows[0][0].starts_with("3.33333333333333"), "{}", rows[0][0]);
+    assert_eq!(rows[0][1], "2.5");
+    assert_eq!(rows[0][2], r#"{"a":"long"}"#);
+}

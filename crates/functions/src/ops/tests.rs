@@ -263,3 +263,31 @@ fn equality_with_nulls_follows_kusto() {
     let e = lower_binary("!=", column("a", KqlType::Int), column("b", KqlType::Int)).unwrap();
     assert_eq!(eval_on(&e, &other), ["true", "true", ""]);
 }
+
+#[test]
+fn native_comparisons_accept_every_string_layout() {
+    use datafusion::arrow::array::LargeStringArray;
+    let v = vec!["a", "B", ""];
+    let b = batch(vec![
+        ("u", Arc::new(StringArray::from(v.clone())) as ArrayRef),
+        ("l", Arc::new(LargeStringArray::from(v.clone())) as ArrayRef),
+        ("w", Arc::new(StringViewArray::from(v)) as ArrayRef),
+    ]);
+    for c in ["u", "l", "w"] {
+        let x = || column(c, KqlType::String);
+        let e = lower_binary("==", x(), lit::string("a")).unwrap();
+        assert_eq!(eval_on(&e, &b), ["true", "false", "false"], "{c}");
+        let e = lower_binary("=~", x(), lit::string("b")).unwrap();
+        assert_eq!(eval_on(&e, &b), ["false", "true", "false"], "{c}");
+        let e = lower_in("in", x(), vec![lit::string("a"), lit::string("")]).unwrap();
+        assert_eq!(eval_on(&e, &b), ["true", "false", "true"], "{c}");
+        let e = lower_in("!in~", x(), vec![lit::string("b")]).unwrap();
+        assert_eq!(eval_on(&e, &b), ["true", "false", "true"], "{c}");
+        let e = lower_binary("<", x(), lit::string("b")).unwrap();
+        assert_eq!(eval_on(&e, &b), ["true", "true", "true"], "{c}");
+        let e = lower_binary("matches regex", x(), lit::string("^[A-Z]$")).unwrap();
+        assert_eq!(eval_on(&e, &b), ["false", "true", "false"], "{c}");
+        let e = crate::lower_call("strlen", vec![x().into()], &ctx()).unwrap();
+        assert_eq!(eval_on(&e, &b), ["1", "1", "0"], "{c}");
+    }
+}

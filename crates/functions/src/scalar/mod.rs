@@ -8,6 +8,7 @@ pub mod datetime;
 pub mod dynamic;
 pub mod encode;
 pub mod env;
+pub mod extras;
 pub mod ip;
 pub mod jsonpath;
 pub mod math;
@@ -37,6 +38,7 @@ pub static DEF_TABLES: &[&[FnDef]] = &[
     series::UNARY_DEFS,
     analytics::DEFS,
     env::DEFS,
+    extras::DEFS,
 ];
 
 static NULL: Val = Val::Null;
