@@ -15,6 +15,7 @@ pub mod math;
 pub mod parse;
 pub mod regex_cache;
 pub mod series;
+pub mod series_fit;
 pub mod sketch;
 pub mod string;
 pub mod units;
@@ -39,6 +40,7 @@ pub static DEF_TABLES: &[&[FnDef]] = &[
     analytics::DEFS,
     env::DEFS,
     extras::DEFS,
+    series_fit::DEFS,
 ];
 
 static NULL: Val = Val::Null;
