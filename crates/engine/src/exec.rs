@@ -253,4 +253,12 @@ impl Executor for SessionExecutor {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         runtime.block_on(collect(&self.session, plan))
     }
+
+    fn physical_expr(
+        &self,
+        expr: datafusion::logical_expr::Expr,
+        schema: &datafusion::common::DFSchema,
+    ) -> Result<Arc<dyn datafusion::physical_expr::PhysicalExpr>, DataFusionError> {
+        self.session.state().create_physical_expr(expr, schema)
+    }
 }

@@ -30,6 +30,8 @@ pub struct Scope<'s> {
     pub aggs: Option<&'s mut AggCollector>,
     /// Set on serialized input: window functions (`row_number()`, `prev()`…) are allowed.
     pub windows: Option<&'s mut WindowCollector>,
+    /// `scan` step names: `step.column` is the row column named `step.column`.
+    pub qualified: Option<&'s [String]>,
 }
 
 impl<'s> Scope<'s> {
@@ -40,6 +42,7 @@ impl<'s> Scope<'s> {
             op,
             aggs: None,
             windows: None,
+            qualified: None,
         }
     }
 
@@ -144,6 +147,16 @@ impl Planner<'_> {
             }
             ExprKind::Call(c) => self.lower_call(c, e.span, sc),
             ExprKind::Member(m) => {
+                if let ExprKind::Name(id) = &m.target.kind
+                    && sc.qualified.is_some_and(|steps| steps.contains(&id.name))
+                    && sc.column(&id.name).is_none()
+                {
+                    let name = format!("{}.{}", id.name, m.name.name);
+                    return match sc.column(&name) {
+                        Some(c) => Ok(TypedExpr::new(col(&c.name), c.ty)),
+                        None => Err(self.report(diag::unresolved_scalar(sc.op, &name, e.span))),
+                    };
+                }
                 if let ExprKind::Name(id) = &m.target.kind
                     && (id.name == "$left" || id.name == "$right")
                 {

@@ -16,6 +16,7 @@ mod ops;
 mod parse;
 mod plugins;
 mod project;
+mod scan;
 mod sources;
 mod summarize;
 mod tab;
@@ -45,6 +46,13 @@ use std::rc::Rc;
 /// lists). Absent in validation, where those values are typed placeholders.
 pub trait Executor {
     fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, DataFusionError>;
+    /// A physical expression over `schema` (types coerced as in a plan), for operators
+    /// that evaluate row by row (`scan`).
+    fn physical_expr(
+        &self,
+        expr: Expr,
+        schema: &datafusion::common::DFSchema,
+    ) -> Result<std::sync::Arc<dyn datafusion::physical_expr::PhysicalExpr>, DataFusionError>;
 }
 
 /// One result table of a query, planned.

@@ -291,7 +291,8 @@ impl Planner<'_> {
                 format!("The '{name}' operator must be the last operator of a result statement"),
                 span,
             ))),
-            Operator::Scan(_) | Operator::Reduce(_) | Operator::Consume(_) => {
+            Operator::Scan(s) => self.plan_scan(t, s, env),
+            Operator::Reduce(_) | Operator::Consume(_) => {
                 Err(self.report(diag::unsupported(&format!("The '{name}' operator"), span)))
             }
             // Sources and unsupported operators were handled above.

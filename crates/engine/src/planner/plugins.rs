@@ -725,7 +725,12 @@ impl Planner<'_> {
             Some(a) => self.const_count(&a.value, env, op)? as i64,
             None => before,
         };
-        let (rn, next, prev) = (self.hidden("rn"), self.hidden("next_hit"), self.hidden("prev_hit"));
+        let (rn, next, prev, hit_name) = (
+            self.hidden("rn"),
+            self.hidden("next_hit"),
+            self.hidden("prev_hit"),
+            self.hidden("hit"),
+        );
         let order = t.order_exprs();
         let names: Vec<String> = t.cols.iter().map(|c| c.name.clone()).collect();
         let build = || -> datafusion::common::Result<Tab> {
@@ -736,8 +741,15 @@ impl Planner<'_> {
                 number.order_by(order.clone()).build()?
             };
             let plan = super::window::window_node(t.plan.clone(), number.alias(rn.clone()))?;
-            let hit = when(cond.expr.clone(), cast(col(&rn), DataType::Int64))
+            // The row number of a hit, as a column (DataFusion's common-subexpression pass
+            // mishandles an expression shared by consecutive windows).
+            let hit_expr = when(cond.expr.clone(), cast(col(&rn), DataType::Int64))
                 .otherwise(Expr::Literal(ScalarValue::Int64(None), None))?;
+            let mut with_hit: Vec<Expr> = names.iter().map(|n| col(n)).collect();
+            with_hit.push(col(&rn));
+            with_hit.push(hit_expr.alias(hit_name.clone()));
+            let plan = LogicalPlanBuilder::from(plan).project(with_hit)?.build()?;
+            let hit = col(&hit_name);
             let frame = |following: bool| {
                 use datafusion::logical_expr::{WindowFrame, WindowFrameBound as B, WindowFrameUnits};
                 if following {
