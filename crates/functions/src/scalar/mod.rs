@@ -2,10 +2,12 @@
 //! of [`crate::catalog::FnDef`]s; [`DEF_TABLES`] lists them all.
 
 pub mod analytics;
+pub mod arrays;
+pub mod bags;
 pub mod cond;
 pub mod convert;
 pub mod datetime;
-pub mod dynamic;
+pub mod dtformat;
 pub mod encode;
 pub mod env;
 pub mod extras;
@@ -14,8 +16,10 @@ pub mod jsonpath;
 pub mod math;
 pub mod parse;
 pub mod regex_cache;
+pub mod regexes;
 pub mod series;
 pub mod series_fit;
+pub mod sets;
 pub mod sketch;
 pub mod string;
 pub mod units;
@@ -27,9 +31,12 @@ pub static DEF_TABLES: &[&[FnDef]] = &[
     cond::DEFS,
     convert::DEFS,
     string::DEFS,
+    regexes::DEFS,
     math::DEFS,
     datetime::DEFS,
-    dynamic::DEFS,
+    arrays::DEFS,
+    bags::DEFS,
+    sets::DEFS,
     encode::DEFS,
     ip::DEFS,
     units::DEFS,
