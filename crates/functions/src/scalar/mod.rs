@@ -23,6 +23,7 @@ pub mod sets;
 pub mod sketch;
 pub mod string;
 pub mod units;
+pub mod xml;
 
 use crate::catalog::FnDef;
 use crate::val::Val;
@@ -48,6 +49,7 @@ pub static DEF_TABLES: &[&[FnDef]] = &[
     env::DEFS,
     extras::DEFS,
     series_fit::DEFS,
+    xml::DEFS,
 ];
 
 static NULL: Val = Val::Null;
