@@ -72,6 +72,21 @@ pub fn operator_span(op: &Operator) -> Span {
     }
 }
 
+/// Operators whose output has their input's columns.
+fn keeps_schema(op: &Operator) -> bool {
+    matches!(
+        op,
+        Operator::Where(_)
+            | Operator::Sort(_)
+            | Operator::Take(_)
+            | Operator::Top(_)
+            | Operator::Sample(_)
+            | Operator::Serialize(_)
+            | Operator::Render(_)
+            | Operator::As(_)
+    )
+}
+
 /// The operator's name as Kusto writes it, for messages.
 pub fn operator_name(op: &Operator) -> &'static str {
     use Operator::*;
@@ -141,10 +156,18 @@ impl Planner<'_> {
             Some(e) => Some(self.lower_tabular(e, env)?),
             None => input,
         };
+        let mut failed = false;
         for op in &p.operators {
-            cur = Some(self.apply_operator(op, cur, env)?);
+            match self.apply_operator(op, cur.clone(), env) {
+                Ok(t) => cur = Some(t),
+                // An operator that keeps its input's columns: check the rest of the pipeline
+                // against them, to report its errors too.
+                Err(_) if cur.is_some() && keeps_schema(op) => failed = true,
+                Err(e) => return Err(e),
+            }
         }
         match cur {
+            Some(_) if failed => Err(Reported),
             Some(t) => Ok(t),
             None => Err(self.report(diag::tabular_expected(p.span))),
         }
