@@ -289,9 +289,13 @@ fn place_args(def: &FnDef, args: Vec<Arg>) -> Result<Vec<TypedExpr>, FnError> {
 /// Lowers a call to a scalar function.
 pub fn lower_call(name: &str, args: Vec<Arg>, ctx: &LowerCtx) -> Result<TypedExpr, FnError> {
     // Names starting with "__" are the library's internal helpers.
-    let def = lookup(name)
-        .filter(|_| !name.starts_with("__"))
-        .ok_or_else(|| FnError::UnknownFunction(name.to_string()))?;
+    let def = lookup(name).filter(|_| !name.starts_with("__")).ok_or_else(|| {
+        if is_known_unimplemented(name) {
+            FnError::Unsupported(format!("the function '{name}'"))
+        } else {
+            FnError::UnknownFunction(name.to_string())
+        }
+    })?;
     let args = place_args(def, args)?;
     let max = if def.variadic { MAX_VARIADIC } else { def.params.len() };
     if args.len() < def.min || args.len() > max {
@@ -322,4 +326,21 @@ pub fn lower_call(name: &str, args: Vec<Arg>, ctx: &LowerCtx) -> Result<TypedExp
             ctx,
         }),
     }
+}
+
+/// Functions of the KQL reference that Quarry does not implement (yet): a call fails with
+/// "not supported" rather than "unknown function", so users see it is a gap, not a typo.
+const UNIMPLEMENTED: &[&str] = &[
+    "bin_auto",
+    "parse_user_agent",
+    "series_decompose",
+    "series_decompose_anomalies",
+    "series_decompose_forecast",
+    "series_periods_detect",
+    "series_periods_validate",
+];
+
+/// True for a function of the KQL reference that this library does not implement.
+pub fn is_known_unimplemented(name: &str) -> bool {
+    UNIMPLEMENTED.contains(&name) || name.starts_with("geo_")
 }

@@ -291,3 +291,127 @@ fn native_comparisons_accept_every_string_layout() {
         assert_eq!(eval_on(&e, &b), ["1", "1", "0"], "{c}");
     }
 }
+
+#[test]
+fn unknown_and_unimplemented_functions() {
+    let err = |n: &str| crate::lower_call(n, vec![], &ctx()).unwrap_err().to_string();
+    assert_eq!(
+        err("no_such_fn"),
+        "The name 'no_such_fn' does not refer to any known function."
+    );
+    assert_eq!(
+        err("geo_distance_2points"),
+        "the function 'geo_distance_2points' is not supported"
+    );
+    assert_eq!(
+        err("series_decompose"),
+        "the function 'series_decompose' is not supported"
+    );
+    assert_eq!(
+        err("__gettype_dynamic"),
+        "The name '__gettype_dynamic' does not refer to any known function."
+    );
+    assert_eq!(
+        crate::lower_call("strlen", vec![], &ctx()).unwrap_err().to_string(),
+        "The function 'strlen' expects 1 argument."
+    );
+    assert_eq!(
+        crate::lower_call("substring", vec![lit::string("a").into()], &ctx())
+            .unwrap_err()
+            .to_string(),
+        "The function 'substring' expects between 2 and 3 arguments."
+    );
+    assert_eq!(
+        crate::lower_call("strcat_delim", vec![lit::string("a").into()], &ctx())
+            .unwrap_err()
+            .to_string(),
+        "The function 'strcat_delim' expects at least 3 arguments."
+    );
+    assert_eq!(
+        crate::lower_call("sqrt", vec![lit::string("a").into()], &ctx())
+            .unwrap_err()
+            .to_string(),
+        "sqrt(): argument #1 must have the type number, but has the type string."
+    );
+}
+
+#[test]
+fn named_arguments_are_placed_by_parameter_name() {
+    use crate::Arg;
+    let e = crate::lower_call(
+        "substring",
+        vec![
+            Arg::named("startingIndex", lit::long(1)),
+            Arg::named("source", lit::string("abc")),
+        ],
+        &ctx(),
+    )
+    .unwrap();
+    assert_eq!(eval1(&e), "bc");
+    let err = crate::lower_call("substring", vec![Arg::named("nope", lit::long(1))], &ctx()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "substring(): the argument name 'nope' does not refer to a declared parameter."
+    );
+}
+
+#[test]
+fn now_and_ago_are_constant_per_query() {
+    let now = crate::lower_call("now", vec![], &ctx()).unwrap();
+    assert_eq!(eval1(&now), "2024-05-01T00:00:00Z");
+    assert!(now.as_literal().is_some());
+    let ago = crate::lower_call("ago", vec![lit::timespan(86_400_000_000_000).into()], &ctx()).unwrap();
+    assert_eq!(eval1(&ago), "2024-04-30T00:00:00Z");
+    let later = crate::lower_call("now", vec![lit::timespan(3_600_000_000_000).into()], &ctx()).unwrap();
+    assert_eq!(eval1(&later), "2024-05-01T01:00:00Z");
+}
+
+#[test]
+fn conditionals() {
+    use crate::Arg;
+    let call = |n: &str, a: Vec<crate::api::TypedExpr>| {
+        crate::lower_call(n, a.into_iter().map(Arg::positional).collect(), &ctx()).unwrap()
+    };
+    let e = call("iff", vec![lit::bool(false), lit::int(1), lit::real(2.5)]);
+    assert_eq!((eval1(&e), e.ty), ("2.5".to_string(), KqlType::Real));
+    let e = call(
+        "iff",
+        vec![lit::null(KqlType::Bool), lit::string("a"), lit::string("b")],
+    );
+    assert_eq!(eval1(&e), "b");
+    let e = call(
+        "case",
+        vec![
+            lit::bool(false),
+            lit::long(1),
+            lit::bool(true),
+            lit::long(2),
+            lit::long(3),
+        ],
+    );
+    assert_eq!(eval1(&e), "2");
+    let e = call("coalesce", vec![lit::string(""), lit::string("x"), lit::string("y")]);
+    assert_eq!(eval1(&e), "x");
+    let e = call("coalesce", vec![lit::null(KqlType::Long), lit::long(42), lit::long(33)]);
+    assert_eq!(eval1(&e), "42");
+    let e = call("isempty", vec![lit::string("")]);
+    assert_eq!(eval1(&e), "true");
+    let e = call("isnull", vec![lit::string("")]);
+    assert_eq!(eval1(&e), "false");
+    let e = call("isnull", vec![lit::dynamic(&json!(null))]);
+    assert_eq!(eval1(&e), "true");
+    let e = call("isempty", vec![lit::dynamic(&json!([]))]);
+    assert_eq!(eval1(&e), "false");
+    let e = call("gettype", vec![lit::dynamic(&json!({"a": 1}))]);
+    assert_eq!(eval1(&e), "dictionary");
+    let e = call("gettype", vec![lit::guid("12e8b78d-55b4-46ae-b068-26d7a0080254")]);
+    assert_eq!(eval1(&e), "guid");
+    assert!(
+        crate::lower_call(
+            "iff",
+            vec![lit::bool(true).into(), lit::string("a").into(), lit::long(1).into()],
+            &ctx()
+        )
+        .is_err()
+    );
+}

@@ -100,25 +100,25 @@ fn lower_coalesce(c: &Call) -> Result<TypedExpr, FnError> {
             .next()
             .unwrap_or_else(|| TypedExpr::new(lit(""), KqlType::String)));
     }
-    if ty == KqlType::String {
-        // For strings, "non-null" means non-empty.
-        let (last, init) = vals.split_last().ok_or_else(|| FnError::Internal("coalesce".into()))?;
-        let mut it = init.iter();
-        let Some(first) = it.next() else {
-            return Ok(last.clone());
-        };
-        let nonempty = |e: &Expr| e.clone().is_not_null().and(e.clone().not_eq(lit("")));
-        let mut b = when(nonempty(&first.expr), first.expr.clone());
-        for v in it {
-            b = b.when(nonempty(&v.expr), v.expr.clone());
+    // For strings "non-null" means non-empty. Built as CASE (not DataFusion's coalesce,
+    // which only executes after the optimizer has rewritten it).
+    let present = |e: &Expr| {
+        if ty == KqlType::String {
+            e.clone().is_not_null().and(e.clone().not_eq(lit("")))
+        } else {
+            e.clone().is_not_null()
         }
-        return Ok(TypedExpr::new(b.otherwise(last.expr.clone())?, ty));
+    };
+    let (last, init) = vals.split_last().ok_or_else(|| FnError::Internal("coalesce".into()))?;
+    let mut it = init.iter();
+    let Some(first) = it.next() else {
+        return Ok(last.clone());
+    };
+    let mut b = when(present(&first.expr), first.expr.clone());
+    for v in it {
+        b = b.when(present(&v.expr), v.expr.clone());
     }
-    let exprs = vals.into_iter().map(|v| v.expr).collect();
-    Ok(TypedExpr::new(
-        datafusion::functions::core::expr_fn::coalesce(exprs),
-        ty,
-    ))
+    Ok(TypedExpr::new(b.otherwise(last.expr.clone())?, ty))
 }
 
 fn lower_null_test(c: &Call, negated: bool) -> Result<TypedExpr, FnError> {
