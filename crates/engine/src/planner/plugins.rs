@@ -294,6 +294,10 @@ impl Planner<'_> {
             } else {
                 col(&pivot.name).eq(Expr::Literal(v, None))
             };
+            let agg = match agg {
+                Expr::Alias(a) => *a.expr,
+                other => other,
+            };
             let filtered = agg.filter(cond).build().map_err(|e| self.internal(op, e, span))?;
             let hidden = self.hidden("pivot");
             aggs.push((hidden.clone(), filtered));

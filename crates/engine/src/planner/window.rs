@@ -213,7 +213,7 @@ impl Planner<'_> {
                 };
                 let default = match args.get(1) {
                     None => None,
-                    Some(d) => match functions::coerce::convert(d.clone(), value.ty) {
+                    Some(d) => match functions::coerce::convert(d.clone(), value.ty).map(|d| self.fold(d)) {
                         Ok(d) => match d.as_literal() {
                             Some(v) => Some(v.clone()),
                             None => return Ok(Err(format!("{name}(): the default value must be a constant"))),
