@@ -114,11 +114,14 @@ impl Drop for Server {
 }
 
 fn text(b: &mut Browser, selector: &str) -> String {
-    b.eval(&format!("(document.querySelector({}) || {{}}).innerText || ''", json!(selector)))
-        .unwrap()
-        .as_str()
-        .unwrap_or("")
-        .to_string()
+    b.eval(&format!(
+        "(document.querySelector({}) || {{}}).innerText || ''",
+        json!(selector)
+    ))
+    .unwrap()
+    .as_str()
+    .unwrap_or("")
+    .to_string()
 }
 
 fn count(b: &mut Browser, selector: &str) -> u64 {
@@ -135,14 +138,32 @@ fn no_csp_violations(b: &mut Browser, page: &str) {
 
 #[test]
 fn soc_feed_in_a_browser() {
-    let Some(chromium) = chromium_or_skip("soc_feed_in_a_browser") else { return };
+    let Some(chromium) = chromium_or_skip("soc_feed_in_a_browser") else {
+        return;
+    };
     let data = tempfile::tempdir().unwrap();
-    quarry(data.path(), &["rules", "import", fixtures().join("seeds").to_str().unwrap()]);
+    quarry(
+        data.path(),
+        &["rules", "import", fixtures().join("seeds").to_str().unwrap()],
+    );
     quarry(
         data.path(),
         &[
-            "generate", "--devices", "40", "--days", "3", "--volume", "0.2", "--start", "2026-05-21", "--seed", "7",
-            "--tools", "Action1,AnyDesk,SupRemo", "--rmm-fraction", "0.3",
+            "generate",
+            "--devices",
+            "40",
+            "--days",
+            "3",
+            "--volume",
+            "0.2",
+            "--start",
+            "2026-05-21",
+            "--seed",
+            "7",
+            "--tools",
+            "Action1,AnyDesk,SupRemo",
+            "--rmm-fraction",
+            "0.3",
         ],
     );
     let truth: BTreeSet<String> = std::fs::read_to_string(data.path().join("ground-truth.jsonl"))
@@ -160,9 +181,13 @@ fn soc_feed_in_a_browser() {
 
     // The feed: four rules, newest first.
     b.goto(&server.url("/")).unwrap();
-    b.wait_for("document.querySelectorAll('.rule-card').length === 4", "four rules").unwrap();
+    b.wait_for("document.querySelectorAll('.rule-card').length === 4", "four rules")
+        .unwrap();
     let first = text(&mut b, ".rule-card h2");
-    assert!(first.contains("RemoteUtilities") || first.contains("SupRemo"), "{first}");
+    assert!(
+        first.contains("RemoteUtilities") || first.contains("SupRemo"),
+        "{first}"
+    );
     assert!(text(&mut b, ".feed-head .sub").contains("tables with data"));
     no_csp_violations(&mut b, "feed");
     b.screenshot(&shots.join("feed.png"), 1400).unwrap();
@@ -170,9 +195,23 @@ fn soc_feed_in_a_browser() {
     // Filter as you type (no reload: a marker on window survives).
     b.eval("window.__sameDocument = 1").unwrap();
     b.type_into("#f-q", "action1").unwrap();
-    b.wait_for("document.querySelectorAll('.rule-card').length === 1", "the filtered feed").unwrap();
-    assert_eq!(b.eval("window.__sameDocument").unwrap(), json!(1), "filtering reloaded the page");
-    assert!(b.eval("location.search").unwrap().as_str().unwrap().contains("q=action1"));
+    b.wait_for(
+        "document.querySelectorAll('.rule-card').length === 1",
+        "the filtered feed",
+    )
+    .unwrap();
+    assert_eq!(
+        b.eval("window.__sameDocument").unwrap(),
+        json!(1),
+        "filtering reloaded the page"
+    );
+    assert!(
+        b.eval("location.search")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("q=action1")
+    );
     assert!(text(&mut b, "#result-count").contains("1 of 4"));
     b.screenshot(&shots.join("feed-filtered.png"), 1000).unwrap();
     // Filters by select work too, and without JavaScript through the URL.
@@ -182,8 +221,13 @@ fn soc_feed_in_a_browser() {
     // The Action1 page, opened from the feed.
     b.goto(&server.url("/?q=action1")).unwrap();
     b.click(".rule-card h2 a").unwrap();
-    b.wait_for_navigation_to(&server.url(&format!("/rules/{ACTION1}"))).unwrap();
-    b.wait_for("document.querySelector('h1') && document.querySelector('h1').innerText.includes('Action1')", "the Action1 page").unwrap();
+    b.wait_for_navigation_to(&server.url(&format!("/rules/{ACTION1}")))
+        .unwrap();
+    b.wait_for(
+        "document.querySelector('h1') && document.querySelector('h1').innerText.includes('Action1')",
+        "the Action1 page",
+    )
+    .unwrap();
     let head = text(&mut b, ".rule-head");
     for want in [
         "Remote Management and Montioring tool - Action1 - File Signature",
@@ -224,7 +268,10 @@ fn soc_feed_in_a_browser() {
     assert!(text(&mut b, "#kql").contains("Signer has 'Action1 Corporation'"));
     assert!(text(&mut b, "#definition").contains("relevantTechniques:"));
     let attack = text(&mut b, "#attack");
-    assert!(attack.contains("Command and Control (TA0011)") && attack.contains("Remote Access Tools"), "{attack}");
+    assert!(
+        attack.contains("Command and Control (TA0011)") && attack.contains("Remote Access Tools"),
+        "{attack}"
+    );
     assert_eq!(count(&mut b, "#false-positives li.fp"), 5);
     assert_eq!(count(&mut b, "#false-positives .ex-status .badge"), 5);
     assert!(text(&mut b, "#false-positives").contains("process.parent_process_name != \"msiexec.exe\""));
@@ -233,9 +280,16 @@ fn soc_feed_in_a_browser() {
     assert!(text(&mut b, "#data").contains("rows"));
     assert!(text(&mut b, ".source-line").contains("rmm_Action1_filesig.yaml"));
     // The copy button copies the raw query.
-    assert_eq!(b.eval("document.querySelector('button.copy').hidden").unwrap(), json!(false));
+    assert_eq!(
+        b.eval("document.querySelector('button.copy').hidden").unwrap(),
+        json!(false)
+    );
     b.click("#query button.copy").unwrap();
-    b.wait_for("document.querySelector('#query button.copy').innerText === 'Copied'", "the copy button").unwrap();
+    b.wait_for(
+        "document.querySelector('#query button.copy').innerText === 'Copied'",
+        "the copy button",
+    )
+    .unwrap();
     no_csp_violations(&mut b, "rule page");
     b.screenshot(&shots.join("rule-action1.png"), 4000).unwrap();
     b.dark(true).unwrap();
@@ -249,11 +303,21 @@ fn soc_feed_in_a_browser() {
     b.type_into("#now", "2026-05-24T00:00:00Z").unwrap();
     b.eval("window.__sameDocument = 2").unwrap();
     b.click("#run").unwrap();
-    b.wait_for("document.querySelector('#result-meta')", "console results").unwrap();
-    assert_eq!(b.eval("window.__sameDocument").unwrap(), json!(2), "running reloaded the page");
+    b.wait_for("document.querySelector('#result-meta')", "console results")
+        .unwrap();
+    assert_eq!(
+        b.eval("window.__sameDocument").unwrap(),
+        json!(2),
+        "running reloaded the page"
+    );
     assert!(text(&mut b, "#result-meta").contains("Elapsed"));
-    let headers = b.eval("[...document.querySelectorAll('#result-0 thead th')].map(th => th.firstChild.textContent)").unwrap();
-    assert_eq!(headers, json!(["#", "DeviceId", "DeviceName", "FirstSeen", "LastSeen", "Count"]));
+    let headers = b
+        .eval("[...document.querySelectorAll('#result-0 thead th')].map(th => th.firstChild.textContent)")
+        .unwrap();
+    assert_eq!(
+        headers,
+        json!(["#", "DeviceId", "DeviceName", "FirstSeen", "LastSeen", "Count"])
+    );
     let names: BTreeSet<String> = b
         .eval("[...document.querySelectorAll('#result-0 tbody tr')].map(tr => tr.children[2].innerText)")
         .unwrap()
@@ -262,24 +326,43 @@ fn soc_feed_in_a_browser() {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, truth, "the console finds exactly the devices the generator planted Action1 on");
+    assert_eq!(
+        names, truth,
+        "the console finds exactly the devices the generator planted Action1 on"
+    );
     no_csp_violations(&mut b, "console");
     b.screenshot(&shots.join("console.png"), 1400).unwrap();
 
     // Ctrl+Enter runs; a time chart appears for datetime + numeric results.
     b.eval("document.querySelector('#q').value = ''").unwrap();
-    b.type_into("#q", "DeviceProcessEvents\n| summarize Events = count() by bin(Timestamp, 1h)\n| order by Timestamp asc").unwrap();
+    b.type_into(
+        "#q",
+        "DeviceProcessEvents\n| summarize Events = count() by bin(Timestamp, 1h)\n| order by Timestamp asc",
+    )
+    .unwrap();
     b.key("Enter", "Enter", 13, 2).unwrap();
-    b.wait_for("document.querySelector('figure.chart svg path.series')", "a time chart").unwrap();
+    b.wait_for("document.querySelector('figure.chart svg path.series')", "a time chart")
+        .unwrap();
     b.screenshot(&shots.join("console-chart.png"), 1400).unwrap();
 
     // A malformed query: diagnostics listed and underlined at their span.
     b.eval("document.querySelector('#q').value = ''").unwrap();
-    b.type_into("#q", "DeviceProcessEvents\n| where FileName == 'x' and\n| take 10").unwrap();
+    b.type_into("#q", "DeviceProcessEvents\n| where FileName == 'x' and\n| take 10")
+        .unwrap();
     b.click("#run").unwrap();
-    b.wait_for("document.querySelector('#diagnostics')", "diagnostics").unwrap();
-    assert!(text(&mut b, "#diagnostics").contains("2:"), "{}", text(&mut b, "#diagnostics"));
-    assert!(count(&mut b, "#console-results mark.diag-error, #console-results mark.diag-point") >= 1);
+    b.wait_for("document.querySelector('#diagnostics')", "diagnostics")
+        .unwrap();
+    assert!(
+        text(&mut b, "#diagnostics").contains("2:"),
+        "{}",
+        text(&mut b, "#diagnostics")
+    );
+    assert!(
+        count(
+            &mut b,
+            "#console-results mark.diag-error, #console-results mark.diag-point"
+        ) >= 1
+    );
     b.screenshot(&shots.join("console-error.png"), 1000).unwrap();
 
     // Coverage: T1219 shaded as covered by rules that can run; click-through to the rules.
@@ -293,7 +376,11 @@ fn soc_feed_in_a_browser() {
     b.goto(&server.url("/coverage")).unwrap();
     b.screenshot(&shots.join("coverage.png"), 1200).unwrap();
     b.click("a[href=\"/?technique=T1219\"]").unwrap();
-    b.wait_for("document.querySelectorAll('.rule-card').length === 4", "rules for T1219").unwrap();
+    b.wait_for(
+        "document.querySelectorAll('.rule-card').length === 4",
+        "rules for T1219",
+    )
+    .unwrap();
 
     // Hunts: this build has no hunt component, and says so.
     b.goto(&server.url("/hunts")).unwrap();
@@ -305,10 +392,13 @@ fn soc_feed_in_a_browser() {
 /// exclusions must show as text and never run.
 #[test]
 fn hostile_rule_text_never_executes() {
-    let Some(chromium) = chromium_or_skip("hostile_rule_text_never_executes") else { return };
+    let Some(chromium) = chromium_or_skip("hostile_rule_text_never_executes") else {
+        return;
+    };
     let data = tempfile::tempdir().unwrap();
     let id = "6f1c2d3e-4a5b-4c6d-8e7f-901234567890";
-    let payload = r#"<script>window.__xss=1</script><img src=x onerror="window.__xss=2">"'><svg onload=window.__xss=3>"#;
+    let payload =
+        r#"<script>window.__xss=1</script><img src=x onerror="window.__xss=2">"'><svg onload=window.__xss=3>"#;
     let yaml = format!(
         r#"id: {id}
 name: 'Evil </title><script>window.__xss=4</script> "quoted" ''single'' rule'
@@ -342,21 +432,42 @@ query: |
         assert!(!html.contains("<script>window"), "{path}: a script tag got through");
         assert!(!html.contains("<img src=x"), "{path}: an img tag got through");
         assert!(!html.contains("<svg onload"), "{path}: an svg tag got through");
-        assert!(html.contains("content-security-policy: default-src 'none'; script-src 'self'"), "{path}: no CSP");
+        assert!(
+            html.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+            "{path}: no CSP"
+        );
     }
 
     let mut b = Browser::launch(&chromium).unwrap();
-    for path in ["/".to_string(), format!("/rules/{id}"), "/?q=evil".to_string(), format!("/console?q={}", web::feed::encode(payload))] {
+    for path in [
+        "/".to_string(),
+        format!("/rules/{id}"),
+        "/?q=evil".to_string(),
+        format!("/console?q={}", web::feed::encode(payload)),
+    ] {
         b.goto(&server.url(&path)).unwrap();
         // Let any injected script or failed image have its chance to run.
         b.eval("new Promise(r => setTimeout(r, 300))").unwrap();
-        assert_eq!(b.eval("typeof window.__xss").unwrap(), json!("undefined"), "{path}: injected script ran");
+        assert_eq!(
+            b.eval("typeof window.__xss").unwrap(),
+            json!("undefined"),
+            "{path}: injected script ran"
+        );
         no_csp_violations(&mut b, &path);
     }
     b.goto(&server.url(&format!("/rules/{id}"))).unwrap();
     let h1 = text(&mut b, "h1");
-    assert_eq!(h1, "Evil </title><script>window.__xss=4</script> \"quoted\" 'single' rule");
+    assert_eq!(
+        h1,
+        "Evil </title><script>window.__xss=4</script> \"quoted\" 'single' rule"
+    );
     assert!(text(&mut b, "#kql").contains("</script><script>window.__xss=6</script>"));
-    assert!(b.eval("document.title").unwrap().as_str().unwrap().starts_with("Evil </title>"));
+    assert!(
+        b.eval("document.title")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("Evil </title>")
+    );
     b.screenshot(&screenshots().join("hostile-rule.png"), 1600).unwrap();
 }

@@ -165,7 +165,9 @@ pub async fn rules(
     params: Result<Query<FeedParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(params) = params.map_err(bad_query_params)?;
-    let filters = params.parse().map_err(|b| ApiError::new(StatusCode::BAD_REQUEST, b.message))?;
+    let filters = params
+        .parse()
+        .map_err(|b| ApiError::new(StatusCode::BAD_REQUEST, b.message))?;
     let view = state.view().await?;
     let page = feed::filter(&view.snapshot, &view.rows, &filters);
     let rules: Vec<RuleSummary<'_>> = page.entries.iter().map(|(e, p)| summary(e, *p)).collect();
@@ -467,7 +469,10 @@ pub async fn cancel(
     if state.running.cancel(&req.run_id) {
         Ok(Json(json!({ "cancelled": true })))
     } else {
-        Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running query `{}`", req.run_id)))
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no running query `{}`", req.run_id),
+        ))
     }
 }
 
@@ -491,7 +496,13 @@ pub async fn query_page(
         )
     })?;
     let size = p.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
-    Ok(Json(page_json(&id, &cached.output, &cached.query, p.page.unwrap_or(1).max(1), size)))
+    Ok(Json(page_json(
+        &id,
+        &cached.output,
+        &cached.query,
+        p.page.unwrap_or(1).max(1),
+        size,
+    )))
 }
 
 fn hunts_of(state: &Shared) -> Result<Arc<dyn crate::hunts::HuntBackend>, ApiError> {
@@ -535,7 +546,11 @@ pub async fn start_hunt(
         find(&view, id)?;
     }
     let run = h.start(req.rules).await.map_err(ApiError::internal)?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run, "url": format!("/hunts/{}", feed::encode(&run)) }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "run_id": run, "url": format!("/hunts/{}", feed::encode(&run)) })),
+    )
+        .into_response())
 }
 
 /// `GET /api/hunts/{id}`
@@ -582,10 +597,14 @@ pub async fn finding_status(
 ) -> Result<Json<Value>, ApiError> {
     let Json(req) = body.map_err(json_rejection)?;
     let h = hunts_of(&state)?;
-    if !h.statuses().iter().any(|s| *s == req.status) {
+    if !h.statuses().contains(&req.status) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("unknown status `{}` (expected one of {})", req.status, h.statuses().join(", ")),
+            format!(
+                "unknown status `{}` (expected one of {})",
+                req.status,
+                h.statuses().join(", ")
+            ),
         ));
     }
     let key = id.clone();

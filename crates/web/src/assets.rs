@@ -33,8 +33,18 @@ fn hashed(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str
 fn assets() -> &'static Assets {
     static ASSETS: OnceLock<Assets> = OnceLock::new();
     ASSETS.get_or_init(|| Assets {
-        css: hashed("app", "css", include_bytes!("../static/app.css"), "text/css; charset=utf-8"),
-        js: hashed("app", "js", include_bytes!("../static/app.js"), "text/javascript; charset=utf-8"),
+        css: hashed(
+            "app",
+            "css",
+            include_bytes!("../static/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        js: hashed(
+            "app",
+            "js",
+            include_bytes!("../static/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
         icon: hashed("icon", "svg", include_bytes!("../static/icon.svg"), "image/svg+xml"),
     })
 }

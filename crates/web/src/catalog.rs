@@ -278,7 +278,10 @@ impl RuleSource {
             )
             .map_err(|e| SourceError(format!("rule store: {e}")))?;
         {
-            let cur = self.current.lock().map_err(|_| SourceError("rule cache poisoned".into()))?;
+            let cur = self
+                .current
+                .lock()
+                .map_err(|_| SourceError("rule cache poisoned".into()))?;
             if cur.fingerprint == fingerprint && !fingerprint.is_empty() {
                 return Ok(cur.clone());
             }
@@ -287,7 +290,10 @@ impl RuleSource {
             .list(&rules::RuleFilter::default())
             .map_err(|e| SourceError(e.to_string()))?;
         let snap = Arc::new(Snapshot::build(stored, fingerprint));
-        let mut cur = self.current.lock().map_err(|_| SourceError("rule cache poisoned".into()))?;
+        let mut cur = self
+            .current
+            .lock()
+            .map_err(|_| SourceError("rule cache poisoned".into()))?;
         *cur = snap.clone();
         Ok(snap)
     }

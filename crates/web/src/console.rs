@@ -209,7 +209,11 @@ impl Default for ResultCache {
 impl ResultCache {
     pub fn insert(&self, query: String, output: QueryOutput) -> String {
         let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("r{:x}{:x}", self.salt.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15), n);
+        let id = format!(
+            "r{:x}{:x}",
+            self.salt.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            n
+        );
         if let Ok(mut e) = self.entries.lock() {
             e.retain(|(_, at, _)| at.elapsed() < CACHE_TTL);
             while e.len() >= CACHE_ENTRIES {

@@ -105,11 +105,19 @@ fn assignments(snapshot: &Snapshot, rows: &Rows) -> (BTreeMap<(String, String), 
             any = true;
             let chosen: Vec<&String> = {
                 let both: Vec<&String> = t.tactics.iter().filter(|x| rule_tactics.contains(x)).collect();
-                if both.is_empty() { t.tactics.iter().collect() } else { both }
+                if both.is_empty() {
+                    t.tactics.iter().collect()
+                } else {
+                    both
+                }
             };
             for tactic in chosen {
                 let cell = cells.entry((t.id.clone(), tactic.clone())).or_default();
-                let list = if runnable { &mut cell.runnable } else { &mut cell.cannot_run };
+                let list = if runnable {
+                    &mut cell.runnable
+                } else {
+                    &mut cell.cannot_run
+                };
                 if !list.contains(&rule.id) {
                     list.push(rule.id.clone());
                 }
@@ -136,7 +144,10 @@ pub fn compute(snapshot: &Snapshot, rows: &Rows) -> Coverage {
         id: t.id.clone(),
         name: t.name.clone(),
         url: t.url.clone(),
-        cell: cells.get(&(t.id.clone(), tactic.to_string())).cloned().unwrap_or_default(),
+        cell: cells
+            .get(&(t.id.clone(), tactic.to_string()))
+            .cloned()
+            .unwrap_or_default(),
         subtechniques: Vec::new(),
     };
     let mut max_cell = 0;

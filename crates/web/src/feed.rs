@@ -303,16 +303,21 @@ pub fn facets(snapshot: &Snapshot, rows: &Rows) -> Facets {
                 count: n,
             })
             .collect(),
-        data: [Presence::Present, Presence::Partial, Presence::Missing, Presence::Unknown]
-            .into_iter()
-            .filter_map(|p| {
-                data.get(p.as_str()).map(|n| Facet {
-                    value: p.as_str().into(),
-                    label: p.label().into(),
-                    count: *n,
-                })
+        data: [
+            Presence::Present,
+            Presence::Partial,
+            Presence::Missing,
+            Presence::Unknown,
+        ]
+        .into_iter()
+        .filter_map(|p| {
+            data.get(p.as_str()).map(|n| Facet {
+                value: p.as_str().into(),
+                label: p.label().into(),
+                count: *n,
             })
-            .collect(),
+        })
+        .collect(),
     }
 }
 

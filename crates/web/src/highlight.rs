@@ -166,7 +166,10 @@ mod tests {
             message: "bad \"thing\"".into(),
         }];
         let out = kql(text, &marks).into_string();
-        assert!(out.contains(r#"<mark class="diag diag-error" title="bad &quot;thing&quot;">"#), "{out}");
+        assert!(
+            out.contains(r#"<mark class="diag diag-error" title="bad &quot;thing&quot;">"#),
+            "{out}"
+        );
         // Spans past the end or inside a character are clamped, not a panic.
         let wild = [Mark {
             start: 11,
@@ -189,7 +192,10 @@ mod tests {
     #[test]
     fn functions_and_tables() {
         let out = kql("DeviceFileCertificateInfo | summarize count() by DeviceId", &[]).into_string();
-        assert!(out.contains(r#"<span class="k-tbl">DeviceFileCertificateInfo</span>"#), "{out}");
+        assert!(
+            out.contains(r#"<span class="k-tbl">DeviceFileCertificateInfo</span>"#),
+            "{out}"
+        );
         assert!(out.contains(r#"<span class="k-fn">count</span>"#), "{out}");
         assert_eq!(line_col("a\nbc", 3), (2, 2));
     }

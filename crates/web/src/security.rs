@@ -70,13 +70,15 @@ impl Access {
 
     /// The cookie value for a correct token.
     pub fn session_cookie(&self) -> Option<String> {
-        self.token.as_ref().map(|(s, _)| {
-            format!("{COOKIE}={s}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200")
-        })
+        self.token
+            .as_ref()
+            .map(|(s, _)| format!("{COOKIE}={s}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"))
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some((session, token)) = &self.token else { return true };
+        let Some((session, token)) = &self.token else {
+            return true;
+        };
         if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
             && let Some(given) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
             && ct_eq(token, given.trim())
@@ -106,8 +108,7 @@ fn loopback_host(host: &str) -> bool {
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
-    name.eq_ignore_ascii_case("localhost")
-        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether a POST came from a page of another site (browsers send `Sec-Fetch-Site`, and
@@ -147,7 +148,11 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
     if access.loopback_only {
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !loopback_host(host) {
-            return error(&req, StatusCode::MISDIRECTED_REQUEST, "this server only answers requests addressed to localhost");
+            return error(
+                &req,
+                StatusCode::MISDIRECTED_REQUEST,
+                "this server only answers requests addressed to localhost",
+            );
         }
     }
     if req.method() == Method::POST && cross_site(headers) {
@@ -157,9 +162,15 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
     let open = path == "/login" || path.starts_with("/static/") || path == "/favicon.ico";
     if !open && !access.authorized(headers) {
         if wants_json(&req) {
-            let mut resp = crate::api::ApiError::new(StatusCode::UNAUTHORIZED, "an access token is required (Authorization: Bearer <token>)").into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"quarry\""));
+            let mut resp = crate::api::ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "an access token is required (Authorization: Bearer <token>)",
+            )
+            .into_response();
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"quarry\""),
+            );
             return resp;
         }
         let next_path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");

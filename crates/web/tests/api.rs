@@ -42,7 +42,8 @@ struct Resp {
 
 impl Resp {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -53,12 +54,18 @@ async fn send(app: &Router, req: Request<Body>) -> Resp {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec();
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
     Resp { status, headers, body }
 }
 
 fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).header(header::HOST, "127.0.0.1:8080").body(Body::empty()).unwrap()
+    Request::get(uri)
+        .header(header::HOST, "127.0.0.1:8080")
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn post_json(uri: &str, body: Value) -> Request<Body> {
@@ -81,7 +88,12 @@ async fn health_and_rule_list_with_filters() {
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
     assert_eq!(v["total"], 4);
-    let dates: Vec<&str> = v["rules"].as_array().unwrap().iter().map(|r| r["date"].as_str().unwrap()).collect();
+    let dates: Vec<&str> = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted, "newest first");
@@ -137,14 +149,25 @@ async fn one_rule_with_every_section() {
     let r = send(&app, get(&format!("/api/rules/{ACTION1}"))).await;
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
-    assert_eq!(v["rule"]["name"], "Remote Management and Montioring tool - Action1 - File Signature");
+    assert_eq!(
+        v["rule"]["name"],
+        "Remote Management and Montioring tool - Action1 - File Signature"
+    );
     assert_eq!(v["rule"]["provenance"]["retrieved"], "2026-05-25T23:00:00Z");
-    assert!(v["rule"]["enrichment"]["hunt_hypothesis"].as_str().unwrap().starts_with("Adversaries may use"));
+    assert!(
+        v["rule"]["enrichment"]["hunt_hypothesis"]
+            .as_str()
+            .unwrap()
+            .starts_with("Adversaries may use")
+    );
     assert_eq!(v["tables"], json!([{"name": "DeviceFileCertificateInfo", "rows": 0}]));
     assert_eq!(v["data"], "missing");
     assert_eq!(v["attack"]["techniques"][0]["id"], "T1219");
     assert_eq!(v["attack"]["techniques"][0]["name"], "Remote Access Tools");
-    assert_eq!(v["attack"]["techniques"][0]["tactics"][0]["name"], "Command and Control");
+    assert_eq!(
+        v["attack"]["techniques"][0]["tactics"][0]["name"],
+        "Command and Control"
+    );
     assert!(v["definition_yaml"].as_str().unwrap().contains("relevantTechniques:"));
     let fps = v["false_positives"].as_array().unwrap();
     assert_eq!(fps.len(), 5);
@@ -152,7 +175,10 @@ async fn one_rule_with_every_section() {
     assert_eq!(fps[0]["validation"]["status"], "unknown-columns");
     assert_eq!(v["validation"], "errors");
     assert!(v["query_diagnostics"].as_array().unwrap().is_empty());
-    assert!(v["findings"].is_null(), "no hunt component: no findings, and none invented");
+    assert!(
+        v["findings"].is_null(),
+        "no hunt component: no findings, and none invented"
+    );
     // Ids are matched case-insensitively (GUIDs come in both cases).
     let r = send(&app, get(&format!("/api/rules/{}", ACTION1.to_uppercase()))).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -199,8 +225,16 @@ async fn facets_tables_and_coverage() {
     let tactics = v["tactics"].as_array().unwrap();
     assert_eq!(tactics.len(), 14);
     assert_eq!(tactics[0]["name"], "Reconnaissance");
-    let c2 = tactics.iter().find(|t| t["shortname"] == "command-and-control").unwrap();
-    let t1219 = c2["techniques"].as_array().unwrap().iter().find(|t| t["id"] == "T1219").unwrap();
+    let c2 = tactics
+        .iter()
+        .find(|t| t["shortname"] == "command-and-control")
+        .unwrap();
+    let t1219 = c2["techniques"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "T1219")
+        .unwrap();
     assert_eq!(t1219["cell"]["cannot_run"].as_array().unwrap().len(), 4);
 }
 
@@ -210,16 +244,29 @@ async fn navigator_layer_format() {
     let app = app(dir.path(), None);
     let r = send(&app, get("/api/coverage/navigator")).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("attachment"));
+    assert!(
+        r.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
     let v = r.json();
     assert_eq!(v["domain"], "enterprise-attack");
-    assert_eq!(v["versions"], json!({"attack": "18", "navigator": "5.1.0", "layer": "4.5"}));
+    assert_eq!(
+        v["versions"],
+        json!({"attack": "18", "navigator": "5.1.0", "layer": "4.5"})
+    );
     let t = &v["techniques"][0];
     assert_eq!(t["techniqueID"], "T1219");
     assert_eq!(t["score"], 0);
     assert_eq!(t["enabled"], true);
     assert_eq!(t["color"], "#f59e0b", "covered only by rules without data");
-    assert!(t["comment"].as_str().unwrap().contains("Missing data: Remote Management"));
+    assert!(
+        t["comment"]
+            .as_str()
+            .unwrap()
+            .contains("Missing data: Remote Management")
+    );
     assert!(v["gradient"]["colors"].as_array().unwrap().len() >= 2);
     assert_eq!(v["legendItems"].as_array().unwrap().len(), 2);
     let page = send(&app, get("/coverage/navigator.json")).await;
@@ -246,7 +293,10 @@ async fn query_runs_and_pages() {
     assert_eq!(t["page"], 3);
     assert_eq!(t["rows"].as_array().unwrap().len(), 50);
     assert_eq!(t["rows"][0], json!([201, 402]));
-    assert_eq!(t["columns"], json!([{"name": "x", "type": "long"}, {"name": "y", "type": "long"}]));
+    assert_eq!(
+        t["columns"],
+        json!([{"name": "x", "type": "long"}, {"name": "y", "type": "long"}])
+    );
     assert!(v["elapsed_ms"].as_f64().unwrap() > 0.0);
     let id = v["result_id"].as_str().unwrap();
     let r = send(&app, get(&format!("/api/query/{id}?page=1&page_size=10"))).await;
@@ -258,15 +308,26 @@ async fn query_runs_and_pages() {
     // now() is injectable.
     let r = send(
         &app,
-        post_json("/api/query", json!({"query": "print t = now()", "now": "2026-05-30T00:00:00Z"})),
+        post_json(
+            "/api/query",
+            json!({"query": "print t = now()", "now": "2026-05-30T00:00:00Z"}),
+        ),
     )
     .await;
     assert_eq!(r.json()["tables"][0]["rows"][0][0], "2026-05-30T00:00:00Z");
-    let r = send(&app, post_json("/api/query", json!({"query": "print 1", "now": "soon"}))).await;
+    let r = send(
+        &app,
+        post_json("/api/query", json!({"query": "print 1", "now": "soon"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // A table the data directory has no rows for scans empty.
-    let r = send(&app, post_json("/api/query", json!({"query": "DeviceFileCertificateInfo | count"}))).await;
+    let r = send(
+        &app,
+        post_json("/api/query", json!({"query": "DeviceFileCertificateInfo | count"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["tables"][0]["rows"][0][0], 0);
 }
@@ -290,7 +351,10 @@ async fn malformed_queries_are_400_with_spans() {
     let r = send(&app, post_json("/api/query", json!({"query": q}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     let d = &r.json()["diagnostics"][0];
-    let (s, e) = (d["span"]["start"].as_u64().unwrap() as usize, d["span"]["end"].as_u64().unwrap() as usize);
+    let (s, e) = (
+        d["span"]["start"].as_u64().unwrap() as usize,
+        d["span"]["end"].as_u64().unwrap() as usize,
+    );
     assert_eq!(&q[s..e], "NoSuchColumn");
 
     let r = send(&app, post_json("/api/validate", json!({"query": q}))).await;
@@ -383,7 +447,14 @@ async fn security_headers_host_and_cross_site_checks() {
     let html = r.text();
     assert!(!html.contains("<script>") && !html.contains("style="), "{html}");
     // DNS rebinding: a foreign Host is refused when no token protects the server.
-    let r = send(&app, Request::get("/api/health").header(header::HOST, "evil.example").body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        Request::get("/api/health")
+            .header(header::HOST, "evil.example")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST);
     // Cross-site POSTs are refused.
     let r = send(
@@ -404,11 +475,22 @@ async fn static_assets_are_hashed_and_cached() {
     let dir = data_dir();
     let app = app(dir.path(), None);
     let html = send(&app, get("/")).await.text();
-    let css = html.split("href=\"/static/app.").nth(1).unwrap().split('"').next().unwrap();
+    let css = html
+        .split("href=\"/static/app.")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     let r = send(&app, get(&format!("/static/app.{css}"))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
-    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
     let r = send(&app, get("/static/app.0000.css")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
@@ -424,11 +506,21 @@ async fn token_is_required_when_configured() {
     assert_eq!(r.json()["status"], 401);
     let r = send(
         &app,
-        Request::get("/api/rules").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap(),
+        Request::get("/api/rules")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = send(&app, Request::get("/api/rules").header(header::AUTHORIZATION, "Bearer wrong").body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        Request::get("/api/rules")
+            .header(header::AUTHORIZATION, "Bearer wrong")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Pages redirect to the sign-in form, which sets a cookie for the right token only.
     let r = send(&app, get("/rules/x")).await;
@@ -449,7 +541,14 @@ async fn token_is_required_when_configured() {
     let cookie = r.headers[header::SET_COOKIE].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains(token));
     let pair = cookie.split(';').next().unwrap();
-    let r = send(&app, Request::get("/coverage").header(header::COOKIE, pair).body(Body::empty()).unwrap()).await;
+    let r = send(
+        &app,
+        Request::get("/coverage")
+            .header(header::COOKIE, pair)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     // With a token, any Host is fine (the token is the protection).
     let r = send(

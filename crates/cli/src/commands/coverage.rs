@@ -35,8 +35,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         if path.as_os_str() == "-" {
             return print(&(text + "\n"));
         } else {
-            std::fs::write(path, text + "\n")
-                .map_err(|e| miette!("cannot write {}: {e}", path.display()))?;
+            std::fs::write(path, text + "\n").map_err(|e| miette!("cannot write {}: {e}", path.display()))?;
             if !global.quiet {
                 eprintln!(
                     "wrote an ATT&CK Navigator layer ({n} technique entries, {} rules) to {}",
@@ -58,7 +57,11 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         "{} rules, {} mapped to ATT&CK; {} techniques covered, {} by rules whose data is present",
         cov.rules, cov.rules_mapped, cov.techniques_covered, cov.techniques_runnable
     );
-    let _ = writeln!(out, "{:22}  {:>8}  {:>9}  covered techniques (rules that can run / missing data)", "TACTIC", "COVERED", "OF");
+    let _ = writeln!(
+        out,
+        "{:22}  {:>8}  {:>9}  covered techniques (rules that can run / missing data)",
+        "TACTIC", "COVERED", "OF"
+    );
     for t in &cov.tactics {
         let covered: Vec<String> = t
             .techniques
@@ -67,10 +70,21 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
             .filter(|x| x.cell.total() > 0)
             .map(|x| format!("{} ({}/{})", x.id, x.cell.runnable.len(), x.cell.cannot_run.len()))
             .collect();
-        let _ = writeln!(out, "{:22}  {:>8}  {:>9}  {}", t.name, t.covered, t.techniques.len(), covered.join(", "));
+        let _ = writeln!(
+            out,
+            "{:22}  {:>8}  {:>9}  {}",
+            t.name,
+            t.covered,
+            t.techniques.len(),
+            covered.join(", ")
+        );
     }
     if !cov.unknown_techniques.is_empty() {
-        let _ = writeln!(out, "techniques not in ATT&CK v18.1: {}", cov.unknown_techniques.join(", "));
+        let _ = writeln!(
+            out,
+            "techniques not in ATT&CK v18.1: {}",
+            cov.unknown_techniques.join(", ")
+        );
     }
     print(&out)
 }

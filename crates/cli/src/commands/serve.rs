@@ -50,7 +50,11 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
             if !quiet {
                 eprintln!(
                     "Quarry SOC feed at http://{addr}/ ({}); Ctrl-C to stop",
-                    if protected { "access token required" } else { "loopback only, no token" }
+                    if protected {
+                        "access token required"
+                    } else {
+                        "loopback only, no token"
+                    }
                 );
             }
         }))

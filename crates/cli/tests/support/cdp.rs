@@ -99,7 +99,8 @@ impl Browser {
         };
         let (ws, _) = tungstenite::connect(url.as_str()).map_err(|e| format!("connect {url}: {e}"))?;
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-            s.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
+            s.set_read_timeout(Some(Duration::from_secs(60)))
+                .map_err(|e| e.to_string())?;
         }
         let mut b = Browser {
             child,
@@ -110,7 +111,11 @@ impl Browser {
         };
         let target = b.call(None, "Target.createTarget", json!({"url": "about:blank"}))?;
         let target_id = target["targetId"].as_str().ok_or("no targetId")?.to_string();
-        let attached = b.call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true}))?;
+        let attached = b.call(
+            None,
+            "Target.attachToTarget",
+            json!({"targetId": target_id, "flatten": true}),
+        )?;
         b.session = attached["sessionId"].as_str().ok_or("no sessionId")?.to_string();
         b.page("Page.enable", json!({}))?;
         b.page("Runtime.enable", json!({}))?;
@@ -162,7 +167,10 @@ impl Browser {
             json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
         )?;
         if let Some(ex) = r.get("exceptionDetails") {
-            return Err(format!("`{expr}` threw: {}", ex["exception"]["description"].as_str().unwrap_or(&ex.to_string())));
+            return Err(format!(
+                "`{expr}` threw: {}",
+                ex["exception"]["description"].as_str().unwrap_or(&ex.to_string())
+            ));
         }
         Ok(r["result"]["value"].clone())
     }
@@ -189,7 +197,10 @@ impl Browser {
             return Err(format!("navigate {url}: {e}"));
         }
         self.wait_for(
-            &format!("document.readyState === 'complete' && location.href.startsWith({})", json!(url.split('#').next().unwrap_or(url))),
+            &format!(
+                "document.readyState === 'complete' && location.href.startsWith({})",
+                json!(url.split('#').next().unwrap_or(url))
+            ),
             &format!("{url} to load"),
         )?;
         Ok(())
@@ -198,7 +209,10 @@ impl Browser {
     /// Waits for the next document load after an action (a click on a link or a submit).
     pub fn wait_for_navigation_to(&mut self, url_prefix: &str) -> CdpResult<()> {
         self.wait_for(
-            &format!("document.readyState === 'complete' && location.href.startsWith({})", json!(url_prefix)),
+            &format!(
+                "document.readyState === 'complete' && location.href.startsWith({})",
+                json!(url_prefix)
+            ),
             &format!("navigation to {url_prefix}"),
         )?;
         Ok(())
@@ -248,7 +262,10 @@ impl Browser {
 
     /// Saves a PNG of the page (up to `max_height` CSS pixels of it).
     pub fn screenshot(&mut self, path: &Path, max_height: u32) -> CdpResult<()> {
-        let h = self.eval("Math.ceil(document.documentElement.scrollHeight)")?.as_f64().unwrap_or(1000.0) as u32;
+        let h = self
+            .eval("Math.ceil(document.documentElement.scrollHeight)")?
+            .as_f64()
+            .unwrap_or(1000.0) as u32;
         let height = h.clamp(600, max_height);
         self.page(
             "Emulation.setDeviceMetricsOverride",

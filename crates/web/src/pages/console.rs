@@ -3,7 +3,7 @@
 
 use super::{Nav, Page, layout};
 use crate::api::{self, DEFAULT_PAGE_SIZE};
-use crate::console::{CachedResult, Chart, QueryFailure, ResultTable, chart_of, MAX_QUERY_BYTES};
+use crate::console::{CachedResult, Chart, MAX_QUERY_BYTES, QueryFailure, ResultTable, chart_of};
 use crate::highlight::{self, Mark};
 use crate::server::Shared;
 use axum::Form;
@@ -23,7 +23,10 @@ pub struct ConsoleParams {
 
 const EXAMPLE: &str = "DeviceFileCertificateInfo\n| summarize Files = count() by Signer\n| top 10 by Files";
 
-pub async fn page(State(state): State<Shared>, params: Result<Query<ConsoleParams>, axum::extract::rejection::QueryRejection>) -> Response {
+pub async fn page(
+    State(state): State<Shared>,
+    params: Result<Query<ConsoleParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let (q, now) = params
         .map(|p| (p.0.q.unwrap_or_default(), p.0.now.unwrap_or_default()))
         .unwrap_or_default();
@@ -89,11 +92,19 @@ async fn run(state: &Shared, form: Result<Form<RunForm>, FormRejection>) -> Ran 
         Err(e) => {
             let status = e.status();
             let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("The request is too large (limit {} bytes).", crate::server::MAX_BODY_BYTES)
+                format!(
+                    "The request is too large (limit {} bytes).",
+                    crate::server::MAX_BODY_BYTES
+                )
             } else {
                 e.body_text()
             };
-            return ran(status, String::new(), &None, html! { div.alert.error role="alert" { (msg) } });
+            return ran(
+                status,
+                String::new(),
+                &None,
+                html! { div.alert.error role="alert" { (msg) } },
+            );
         }
     };
     let q = form.q;
@@ -102,11 +113,23 @@ async fn run(state: &Shared, form: Result<Form<RunForm>, FormRejection>) -> Ran 
         return ran(StatusCode::PAYLOAD_TOO_LARGE, q, &form.now, m);
     }
     if q.trim().is_empty() {
-        return ran(StatusCode::BAD_REQUEST, q, &form.now, html! { div.alert role="alert" { "Type a query first." } });
+        return ran(
+            StatusCode::BAD_REQUEST,
+            q,
+            &form.now,
+            html! { div.alert role="alert" { "Type a query first." } },
+        );
     }
     let now = match api::parse_now(form.now.as_deref()) {
         Ok(n) => n,
-        Err(m) => return ran(StatusCode::BAD_REQUEST, q, &form.now, html! { div.alert.error role="alert" { (m) } }),
+        Err(m) => {
+            return ran(
+                StatusCode::BAD_REQUEST,
+                q,
+                &form.now,
+                html! { div.alert.error role="alert" { (m) } },
+            );
+        }
     };
     match api::run_query(state, q.clone(), now, form.run_id.as_deref()).await {
         Ok((id, cached)) => ran(StatusCode::OK, q, &form.now, results(&id, &cached, 1)),
@@ -151,10 +174,19 @@ pub async fn cancel(State(state): State<Shared>, form: Result<Form<CancelForm>, 
 }
 
 /// `GET /console/results/{id}?page=N`: another page of a recent result.
-pub async fn results_page(State(state): State<Shared>, Path(id): Path<String>, params: Result<Query<ResultParams>, axum::extract::rejection::QueryRejection>) -> Response {
-    let (page, partial) = params.map(|p| (p.0.page.unwrap_or(1), p.0.partial.as_deref() == Some("1"))).unwrap_or((1, false));
+pub async fn results_page(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    params: Result<Query<ResultParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let (page, partial) = params
+        .map(|p| (p.0.page.unwrap_or(1), p.0.partial.as_deref() == Some("1")))
+        .unwrap_or((1, false));
     let Some(cached) = state.results.get(&id) else {
-        return super::error_response(StatusCode::NOT_FOUND, "This result has expired (results are kept for 15 minutes). Run the query again.");
+        return super::error_response(
+            StatusCode::NOT_FOUND,
+            "This result has expired (results are kept for 15 minutes). Run the query again.",
+        );
     };
     let markup = results(&id, &cached, page);
     if partial {
@@ -186,7 +218,9 @@ fn failure(q: &str, f: &QueryFailure) -> Markup {
             }
         }
         QueryFailure::Execution(m) => html! { div.alert.error role="alert" { strong { "The query failed: " } (m) } },
-        QueryFailure::Timeout(d) => html! { div.alert.error role="alert" { "The query ran longer than " (d.as_secs()) " s and was cancelled." } },
+        QueryFailure::Timeout(d) => {
+            html! { div.alert.error role="alert" { "The query ran longer than " (d.as_secs()) " s and was cancelled." } }
+        }
         QueryFailure::Unavailable(m) => html! { div.alert role="alert" { "Queries cannot run here: " (m) "." } },
         QueryFailure::Cancelled => html! { div.alert role="alert" { "The query was cancelled." } },
     }
@@ -257,13 +291,22 @@ fn table(id: &str, index: usize, t: &ResultTable, page: usize) -> Markup {
 
 /// A line chart (SVG, drawn on the server) of each numeric column over the datetime column.
 fn chart(t: &ResultTable, c: &Chart) -> Markup {
-    let (w, h, pad_l, pad_b, pad_t, pad_r) = (880.0f64, 220.0f64, 56.0, 28.0, 12.0, 12.0);
+    let (w, h, pad_l, pad_b, pad_t, pad_r) = (1200.0f64, 260.0f64, 64.0, 30.0, 12.0, 16.0);
     let mut points: Vec<(i64, Vec<Option<f64>>)> = t
         .rows
         .iter()
         .filter_map(|r| {
-            let ts = r.get(c.time_column)?.as_str().and_then(schema::values::parse_datetime)?;
-            Some((ts, c.value_columns.iter().map(|&i| r.get(i).and_then(|v| v.as_f64())).collect()))
+            let ts = r
+                .get(c.time_column)?
+                .as_str()
+                .and_then(schema::values::parse_datetime)?;
+            Some((
+                ts,
+                c.value_columns
+                    .iter()
+                    .map(|&i| r.get(i).and_then(|v| v.as_f64()))
+                    .collect(),
+            ))
         })
         .collect();
     points.sort_by_key(|p| p.0);
@@ -271,8 +314,14 @@ fn chart(t: &ResultTable, c: &Chart) -> Markup {
         return html! {};
     }
     let (t0, t1) = (points[0].0, points[points.len() - 1].0);
-    let vmax = points.iter().flat_map(|p| p.1.iter().flatten()).fold(0.0f64, |a, &b| a.max(b));
-    let vmin = points.iter().flat_map(|p| p.1.iter().flatten()).fold(0.0f64, |a, &b| a.min(b));
+    let vmax = points
+        .iter()
+        .flat_map(|p| p.1.iter().flatten())
+        .fold(0.0f64, |a, &b| a.max(b));
+    let vmin = points
+        .iter()
+        .flat_map(|p| p.1.iter().flatten())
+        .fold(0.0f64, |a, &b| a.min(b));
     let span_t = (t1 - t0).max(1) as f64;
     let span_v = if vmax - vmin == 0.0 { 1.0 } else { vmax - vmin };
     let x = |ts: i64| pad_l + (ts - t0) as f64 / span_t * (w - pad_l - pad_r);
@@ -291,7 +340,13 @@ fn chart(t: &ResultTable, c: &Chart) -> Markup {
             (t.columns.get(col).map(|c| c.name.clone()).unwrap_or_default(), d)
         })
         .collect();
-    let label_t = |ns: i64| schema::values::format_datetime(ns).chars().take(16).collect::<String>().replace('T', " ");
+    let label_t = |ns: i64| {
+        schema::values::format_datetime(ns)
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .replace('T', " ")
+    };
     let time_name = t.columns.get(c.time_column).map(|c| c.name.as_str()).unwrap_or("");
     html! {
         figure.chart {
@@ -317,5 +372,9 @@ fn chart(t: &ResultTable, c: &Chart) -> Markup {
 }
 
 fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v:.2}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
 }

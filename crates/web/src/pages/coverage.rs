@@ -16,7 +16,10 @@ pub struct Params {
     pub only: Option<String>,
 }
 
-pub async fn page(State(state): State<Shared>, params: Result<Query<Params>, axum::extract::rejection::QueryRejection>) -> Response {
+pub async fn page(
+    State(state): State<Shared>,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let only_covered = params.is_ok_and(|p| p.only.as_deref() == Some("covered"));
     let view = match state.view().await {
         Ok(v) => v,

@@ -18,18 +18,23 @@ use std::sync::Arc;
 
 const NO_HUNTS: &str = "This build of Quarry has no hunt component, so it cannot run hunts or show findings.";
 
-fn backend(state: &Shared) -> Result<Arc<dyn HuntBackend>, Response> {
+fn backend(state: &Shared) -> Result<Arc<dyn HuntBackend>, Box<Response>> {
     state
         .hunts
         .clone()
-        .ok_or_else(|| error_response(StatusCode::NOT_IMPLEMENTED, NO_HUNTS))
+        .ok_or_else(|| Box::new(error_response(StatusCode::NOT_IMPLEMENTED, NO_HUNTS)))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, Response> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, Box<Response>> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, &e)),
-        Err(e) => Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+        Ok(Err(e)) => Err(Box::new(error_response(StatusCode::INTERNAL_SERVER_ERROR, &e))),
+        Err(e) => Err(Box::new(error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        ))),
     }
 }
 
@@ -43,7 +48,7 @@ pub async fn list(State(state): State<Shared>) -> Response {
     };
     let runs = match blocking(move || h.runs(200)).await {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let body = html! {
         div.feed-head {
@@ -79,10 +84,14 @@ pub struct DetailParams {
     pub group: Option<String>,
 }
 
-pub async fn detail(State(state): State<Shared>, Path(id): Path<String>, params: Result<Query<DetailParams>, axum::extract::rejection::QueryRejection>) -> Response {
+pub async fn detail(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    params: Result<Query<DetailParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let h = match backend(&state) {
         Ok(h) => h,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let by_device = params.is_ok_and(|p| p.group.as_deref() == Some("device"));
     let statuses = h.statuses();
@@ -90,7 +99,7 @@ pub async fn detail(State(state): State<Shared>, Path(id): Path<String>, params:
     let run = match blocking(move || h.run(&key)).await {
         Ok(Some(r)) => r,
         Ok(None) => return error_response(StatusCode::NOT_FOUND, &format!("No hunt run “{id}”.")),
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let mut groups: BTreeMap<String, Vec<&Finding>> = BTreeMap::new();
     for f in &run.findings {
@@ -185,23 +194,30 @@ pub struct StatusForm {
 }
 
 /// `POST /findings/{id}/status` (form) → back to the hunt.
-pub async fn set_status(State(state): State<Shared>, Path(id): Path<String>, form: Result<Form<StatusForm>, FormRejection>) -> Response {
+pub async fn set_status(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    form: Result<Form<StatusForm>, FormRejection>,
+) -> Response {
     let h = match backend(&state) {
         Ok(h) => h,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(Form(f)) = form else {
         return error_response(StatusCode::BAD_REQUEST, "The form is malformed.");
     };
     if !h.statuses().contains(&f.status) {
-        return error_response(StatusCode::BAD_REQUEST, &format!("Unknown triage status “{}”.", f.status));
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("Unknown triage status “{}”.", f.status),
+        );
     }
     let key = id.clone();
     let status = f.status.clone();
     match blocking(move || h.set_status(&key, &status, f.note.as_deref())).await {
         Ok(true) => Redirect::to(&crate::security::safe_next(f.back.as_deref())).into_response(),
         Ok(false) => error_response(StatusCode::NOT_FOUND, &format!("No finding “{id}”.")),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -209,7 +225,7 @@ pub async fn set_status(State(state): State<Shared>, Path(id): Path<String>, for
 pub async fn run_rule(State(state): State<Shared>, Path(id): Path<String>) -> Response {
     let h = match backend(&state) {
         Ok(h) => h,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let rules = if id == "all" {
         Vec::new()
@@ -225,14 +241,22 @@ pub async fn run_rule(State(state): State<Shared>, Path(id): Path<String>) -> Re
     };
     match h.start(rules).await {
         Ok(run) => Redirect::to(&format!("/hunts/{}", feed::encode(&run))).into_response(),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("The hunt could not start: {e}")),
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("The hunt could not start: {e}"),
+        ),
     }
 }
 
 /// Findings of a run as CSV or JSON.
 pub fn download(run: &RunDetail, format: &str) -> Result<Response, ApiError> {
     let name = |ext: &str| {
-        let safe: String = run.run.id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        let safe: String = run
+            .run
+            .id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
         format!("attachment; filename=\"quarry-hunt-{safe}.{ext}\"")
     };
     let (body, ctype, disp) = match format {
@@ -241,7 +265,11 @@ pub fn download(run: &RunDetail, format: &str) -> Result<Response, ApiError> {
             "application/json",
             name("json"),
         ),
-        "csv" => (csv_of(&run.findings).map_err(ApiError::internal)?, "text/csv; charset=utf-8", name("csv")),
+        "csv" => (
+            csv_of(&run.findings).map_err(ApiError::internal)?,
+            "text/csv; charset=utf-8",
+            name("csv"),
+        ),
         other => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -270,11 +298,24 @@ fn csv_of(findings: &[Finding]) -> Result<Vec<u8>, csv::Error> {
         }
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<&str> = vec!["finding_id", "run_id", "rule_id", "rule_name", "device", "first_seen", "last_seen", "status"];
+    let mut header: Vec<&str> = vec![
+        "finding_id",
+        "run_id",
+        "rule_id",
+        "rule_name",
+        "device",
+        "first_seen",
+        "last_seen",
+        "status",
+    ];
     header.extend(&extra);
     w.write_record(&header)?;
     let defuse = |s: String| {
-        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s }
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s
+        }
     };
     for f in findings {
         let mut rec: Vec<String> = vec![

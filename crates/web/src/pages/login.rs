@@ -39,7 +39,10 @@ fn form_page(next: &str, failed: bool, enabled: bool) -> super::Page {
     )
 }
 
-pub async fn form(State(state): State<Shared>, next: Result<Query<Next>, axum::extract::rejection::QueryRejection>) -> Response {
+pub async fn form(
+    State(state): State<Shared>,
+    next: Result<Query<Next>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let next = safe_next(next.ok().and_then(|n| n.0.next).as_deref());
     form_page(&next, false, state.access.requires_token()).into_response()
 }
@@ -55,7 +58,11 @@ pub async fn submit(State(state): State<Shared>, Form(login): Form<Login>) -> Re
     if !state.access.check_token(&login.token) {
         // A little friction against guessing.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        return (StatusCode::UNAUTHORIZED, form_page(&next, true, state.access.requires_token())).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            form_page(&next, true, state.access.requires_token()),
+        )
+            .into_response();
     }
     let mut resp = Redirect::to(&next).into_response();
     if let Some(c) = state.access.session_cookie()

@@ -101,7 +101,9 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
 /// A badge for a severity.
 pub fn severity_badge(s: Option<rules::Severity>) -> Markup {
     match s {
-        Some(s) => html! { span class={ "badge sev sev-" (s.as_str().to_ascii_lowercase()) } { (s.as_str().to_uppercase()) } },
+        Some(s) => {
+            html! { span class={ "badge sev sev-" (s.as_str().to_ascii_lowercase()) } { (s.as_str().to_uppercase()) } }
+        }
         None => html! { span.badge.sev.sev-none { "NO SEVERITY" } },
     }
 }
@@ -125,7 +127,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -293,19 +293,32 @@ fn validation_section(e: &Entry) -> Markup {
             p.ok-text { "No problems found." }
         } @else {
             ul.diags {
-                @for d in &e.diagnostics {
-                    li class={ "diag-item diag-" (d.level.as_str()) } {
-                        span.level { (d.level.as_str()) } " "
-                        code { (d.code) } " " (d.message)
-                        @if let Some(pos) = d.position { " " span.loc { "(line " (pos.line) ", col " (pos.column) ")" } }
-                        @if let Some(h) = &d.help { span.help { " — " (h) } }
-                    }
+                @for d in e.diagnostics.iter().take(SHOWN_DIAGNOSTICS) { (rule_diagnostic(d)) }
+            }
+            @if e.diagnostics.len() > SHOWN_DIAGNOSTICS {
+                details.more-diags {
+                    summary { (e.diagnostics.len() - SHOWN_DIAGNOSTICS) " more" }
+                    ul.diags { @for d in e.diagnostics.iter().skip(SHOWN_DIAGNOSTICS) { (rule_diagnostic(d)) } }
                 }
             }
             p.muted.small {
                 (e.diagnostics.iter().filter(|d| d.level == Level::Error).count()) " errors, "
                 (e.diagnostics.iter().filter(|d| d.level == Level::Warning).count()) " warnings"
             }
+        }
+    }
+}
+
+/// Diagnostics listed before the rest fold away.
+const SHOWN_DIAGNOSTICS: usize = 4;
+
+fn rule_diagnostic(d: &rules::RuleDiagnostic) -> Markup {
+    html! {
+        li class={ "diag-item diag-" (d.level.as_str()) } {
+            span.level { (d.level.as_str()) } " "
+            code { (d.code) } " " (d.message)
+            @if let Some(pos) = d.position { " " span.loc { "(line " (pos.line) ", col " (pos.column) ")" } }
+            @if let Some(h) = &d.help { span.help { " — " (h) } }
         }
     }
 }
@@ -341,7 +354,10 @@ pub async fn yaml(State(state): State<Shared>, Path(id): Path<String>) -> Respon
         Ok(e) => {
             let mut resp = rules::export::to_sentinel_yaml(e.rule()).into_response();
             let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml; charset=utf-8"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/yaml; charset=utf-8"),
+            );
             let file: String = e
                 .rule()
                 .id
