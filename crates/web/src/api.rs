@@ -532,6 +532,9 @@ pub async fn hunts(State(state): State<Shared>) -> Result<Json<Value>, ApiError>
 pub struct StartHunt {
     #[serde(default)]
     pub rules: Vec<String>,
+    /// `latest` (default: the newest event in the data), `now` (wall clock) or a datetime.
+    #[serde(default)]
+    pub now: Option<String>,
 }
 
 /// `POST /api/hunts {"rules": [ids]}` (empty: every rule) → 202 with the run id.
@@ -542,10 +545,14 @@ pub async fn start_hunt(
     let Json(req) = body.map_err(json_rejection)?;
     let h = hunts_of(&state)?;
     let view = state.view().await?;
+    let mut ids = Vec::new();
     for id in &req.rules {
-        find(&view, id)?;
+        ids.push(find(&view, id)?.rule().id.clone());
     }
-    let run = h.start(req.rules).await.map_err(ApiError::internal)?;
+    let run = h
+        .start(ids, req.now)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "run_id": run, "url": format!("/hunts/{}", feed::encode(&run)) })),

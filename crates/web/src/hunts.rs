@@ -58,6 +58,8 @@ pub trait HuntBackend: Send + Sync {
     /// The triage statuses a finding may take.
     fn statuses(&self) -> Vec<String>;
     fn set_status(&self, finding_id: &str, status: &str, note: Option<&str>) -> Result<bool, String>;
-    /// Runs rules now (all stored rules when `rule_ids` is empty); resolves to the run id.
-    fn start(&self, rule_ids: Vec<String>) -> HuntFuture<String>;
+    /// Runs rules now (all stored rules when `rule_ids` is empty) with `now()` = `now`
+    /// (`latest`: the newest event in the data; `now`: the wall clock; or a datetime;
+    /// `None`: latest); resolves to the run id while the hunt goes on.
+    fn start(&self, rule_ids: Vec<String>, now: Option<String>) -> HuntFuture<String>;
 }

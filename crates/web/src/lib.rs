@@ -15,6 +15,7 @@ pub mod data;
 pub mod engine_backend;
 pub mod feed;
 pub mod highlight;
+pub mod hunt_backend;
 pub mod hunts;
 mod pages;
 pub mod security;

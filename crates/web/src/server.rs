@@ -91,7 +91,7 @@ impl AppState {
                 Ok(e) => Arc::new(e),
                 Err(e) => Arc::new(Unavailable(format!("the query engine could not start: {e}"))),
             },
-            hunts: None,
+            hunts: Some(Arc::new(crate::hunt_backend::HuntStore::new(config.data_dir.clone()))),
             results: ResultCache::default(),
             running: Running::default(),
             limits: config.limits,
@@ -105,8 +105,9 @@ impl AppState {
         self
     }
 
-    pub fn with_hunts(mut self, hunts: Arc<dyn HuntBackend>) -> Self {
-        self.hunts = Some(hunts);
+    /// Replaces the hunt component (`None`: hunts unavailable).
+    pub fn with_hunts(mut self, hunts: Option<Arc<dyn HuntBackend>>) -> Self {
+        self.hunts = hunts;
         self
     }
 

@@ -408,19 +408,58 @@ async fn oversized_bodies_are_413() {
 }
 
 #[tokio::test]
-async fn hunt_endpoints_say_what_is_missing() {
+async fn hunt_endpoints_without_a_hunt_component_are_501() {
     let dir = data_dir();
-    let app = app(dir.path(), None);
+    let config = web::ServeConfig::new(dir.path().to_path_buf());
+    let app = web::router(web::AppState::new(&config).with_hunts(None));
     for req in [
         get("/api/hunts"),
         get("/api/hunts/1"),
         get("/api/hunts/1/findings?format=csv"),
         post_json("/api/hunts", json!({"rules": [ACTION1]})),
-        post_json("/api/findings/1/status", json!({"status": "benign"})),
+        post_json("/api/findings/1/status", json!({"status": "closed"})),
     ] {
         let r = send(&app, req).await;
         assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
         assert!(r.json()["error"].as_str().unwrap().contains("no hunt component"));
+    }
+}
+
+#[tokio::test]
+async fn hunt_endpoints_bad_input() {
+    let dir = data_dir();
+    let app = app(dir.path(), None);
+    let r = send(&app, get("/api/hunts")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), json!({"runs": []}));
+    for (req, status) in [
+        (get("/api/hunts/12345"), StatusCode::NOT_FOUND),
+        (get("/api/hunts/not-a-number"), StatusCode::NOT_FOUND),
+        (
+            post_json("/api/hunts", json!({"rules": ["00000000-0000-0000-0000-000000000000"]})),
+            StatusCode::NOT_FOUND,
+        ),
+        // No telemetry: `latest` has no event to stand on.
+        (
+            post_json("/api/hunts", json!({"rules": [ACTION1]})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post_json("/api/hunts", json!({"rules": [ACTION1], "now": "whenever"})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post_json("/api/findings/1/status", json!({"status": "maybe"})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post_json("/api/findings/999/status", json!({"status": "closed"})),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let r = send(&app, req).await;
+        assert_eq!(r.status, status, "{}", r.text());
+        assert!(r.json()["error"].is_string());
     }
 }
 

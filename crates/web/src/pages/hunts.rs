@@ -53,7 +53,7 @@ pub async fn list(State(state): State<Shared>) -> Response {
     let body = html! {
         div.feed-head {
             div { h1 { "Hunts" } p.sub { (runs.len()) " runs, newest first" } }
-            form method="post" action="/rules/all/run" { button type="submit" { "Hunt with every rule" } }
+            form.run-form method="post" action="/rules/all/run" { (now_select("now-all")) button type="submit" { "Hunt with every rule" } }
         }
         @if runs.is_empty() {
             p.muted { "No hunts yet. Start one here, from a rule's page, or with " code { "quarry hunt" } "." }
@@ -221,8 +221,30 @@ pub async fn set_status(
     }
 }
 
+#[derive(Deserialize)]
+pub struct RunNow {
+    /// `latest` (the newest event), `now` (wall clock) or a datetime.
+    pub now: Option<String>,
+}
+
+/// The `now()` choice next to a "run" button.
+pub fn now_select(id: &str) -> Markup {
+    html! {
+        label.inline for=(id) { "now() =" }
+        select.now-select id=(id) name="now" {
+            option value="latest" selected { "newest event in the data" }
+            option value="now" { "wall clock" }
+        }
+    }
+}
+
 /// `POST /rules/{id}/run` (`all`: every rule) → the new run's page.
-pub async fn run_rule(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+pub async fn run_rule(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    form: Result<Form<RunNow>, FormRejection>,
+) -> Response {
+    let now = form.ok().and_then(|f| f.0.now);
     let h = match backend(&state) {
         Ok(h) => h,
         Err(r) => return *r,
@@ -239,7 +261,7 @@ pub async fn run_rule(State(state): State<Shared>, Path(id): Path<String>) -> Re
             None => return error_response(StatusCode::NOT_FOUND, &format!("No rule with id “{id}”.")),
         }
     };
-    match h.start(rules).await {
+    match h.start(rules, now).await {
         Ok(run) => Redirect::to(&format!("/hunts/{}", feed::encode(&run))).into_response(),
         Err(e) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,

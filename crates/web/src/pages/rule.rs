@@ -117,9 +117,10 @@ fn render(
                     " · Imported " (super::day(&e.stored.imported_at)) ", revision " (e.stored.revision)
                 }
                 div.actions {
-                    form method="post" action={ "/rules/" (enc_id) "/run" } {
+                    form.run-form method="post" action={ "/rules/" (enc_id) "/run" } {
                         @if can_hunt {
                             button type="submit" id="run-now" { "Run now" }
+                            (super::hunts::now_select("run-now-at"))
                         } @else {
                             button type="submit" id="run-now" disabled title="This build has no hunt component" { "Run now" }
                         }
