@@ -4,12 +4,17 @@
 //! For every tool and every signal it has indicators for, one rule:
 //! - **file signature** — `DeviceFileCertificateInfo.Signer`;
 //! - **process creation** — `DeviceProcessEvents` PE version-info company/product (both
-//!   must match when the tool has both) and original file names;
+//!   must match when the tool has both) and original file names; for a tool with neither
+//!   (DWService, Level) but with signers, a process whose `SHA1` is that of a file the
+//!   tool's vendor signed (`DeviceFileCertificateInfo`);
 //! - **network connection** — `DeviceNetworkEvents`: the remote host is one of the tool's
 //!   domains (or a subdomain of one) and, when the tool has version-info names, the
-//!   initiating process is the tool's;
+//!   initiating process is the tool's; for a tool without domains (TightVNC, Naverisk…),
+//!   any connection of a process with the tool's version information;
 //!
-//! and one combined rule per signal over a `datatable` of all tools.
+//! and one combined rule per signal over a `datatable` of all tools (the process rule's
+//! table has one row per company and product pair, so a tool with both needs both, as in
+//! its own rule).
 //!
 //! Matching operators, and why:
 //! - Vendor names use `has` / `has_any`. `has` matches whole terms, and a multi-word needle
@@ -121,13 +126,19 @@ pub fn rules() -> Vec<Rule> {
     let mut out = Vec::new();
     for tool in tools() {
         for signal in Signal::ALL {
-            if let Some(query) = tool_query(tool, signal) {
-                out.push(make_rule(&tool.tool, signal, query, false));
+            if let Some(tq) = tool_query(tool, signal) {
+                out.push(make_rule(&tool.tool, signal, tq.query, &tq.also_reads, false));
             }
         }
     }
     for signal in Signal::ALL {
-        out.push(make_rule("All Tools", signal, combined_query(tools(), signal), true));
+        out.push(make_rule(
+            "All Tools",
+            signal,
+            combined_query(tools(), signal),
+            &[],
+            true,
+        ));
     }
     out
 }
@@ -171,9 +182,16 @@ fn version_info(prefix: &str, tool: &RmmTool) -> Option<String> {
     }
 }
 
-fn tool_query(tool: &RmmTool, signal: Signal) -> Option<String> {
+/// A per-tool query and the tables it reads besides the signal's own.
+struct ToolQuery {
+    query: String,
+    also_reads: Vec<&'static str>,
+}
+
+fn tool_query(tool: &RmmTool, signal: Signal) -> Option<ToolQuery> {
     let table = signal.table();
     let mut q = format!("{HEADER}{table}\n| where Timestamp between (Time_start..Time_end)\n");
+    let mut also_reads = Vec::new();
     match signal {
         Signal::FileSignature => {
             if tool.signers.is_empty() {
@@ -191,18 +209,35 @@ fn tool_query(tool: &RmmTool, signal: Signal) -> Option<String> {
                     l = list(&tool.process_file_names)
                 )
             });
-            let cond = match (vi, names) {
-                (Some(v), Some(n)) => format!("{v}\n    and {n}"),
-                (v, n) => v.or(n)?,
-            };
-            q.push_str(&format!("| where {cond}\n"));
+            match (vi, names) {
+                (Some(v), Some(n)) => q.push_str(&format!("| where {v}\n    and {n}\n")),
+                (Some(c), None) | (None, Some(c)) => q.push_str(&format!("| where {c}\n")),
+                (None, None) if !tool.signers.is_empty() => {
+                    // No version information to go by (DWService, Level): the process's
+                    // binary is a file the tool's vendor signed.
+                    q = format!(
+                        "{HEADER}let RmmSignedFiles = DeviceFileCertificateInfo\n| where Timestamp between (Time_start..Time_end)\n| where {}\n| distinct SHA1;\n{table}\n| where Timestamp between (Time_start..Time_end)\n| where SHA1 in (RmmSignedFiles)\n",
+                        has("Signer", &tool.signers)
+                    );
+                    also_reads.push(Signal::FileSignature.table());
+                }
+                (None, None) => return None,
+            }
             q.push_str(SUMMARY);
             q.push_str("DeviceId, DeviceName,\n    AccountUpn, FileName, ProcessVersionInfoCompanyName, ProcessVersionInfoProductName");
+            if !also_reads.is_empty() {
+                q.push_str(", SHA1");
+            }
+        }
+        Signal::NetworkConnection if tool.domains.is_empty() => {
+            // No domain to go by (TightVNC, Naverisk…): any connection of the tool's
+            // process, known by its version information.
+            q.push_str(&format!("| where {}\n", version_info("InitiatingProcess", tool)?));
+            q.push_str(HOST);
+            q.push_str(SUMMARY);
+            q.push_str("DeviceId, DeviceName,\n    InitiatingProcessAccountUpn, RemoteHost, RemoteIP, InitiatingProcessFileName");
         }
         Signal::NetworkConnection => {
-            if tool.domains.is_empty() {
-                return None;
-            }
             q.push_str(&format!("| where {}\n", has("RemoteUrl", &tool.domains)));
             q.push_str(HOST);
             let host_conds: Vec<String> = tool
@@ -228,7 +263,7 @@ fn tool_query(tool: &RmmTool, signal: Signal) -> Option<String> {
             q.push_str("DeviceId, DeviceName,\n    InitiatingProcessAccountUpn, RemoteHost, InitiatingProcessFileName");
         }
     }
-    Some(q)
+    Some(ToolQuery { query: q, also_reads })
 }
 
 fn datatable(name: &str, value_column: &str, rows: &[(String, String)]) -> String {
@@ -239,6 +274,37 @@ fn datatable(name: &str, value_column: &str, rows: &[(String, String)]) -> Strin
     format!(
         "let {name} = datatable(Tool:string, {value_column}:string) [\n{}\n];\n",
         body.join(",\n")
+    )
+}
+
+/// One row per (company, product) a tool's process may carry: a process matches a tool when
+/// it matches one of its rows, which requires the company **and** the product when the tool
+/// has both (as the per-tool rules do); an empty cell matches anything.
+fn version_info_table(tools: &[RmmTool]) -> String {
+    let mut rows = Vec::new();
+    for t in tools {
+        let companies: Vec<&str> = if t.company_names.is_empty() {
+            vec![""]
+        } else {
+            t.company_names.iter().map(String::as_str).collect()
+        };
+        let products: Vec<&str> = if t.product_names.is_empty() {
+            vec![""]
+        } else {
+            t.product_names.iter().map(String::as_str).collect()
+        };
+        if t.company_names.is_empty() && t.product_names.is_empty() {
+            continue;
+        }
+        for c in &companies {
+            for p in &products {
+                rows.push(format!("    {}, {}, {}", lit(&t.tool), lit(c), lit(p)));
+            }
+        }
+    }
+    format!(
+        "let RmmVersionInfo = datatable(Tool:string, Company:string, Product:string) [\n{}\n];\n",
+        rows.join(",\n")
     )
 }
 
@@ -258,9 +324,15 @@ fn combined_query(tools: &[RmmTool], signal: Signal) -> String {
             datatable("RmmSigners", "Signer", &pairs(tools, |t| &t.signers))
         ),
         Signal::ProcessCreation => format!(
-            "{}{}{HEADER}DeviceProcessEvents\n| where Timestamp between (Time_start..Time_end)\n| where ProcessVersionInfoCompanyName has_any (RmmCompanies | distinct Company)\n    or ProcessVersionInfoProductName has_any (RmmProducts | distinct Product)\n{SUMMARY}DeviceId, DeviceName,\n    AccountUpn, FileName, ProcessVersionInfoCompanyName, ProcessVersionInfoProductName",
-            datatable("RmmCompanies", "Company", &pairs(tools, |t| &t.company_names)),
-            datatable("RmmProducts", "Product", &pairs(tools, |t| &t.product_names))
+            "{}{HEADER}DeviceProcessEvents\n| where Timestamp between (Time_start..Time_end)\n\
+| where ProcessVersionInfoCompanyName has_any (RmmVersionInfo | where isnotempty(Company) | distinct Company)\n\
+    or ProcessVersionInfoProductName has_any (RmmVersionInfo | where isnotempty(Product) | distinct Product)\n\
+| extend JoinKey = 1\n\
+| join kind=inner (RmmVersionInfo | extend JoinKey = 1) on JoinKey\n\
+| where (isempty(Company) or ProcessVersionInfoCompanyName has Company)\n\
+    and (isempty(Product) or ProcessVersionInfoProductName has Product)\n\
+{SUMMARY}DeviceId, DeviceName,\n    AccountUpn, FileName, ProcessVersionInfoCompanyName, ProcessVersionInfoProductName, Tool",
+            version_info_table(tools)
         ),
         Signal::NetworkConnection => {
             let domains: Vec<(String, String)> = pairs(tools, |t| &t.domains)
@@ -280,7 +352,7 @@ fn combined_query(tools: &[RmmTool], signal: Signal) -> String {
     }
 }
 
-fn make_rule(tool: &str, signal: Signal, query: String, combined: bool) -> Rule {
+fn make_rule(tool: &str, signal: Signal, query: String, also_reads: &[&str], combined: bool) -> Rule {
     let name = format!("Remote Management and Monitoring tool - {tool} - {}", signal.title());
     let mut p = Provenance::new(SourceFormat::BuiltinPack);
     p.pack = Some(PACK.into());
@@ -304,7 +376,10 @@ fn make_rule(tool: &str, signal: Signal, query: String, combined: bool) -> Rule 
     rule.techniques = vec!["T1219".into()];
     rule.required_data_connectors = vec![DataConnector {
         connector_id: "MicrosoftThreatProtection".into(),
-        data_types: vec![signal.table().into()],
+        data_types: std::iter::once(signal.table())
+            .chain(also_reads.iter().copied())
+            .map(String::from)
+            .collect(),
     }];
     rule.tags = vec![Tag::Text("RMM".into()), Tag::Text(signal.slug().into())];
     rule.version = Some("1.0.0".into());
@@ -377,11 +452,10 @@ mod tests {
         let expected: usize = t
             .iter()
             .map(|x| {
+                let version_info = !(x.company_names.is_empty() && x.product_names.is_empty());
                 usize::from(!x.signers.is_empty())
-                    + usize::from(
-                        !(x.company_names.is_empty() && x.product_names.is_empty() && x.process_file_names.is_empty()),
-                    )
-                    + usize::from(!x.domains.is_empty())
+                    + usize::from(version_info || !x.process_file_names.is_empty() || !x.signers.is_empty())
+                    + usize::from(!x.domains.is_empty() || version_info)
             })
             .sum();
         assert_eq!(r.len(), expected + 3);
@@ -415,7 +489,7 @@ mod tests {
     #[test]
     fn domain_rules_match_hosts_not_terms() {
         let anydesk = tools().iter().find(|t| t.tool == "AnyDesk").unwrap();
-        let q = tool_query(anydesk, Signal::NetworkConnection).unwrap();
+        let q = tool_query(anydesk, Signal::NetworkConnection).unwrap().query;
         assert!(
             q.contains("RemoteHost == 'anydesk.com' or RemoteHost endswith '.anydesk.com'"),
             "{q}"
@@ -428,6 +502,7 @@ mod tests {
         assert!(
             tool_query(atera, Signal::NetworkConnection)
                 .unwrap()
+                .query
                 .contains("RemoteUrl has 'atera-agent-heartbeat'")
         );
     }
