@@ -17,6 +17,8 @@ use std::sync::Arc;
 /// Planning walks the query recursively; it runs on a thread with a large stack so that any
 /// query the parser accepts plans without overflowing.
 const PLANNER_STACK: usize = 256 << 20;
+/// The stack of the threads that optimize and run plans.
+const WORKER_STACK: usize = 64 << 20;
 
 /// Options of one query.
 #[derive(Debug, Clone, Default)]
@@ -67,6 +69,39 @@ pub struct PlannedQuery {
 pub struct Engine {
     catalog: Arc<dyn TableCatalog>,
     session: SessionContext,
+    workers: Arc<Workers>,
+}
+
+/// The engine's own runtime: queries run on its worker threads, whose large stacks let
+/// DataFusion's optimizer walk any expression the parser accepts.
+struct Workers(Option<tokio::runtime::Runtime>);
+
+impl Workers {
+    fn new() -> Result<Workers, DataFusionError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("quarry-query")
+            .thread_stack_size(WORKER_STACK)
+            .enable_all()
+            .build()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(Workers(Some(rt)))
+    }
+
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, QueryError> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| QueryError::Execution("the engine has shut down".into()))
+    }
+}
+
+impl Drop for Workers {
+    /// Dropping a runtime blocks unless it is shut down in the background, which is also
+    /// allowed inside an async context (where the last engine may be dropped).
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -98,6 +133,7 @@ impl Engine {
         Ok(Engine {
             catalog,
             session: new_session()?,
+            workers: Arc::new(Workers::new()?),
         })
     }
 
@@ -120,7 +156,8 @@ impl Engine {
     /// Plans a query. Constant subqueries (`toscalar`, `materialize`, tabular `in` lists)
     /// run now, as in Kusto.
     pub fn plan(&self, query: &str, options: &QueryOptions) -> Result<PlannedQuery, QueryError> {
-        let parsed = kql::parse(query);
+        // Parsing recurses too: it runs on the planner's stack.
+        let parsed = on_big_stack(|| kql::parse(query)).map_err(|e| QueryError::Invalid(vec![e]))?;
         if !parsed.is_ok() {
             return Err(QueryError::Invalid(parsed.diagnostics));
         }
@@ -144,12 +181,17 @@ impl Engine {
         })
     }
 
-    /// Runs a planned query.
+    /// Runs a planned query (on the engine's worker threads; the returned future only
+    /// waits for them, so any runtime may await it).
     pub async fn execute(&self, planned: PlannedQuery) -> Result<Vec<QueryResult>, QueryError> {
+        let runtime = self.workers.runtime()?;
         let mut out = Vec::with_capacity(planned.results.len());
         for r in planned.results {
-            let batches = collect(&self.session, r.plan)
+            let session = self.session.clone();
+            let batches = runtime
+                .spawn(async move { collect(&session, r.plan).await })
                 .await
+                .map_err(|e| QueryError::Execution(format!("the query task failed: {e}")))?
                 .map_err(|e| QueryError::Execution(e.to_string()))?;
             out.push(QueryResult {
                 name: r.name,
@@ -169,17 +211,17 @@ impl Engine {
     /// Plans and runs a query, blocking the calling thread (which must not be inside an
     /// async runtime).
     pub fn query_blocking(&self, query: &str, options: &QueryOptions) -> Result<Vec<QueryResult>, QueryError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| QueryError::Execution(e.to_string()))?;
-        runtime.block_on(self.query(query, options))
+        let planned = self.plan(query, options)?;
+        self.workers.runtime()?.block_on(self.execute(planned))
     }
 }
 
 /// Parses and checks a query against a catalog's schemas, without data.
 pub fn validate(query: &str, catalog: &dyn TableCatalog) -> Vec<Diagnostic> {
-    let parsed = kql::parse(query);
+    let parsed = match on_big_stack(|| kql::parse(query)) {
+        Ok(p) => p,
+        Err(d) => return vec![d],
+    };
     let mut diagnostics = parsed.diagnostics;
     if kql::has_errors(&diagnostics) {
         return diagnostics;
@@ -194,45 +236,47 @@ pub fn validate_ast(query: &Query, catalog: &dyn TableCatalog) -> Vec<Diagnostic
     diagnostics
 }
 
+/// Runs `f` on a thread with a large stack; a panic becomes an internal-error diagnostic.
+fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Diagnostic> {
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .stack_size(PLANNER_STACK)
+            .spawn_scoped(scope, f)
+        {
+            Ok(h) => h
+                .join()
+                .map_err(|_| Diagnostic::error("QE999", "internal error: the planner failed", kql::Span::empty(0))),
+            Err(e) => Err(Diagnostic::error(
+                "QE999",
+                format!("internal error: cannot start the planner: {e}"),
+                kql::Span::empty(0),
+            )),
+        }
+    })
+}
+
 fn plan_on_big_stack(
     query: &Query,
     catalog: &dyn TableCatalog,
     ctx: LowerCtx,
     exec: Option<&(dyn Executor + Sync)>,
 ) -> (Vec<PlannedResult>, Vec<Diagnostic>) {
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .stack_size(PLANNER_STACK)
-            .spawn_scoped(scope, move || {
-                let exec: Option<&dyn Executor> = match exec {
-                    Some(e) => Some(e),
-                    None => None,
-                };
-                let mut planner = Planner::new(catalog, ctx, exec);
-                let results = planner.plan_query(query);
-                (results, planner.into_diagnostics())
-            });
-        match handle {
-            Ok(h) => h.join().unwrap_or_else(|_| {
-                (
-                    Vec::new(),
-                    vec![Diagnostic::error(
-                        "QE999",
-                        "internal error: the planner failed",
-                        query.span,
-                    )],
-                )
-            }),
-            Err(e) => (
-                Vec::new(),
-                vec![Diagnostic::error(
-                    "QE999",
-                    format!("internal error: cannot start the planner: {e}"),
-                    query.span,
-                )],
-            ),
+    let planned = on_big_stack(move || {
+        let exec: Option<&dyn Executor> = match exec {
+            Some(e) => Some(e),
+            None => None,
+        };
+        let mut planner = Planner::new(catalog, ctx, exec);
+        let results = planner.plan_query(query);
+        (results, planner.into_diagnostics())
+    });
+    match planned {
+        Ok(p) => p,
+        Err(mut d) => {
+            d.span = query.span;
+            (Vec::new(), vec![d])
         }
-    })
+    }
 }
 
 async fn collect(session: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBatch>, DataFusionError> {

@@ -16,7 +16,10 @@ fn table(rows: &[&[&str]]) -> Vec<Vec<String>> {
 }
 
 fn codes(query: &str) -> Vec<String> {
-    errors(&MemCatalog::new(), query).into_iter().map(|(c, m)| format!("{c}: {m}")).collect()
+    errors(&MemCatalog::new(), query)
+        .into_iter()
+        .map(|(c, m)| format!("{c}: {m}"))
+        .collect()
 }
 
 const T: &str = "let T = datatable(k:string, v:long, d:datetime)['a', 1, datetime(2024-01-01), 'b', 2, datetime(2024-01-02), 'a', 3, datetime(2024-01-03), 'c', long(null), datetime(null)];";
@@ -25,7 +28,10 @@ const T: &str = "let T = datatable(k:string, v:long, d:datetime)['a', 1, datetim
 fn where_drops_null_predicates_and_wants_a_bool() {
     let q = format!("{T} T | where v > 1 | project k, v");
     assert_eq!(rows(&eval(&q)), table(&[&["a", "3"], &["b", "2"]]));
-    assert_eq!(codes(&format!("{T} T | where v")), ["KS107: A value of type bool expected."]);
+    assert_eq!(
+        codes(&format!("{T} T | where v")),
+        ["KS107: A value of type bool expected."]
+    );
     assert_eq!(
         codes(&format!("{T} T | where nope > 1")),
         ["SEM0100: 'where' operator: Failed to resolve scalar expression named 'nope'"]
@@ -44,7 +50,10 @@ fn extend_names_and_replaces() {
     let res = eval(&q);
     // `tostring(v)` is named `v` and replaces it in place; `strlen(k)` is `strlen_k`.
     assert_eq!(columns(&res), ["k", "v", "d", "w", "v2", "strlen_k"]);
-    assert_eq!(rows(&res), table(&[&["b", "2", "2024-01-02T00:00:00Z", "20", "21", "1"]]));
+    assert_eq!(
+        rows(&res),
+        table(&[&["b", "2", "2024-01-02T00:00:00Z", "20", "21", "1"]])
+    );
     let res = eval(&format!("{T} T | take 1 | extend v + 1, v * 2"));
     assert_eq!(columns(&res), ["k", "v", "d", "Column1", "Column2"]);
 }
@@ -80,7 +89,9 @@ fn project_variants() {
 
 #[test]
 fn summarize_names_and_orders_its_columns() {
-    let res = eval(&format!("{T} T | summarize count(), sum(v), max(d), avg_v = avg(v) by k"));
+    let res = eval(&format!(
+        "{T} T | summarize count(), sum(v), max(d), avg_v = avg(v) by k"
+    ));
     assert_eq!(columns(&res), ["k", "count_", "sum_v", "max_d", "avg_v"]);
     assert_eq!(
         rows(&res),
@@ -118,14 +129,22 @@ fn arg_max_star_returns_the_row() {
 fn count_distinct_take() {
     assert_eq!(rows(&eval(&format!("{T} T | count"))), table(&[&["4"]]));
     assert_eq!(columns(&eval(&format!("{T} T | count"))), ["Count"]);
-    assert_eq!(rows(&eval(&format!("{T} T | distinct k"))), table(&[&["a"], &["b"], &["c"]]));
+    assert_eq!(
+        rows(&eval(&format!("{T} T | distinct k"))),
+        table(&[&["a"], &["b"], &["c"]])
+    );
     assert_eq!(eval(&format!("{T} T | take 2"))[0].row_count(), 2);
     assert_eq!(eval(&format!("{T} T | limit 0"))[0].row_count(), 0);
 }
 
 #[test]
 fn sort_defaults_to_descending_with_nulls_last() {
-    let q = |s: &str| ordered_rows(&eval(&format!("{T} T | {s} | project v"))).into_iter().map(|r| r[0].clone()).collect::<Vec<_>>();
+    let q = |s: &str| {
+        ordered_rows(&eval(&format!("{T} T | {s} | project v")))
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(q("sort by v"), ["3", "2", "1", ""]);
     assert_eq!(q("order by v asc"), ["", "1", "2", "3"]);
     assert_eq!(q("sort by v asc nulls last"), ["1", "2", "3", ""]);
@@ -139,10 +158,18 @@ fn joins_by_kind() {
     let j = |kind: &str| rows(&eval(&format!("{lr} L | join {kind} (R) on k")));
     // innerunique (the default): one left row per key.
     assert_eq!(j("").len(), 3);
-    assert_eq!(columns(&eval(&format!("{lr} L | join (R) on k"))), ["k", "x", "k1", "y"]);
+    assert_eq!(
+        columns(&eval(&format!("{lr} L | join (R) on k"))),
+        ["k", "x", "k1", "y"]
+    );
     assert_eq!(
         j("kind=inner"),
-        table(&[&["a", "1", "a", "10"], &["a", "2", "a", "10"], &["b", "3", "b", "20"], &["b", "3", "b", "21"]])
+        table(&[
+            &["a", "1", "a", "10"],
+            &["a", "2", "a", "10"],
+            &["b", "3", "b", "20"],
+            &["b", "3", "b", "21"]
+        ])
     );
     assert_eq!(j("kind=leftouter").len(), 5);
     assert!(j("kind=leftouter").contains(&r(&["d", "4", "", ""])));
@@ -152,7 +179,9 @@ fn joins_by_kind() {
     assert_eq!(j("kind=rightanti"), table(&[&["c", "30"]]));
     assert_eq!(j("kind=leftsemi"), table(&[&["a", "1"], &["a", "2"], &["b", "3"]]));
     assert_eq!(j("kind=rightsemi"), table(&[&["a", "10"], &["b", "20"], &["b", "21"]]));
-    let res = eval(&format!("{lr} L | join kind=inner (R | project key = k, y) on $left.k == $right.key"));
+    let res = eval(&format!(
+        "{lr} L | join kind=inner (R | project key = k, y) on $left.k == $right.key"
+    ));
     assert_eq!(columns(&res), ["k", "x", "key", "y"]);
     assert_eq!(
         codes(&format!("{lr} L | join (R) on x")),
@@ -176,7 +205,10 @@ fn union_columns_and_sources() {
     assert_eq!(rows(&res), table(&[&["A", "1", "a", ""], &["B", "2", "", "b"]]));
     assert_eq!(columns(&eval(&format!("{q} union kind=inner A, B"))), ["x"]);
     assert_eq!(rows(&eval(&format!("{q} A | union B | count"))), table(&[&["2"]]));
-    assert_eq!(rows(&eval(&format!("{q} union isfuzzy=true A, Missing | count"))), table(&[&["1"]]));
+    assert_eq!(
+        rows(&eval(&format!("{q} union isfuzzy=true A, Missing | count"))),
+        table(&[&["1"]])
+    );
     assert_eq!(
         codes(&format!("{q} union A, Missing")),
         ["SEM0100: 'union' operator: Failed to resolve table or column expression named 'Missing'"]
@@ -185,8 +217,13 @@ fn union_columns_and_sources() {
 
 #[test]
 fn mv_expand_arrays_bags_and_types() {
-    let res = eval("datatable(a:int, b:dynamic)[1, dynamic([10, 20]), 2, dynamic(['x']), 3, dynamic([]), 4, dynamic(null)] | mv-expand b");
-    assert_eq!(rows(&res), table(&[&["1", "10"], &["1", "20"], &["2", "x"], &["4", ""]]));
+    let res = eval(
+        "datatable(a:int, b:dynamic)[1, dynamic([10, 20]), 2, dynamic(['x']), 3, dynamic([]), 4, dynamic(null)] | mv-expand b",
+    );
+    assert_eq!(
+        rows(&res),
+        table(&[&["1", "10"], &["1", "20"], &["2", "x"], &["4", ""]])
+    );
     let res = eval("print d = dynamic({'p': 1, 'q': 'x'}) | mv-expand d");
     assert_eq!(rows(&res), table(&[&[r#"{"p":1}"#], &[r#"{"q":"x"}"#]]));
     let res = eval("print d = dynamic({'p': 1}) | mv-expand kind=array d");
@@ -198,7 +235,10 @@ fn mv_expand_arrays_bags_and_types() {
     // Several columns expand in parallel; the shorter is padded with nulls.
     let res = eval("print a = dynamic([1, 2, 3]), b = dynamic(['x']) | mv-expand a, b");
     assert_eq!(rows(&res), table(&[&["1", "x"], &["2", ""], &["3", ""]]));
-    assert_eq!(codes("print a = 1 | mv-expand a"), ["KS107: A value of type dynamic expected."]);
+    assert_eq!(
+        codes("print a = 1 | mv-expand a"),
+        ["KS107: A value of type dynamic expected."]
+    );
 }
 
 #[test]
@@ -222,15 +262,25 @@ fn sources() {
     let res = eval("range t from datetime(2024-01-01) to datetime(2024-01-02) step 12h");
     assert_eq!(
         ordered_rows(&res),
-        [r(&["2024-01-01T00:00:00Z"]), r(&["2024-01-01T12:00:00Z"]), r(&["2024-01-02T00:00:00Z"])]
+        [
+            r(&["2024-01-01T00:00:00Z"]),
+            r(&["2024-01-01T12:00:00Z"]),
+            r(&["2024-01-02T00:00:00Z"])
+        ]
     );
-    assert_eq!(ordered_rows(&eval("range x from 5 to 1 step -2")), [r(&["5"]), r(&["3"]), r(&["1"])]);
+    assert_eq!(
+        ordered_rows(&eval("range x from 5 to 1 step -2")),
+        [r(&["5"]), r(&["3"]), r(&["1"])]
+    );
     assert!(ordered_rows(&eval("range x from 5 to 1 step 1")).is_empty());
     assert_eq!(
         codes("datatable(a:long, b:string)[1, 'x', 2]"),
         ["KS173: Incorrect number of data values. The values should appear in multiples of 2."]
     );
-    assert_eq!(codes("datatable(a:long)['x']"), ["KS107: A value of type long expected."]);
+    assert_eq!(
+        codes("datatable(a:long)['x']"),
+        ["KS107: A value of type long expected."]
+    );
     assert!(eval("datatable(a:long)[] | count")[0].row_count() == 1);
 }
 
@@ -249,19 +299,30 @@ fn let_functions_and_invocation() {
         codes("let g = (T:(v:long)) { T | count }; datatable(w:long)[1] | invoke g()"),
         ["KS249: The tabular value does not have the required columns: 'v' is missing."]
     );
-    assert_eq!(codes("let f = (x:long) { x }; print f('a')"), ["KS107: A value of type long expected."]);
+    assert_eq!(
+        codes("let f = (x:long) { x }; print f('a')"),
+        ["KS107: A value of type long expected."]
+    );
 }
 
 #[test]
 fn window_functions_need_serialized_rows() {
-    let res = eval("datatable(v:long)[3, 1, 2] | sort by v asc | extend n = row_number(), p = prev(v), c = row_cumsum(v), nx = next(v, 1, -1)");
+    let res = eval(
+        "datatable(v:long)[3, 1, 2] | sort by v asc | extend n = row_number(), p = prev(v), c = row_cumsum(v), nx = next(v, 1, -1)",
+    );
     assert_eq!(
         ordered_rows(&res),
-        [r(&["1", "1", "", "1", "2"]), r(&["2", "2", "1", "3", "3"]), r(&["3", "3", "2", "6", "-1"])]
+        [
+            r(&["1", "1", "", "1", "2"]),
+            r(&["2", "2", "1", "3", "3"]),
+            r(&["3", "3", "2", "6", "-1"])
+        ]
     );
     assert_eq!(
         codes("datatable(v:long)[1] | extend n = row_number()"),
-        ["SEM0063: Function 'row_number' cannot be invoked in current context. Details: the row set must be serialized"]
+        [
+            "SEM0063: Function 'row_number' cannot be invoked in current context. Details: the row set must be serialized"
+        ]
     );
     let res = eval("datatable(v:long)[1, 2] | serialize | extend n = row_number(10)");
     assert_eq!(rows(&res), table(&[&["1", "10"], &["2", "11"]]));
@@ -282,7 +343,10 @@ fn as_getschema_render_now() {
     assert_eq!(rows(&res), table(&[&["2"]]));
     assert_eq!(rows(&eval("print 1 | render table")), table(&[&["1"]]));
     let now = schema::values::format_datetime(NOW);
-    assert_eq!(rows(&eval("print now(), ago(1d) < now()")), table(&[&[now.as_str(), "true"]]));
+    assert_eq!(
+        rows(&eval("print now(), ago(1d) < now()")),
+        table(&[&[now.as_str(), "true"]])
+    );
 }
 
 #[test]
@@ -297,13 +361,17 @@ fn several_results() {
 #[test]
 fn top_nested_make_series_top_hitters() {
     let q = "datatable(s:string, c:string, n:long)['x','p',1,'x','q',5,'y','p',2,'y','p',2,'z','r',9]";
-    let res = eval(&format!("{q} | top-nested 2 of s by total = sum(n), top-nested 1 of c by sum(n)"));
+    let res = eval(&format!(
+        "{q} | top-nested 2 of s by total = sum(n), top-nested 1 of c by sum(n)"
+    ));
     assert_eq!(columns(&res), ["s", "total", "c", "aggregated_c"]);
     assert_eq!(rows(&res), table(&[&["x", "6", "q", "5"], &["z", "9", "r", "9"]]));
     let res = eval(&format!("{q} | top-hitters 1 of s"));
     assert_eq!(rows(&res), table(&[&["x", "2"]]));
     let ms = "datatable(t:datetime, v:long)[datetime(2024-01-01), 1, datetime(2024-01-01T05:00), 2, datetime(2024-01-03), 4]";
-    let res = eval(&format!("{ms} | make-series sum(v) default=-1 on t from datetime(2024-01-01) to datetime(2024-01-04) step 1d"));
+    let res = eval(&format!(
+        "{ms} | make-series sum(v) default=-1 on t from datetime(2024-01-01) to datetime(2024-01-04) step 1d"
+    ));
     assert_eq!(columns(&res), ["sum_v", "t"]);
     assert_eq!(
         rows(&res),
@@ -334,20 +402,37 @@ fn scan_sessions() {
     let res = eval(q);
     assert_eq!(
         ordered_rows(&res),
-        [r(&["1", "Start", "0"]), r(&["3", "Stop", "0"]), r(&["5", "Start", "1"]), r(&["6", "Stop", "1"])]
+        [
+            r(&["1", "Start", "0"]),
+            r(&["3", "Stop", "0"]),
+            r(&["5", "Start", "1"]),
+            r(&["6", "Stop", "1"])
+        ]
     );
 }
 
 #[test]
 fn unsupported_features_fail_by_name() {
-    assert_eq!(codes("search 'x'"), ["QE001: The 'search' operator is not supported by Quarry"]);
-    assert_eq!(codes("find 'x'"), ["QE001: The 'find' operator is not supported by Quarry"]);
+    assert_eq!(
+        codes("search 'x'"),
+        ["QE001: The 'search' operator is not supported by Quarry"]
+    );
+    assert_eq!(
+        codes("find 'x'"),
+        ["QE001: The 'find' operator is not supported by Quarry"]
+    );
     assert_eq!(
         codes("externaldata(x:string)['https://example.com/x.csv']"),
         ["QE001: The 'externaldata' operator is not supported by Quarry"]
     );
-    assert_eq!(codes("print 1 | evaluate python('x')"), ["QE001: The plugin 'python' is not supported by Quarry"]);
-    assert_eq!(codes("print 1 | reduce by print_0"), ["QE001: The 'reduce' operator is not supported by Quarry"]);
+    assert_eq!(
+        codes("print 1 | evaluate python('x')"),
+        ["QE001: The plugin 'python' is not supported by Quarry"]
+    );
+    assert_eq!(
+        codes("print 1 | reduce by print_0"),
+        ["QE001: The 'reduce' operator is not supported by Quarry"]
+    );
 }
 
 #[test]

@@ -479,7 +479,8 @@ impl Planner<'_> {
                     vec![key_expr.clone().alias(key.name.clone())],
                     vec![agg.clone().alias(name.clone())],
                 )?
-                .sort_with_limit(vec![SortExpr::new(col(&name), false, false)], Some(n))?
+                .sort(vec![SortExpr::new(col(&name), false, false)])?
+                .limit(0, Some(n))?
                 .build()?;
             let mut out = Tab::new(plan, vec![key.clone(), Col::new(name.clone(), ty)]);
             out.serialized = true;

@@ -443,7 +443,8 @@ impl Planner<'_> {
         }
         let span = keys.first().map(|k| k.span).unwrap_or_default();
         let plan = LogicalPlanBuilder::from(t.plan.clone())
-            .sort_with_limit(sorts, limit)
+            .sort(sorts)
+            .and_then(|b| b.limit(0, limit))
             .and_then(|b| b.build());
         match plan {
             Ok(plan) => Ok(Tab {
@@ -461,7 +462,8 @@ impl Planner<'_> {
         let n = self.const_count(count, env, "sample")?;
         let random = datafusion::functions::math::expr_fn::random();
         let plan = LogicalPlanBuilder::from(t.plan.clone())
-            .sort_with_limit(vec![SortExpr::new(random, true, false)], Some(n))
+            .sort(vec![SortExpr::new(random, true, false)])
+            .and_then(|b| b.limit(0, Some(n)))
             .and_then(|b| b.build());
         match plan {
             Ok(plan) => Ok(Tab {
@@ -479,7 +481,8 @@ impl Planner<'_> {
         let t = self.plan_distinct(t, std::slice::from_ref(&s.of), env, s.span)?;
         let random = datafusion::functions::math::expr_fn::random();
         let plan = LogicalPlanBuilder::from(t.plan.clone())
-            .sort_with_limit(vec![SortExpr::new(random, true, false)], Some(n))
+            .sort(vec![SortExpr::new(random, true, false)])
+            .and_then(|b| b.limit(0, Some(n)))
             .and_then(|b| b.build());
         match plan {
             Ok(plan) => Ok(t.with_plan(plan)),
