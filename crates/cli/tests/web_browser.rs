@@ -382,10 +382,57 @@ fn soc_feed_in_a_browser() {
     )
     .unwrap();
 
-    // Hunts: this build has no hunt component, and says so.
+    // Run now: a hunt of the Action1 rule with now() = the newest event in the data.
+    b.goto(&server.url(&format!("/rules/{ACTION1}"))).unwrap();
+    b.click("#run-now").unwrap();
+    b.wait_for_navigation_to(&server.url("/hunts/")).unwrap();
+    let hunt_url = b.eval("location.href").unwrap().as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if !text(&mut b, ".feed-head .sub").contains("running") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        b.goto(&hunt_url).unwrap();
+    }
+    let sub = text(&mut b, ".feed-head .sub");
+    assert!(sub.contains("succeeded"), "{sub}");
+    let main = text(&mut b, "main");
+    assert!(main.contains("Action1 - File Signature"), "{main}");
+    let devices: BTreeSet<String> = b
+        .eval("[...document.querySelectorAll('main section.panel tbody tr')].map(tr => tr.children[0].innerText)")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(devices, truth, "the hunt's findings are the planted devices");
+    no_csp_violations(&mut b, "hunt");
+    b.screenshot(&shots.join("hunt.png"), 1400).unwrap();
+    // Triage the first finding.
+    b.eval("document.querySelector('form.triage select').value = 'confirmed'")
+        .unwrap();
+    b.click("form.triage button").unwrap();
+    b.wait_for("document.readyState === 'complete' && document.querySelector('form.triage select') && document.querySelector('form.triage select').value === 'confirmed'", "the triage status").unwrap();
+    b.goto(&format!("{hunt_url}?group=device")).unwrap();
+    assert_eq!(count(&mut b, "main section.panel") as usize, truth.len());
+    b.screenshot(&shots.join("hunt-by-device.png"), 1400).unwrap();
+    let run_id = hunt_url.rsplit('/').next().unwrap().to_string();
+    let csv = server.get(&format!("/api/hunts/{run_id}/findings?format=csv"));
+    assert!(csv.contains("finding_id,run_id,rule_id,rule_name,device"), "{csv}");
+    assert!(csv.contains(",confirmed"), "{csv}");
+    for d in &truth {
+        assert!(csv.contains(d.as_str()), "{d} not in the CSV");
+    }
     b.goto(&server.url("/hunts")).unwrap();
-    assert!(text(&mut b, "main").contains("no hunt component"));
-    b.screenshot(&shots.join("hunts.png"), 700).unwrap();
+    assert!(text(&mut b, "main table").contains("succeeded"));
+    b.screenshot(&shots.join("hunts.png"), 800).unwrap();
+    // The rule page shows the findings.
+    b.goto(&server.url(&format!("/rules/{ACTION1}"))).unwrap();
+    let recent = text(&mut b, "#findings");
+    for d in &truth {
+        assert!(recent.contains(d.as_str()), "{d} not in recent findings: {recent}");
+    }
 }
 
 /// Every rule field is untrusted: markup in a rule's name, description, query, references and

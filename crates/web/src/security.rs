@@ -111,13 +111,12 @@ fn loopback_host(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether a POST came from a page of another site (browsers send `Sec-Fetch-Site`, and
-/// `Origin` on cross-origin POSTs).
+/// Whether a POST came from a page of another site. Browsers send `Sec-Fetch-Site`, which
+/// decides; without it, a foreign `Origin` does. (`Origin: null` alone is not proof: with
+/// `Referrer-Policy: no-referrer` Chromium sends it on our own form posts.)
 fn cross_site(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
@@ -231,6 +230,10 @@ mod tests {
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&h));
+        // A same-origin form post under no-referrer: Origin null, Sec-Fetch-Site decides.
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!cross_site(&h));
     }
 
     #[test]
