@@ -3,13 +3,14 @@
 
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 #[derive(Clone)]
 pub struct Progress {
     bar: ProgressBar,
     rows: Arc<AtomicU64>,
+    count_rows: Arc<AtomicBool>,
     start: Instant,
 }
 
@@ -42,6 +43,7 @@ impl Progress {
         Progress {
             bar,
             rows: Arc::new(AtomicU64::new(0)),
+            count_rows: Arc::new(AtomicBool::new(false)),
             start: Instant::now(),
         }
     }
@@ -54,11 +56,27 @@ impl Progress {
         self.bar.set_length(bytes);
     }
 
+    /// Measures the bar in rows instead of bytes (for the generator, which reads nothing).
+    pub fn set_total_rows(&self, rows: u64) {
+        self.count_rows.store(true, Ordering::Relaxed);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows ({per_sec})",
+        ) {
+            self.bar.set_style(style);
+        }
+        self.bar.set_length(rows);
+    }
+
     pub fn add_bytes(&self, n: u64) {
         self.bar.inc(n);
     }
 
     pub fn add_rows(&self, n: u64) {
+        if self.count_rows.load(Ordering::Relaxed) {
+            self.rows.fetch_add(n, Ordering::Relaxed);
+            self.bar.inc(n);
+            return;
+        }
         let rows = self.rows.fetch_add(n, Ordering::Relaxed) + n;
         let secs = self.start.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_message(format!(

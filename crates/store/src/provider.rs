@@ -8,12 +8,22 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DFSchema;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{ScalarValue, project_schema};
 use datafusion::datasource::TableType;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::object_store::path::Path;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{Column as PhysicalColumn, lit as physical_lit};
+use datafusion::physical_expr_adapter::{
+    DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::metrics::MetricValue;
@@ -85,17 +95,78 @@ impl TableProvider for DayPartitionedTable {
             let projected = project_schema(&self.arrow, projection)?;
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
-        let urls = parts
-            .iter()
-            .map(|p| ListingTableUrl::parse(p.path.to_string_lossy()))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(self.arrow.clone());
-        ListingTable::try_new(config)?
-            .scan(state, projection, filters, limit)
-            .await
+        // Our own scan of the selected parts (rather than a ListingTable): DataFusion's file
+        // statistics would turn a column missing from an older part into a constant null
+        // before the expression adapter below could make it "".
+        let mut source = ParquetSource::new(self.arrow.clone());
+        if let Some(predicate) = conjunction(filters.to_vec()) {
+            let df_schema = DFSchema::try_from(self.arrow.as_ref().clone())?;
+            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+        }
+        let groups_n = state.config().target_partitions().clamp(1, parts.len());
+        let mut groups = vec![Vec::new(); groups_n];
+        // Parts are sorted by day: deal them out so each group gets a spread of days.
+        for (i, p) in parts.iter().enumerate() {
+            let location = Path::from_filesystem_path(&p.path)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            groups[i % groups_n].push(PartitionedFile::new(location.to_string(), p.bytes));
+        }
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+            .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .with_expr_adapter(Some(Arc::new(EmptyStringsForMissingColumns)))
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// Parts written before a column was added to a table (a column found in later data) do
+/// not have it. DataFusion reads a missing column as null; Kusto strings are never null, so
+/// a missing string column reads as "" instead, and everything else as null.
+#[derive(Debug)]
+struct EmptyStringsForMissingColumns;
+
+#[derive(Debug)]
+struct EmptyStringsAdapter {
+    physical: SchemaRef,
+    logical: SchemaRef,
+    inner: Arc<dyn PhysicalExprAdapter>,
+}
+
+impl PhysicalExprAdapterFactory for EmptyStringsForMissingColumns {
+    fn create(
+        &self,
+        logical_file_schema: SchemaRef,
+        physical_file_schema: SchemaRef,
+    ) -> datafusion::error::Result<Arc<dyn PhysicalExprAdapter>> {
+        let inner =
+            DefaultPhysicalExprAdapterFactory.create(logical_file_schema.clone(), physical_file_schema.clone())?;
+        Ok(Arc::new(EmptyStringsAdapter {
+            physical: physical_file_schema,
+            logical: logical_file_schema,
+            inner,
+        }))
+    }
+}
+
+impl PhysicalExprAdapter for EmptyStringsAdapter {
+    fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> datafusion::error::Result<Arc<dyn PhysicalExpr>> {
+        let filled = expr
+            .transform(|e| {
+                if let Some(c) = e.downcast_ref::<PhysicalColumn>()
+                    && self.physical.index_of(c.name()).is_err()
+                    && self
+                        .logical
+                        .field_with_name(c.name())
+                        .is_ok_and(|f| f.data_type() == &datafusion::arrow::datatypes::DataType::Utf8)
+                {
+                    return Ok(Transformed::yes(physical_lit(ScalarValue::Utf8(Some(String::new())))));
+                }
+                Ok(Transformed::no(e))
+            })
+            .data()?;
+        self.inner.rewrite(filled)
     }
 }
 

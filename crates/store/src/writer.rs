@@ -11,6 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use schema::TableSchema;
 use schema::values::NANOS_PER_DAY;
 use std::collections::{BTreeMap, HashMap};
@@ -24,14 +25,29 @@ pub const PART_ROWS: usize = 1_000_000;
 /// Bytes buffered across all partitions before the largest is written early.
 pub const BUFFER_BYTES: usize = 768 * 1024 * 1024;
 
-pub fn writer_properties(sort_column: Option<usize>) -> WriterProperties {
+/// Parquet settings of a part of `table`. Statistics are kept where they prune: page-level
+/// on the time column (the parts are sorted by it), chunk-level on other non-string
+/// columns; min/max of every string value would cost more than the rest of the write and
+/// prune nothing in unsorted columns.
+pub fn writer_properties(table: &TableSchema) -> WriterProperties {
+    let time_col = table.time_column();
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(8 * 1024)
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(EnabledStatistics::None)
         .set_created_by("quarry".to_string());
-    if let Some(idx) = sort_column {
+    for c in &table.columns {
+        let level = if Some(c.name.as_str()) == time_col {
+            EnabledStatistics::Page
+        } else if matches!(c.ty.to_arrow(), DataType::Utf8 | DataType::Binary) {
+            continue;
+        } else {
+            EnabledStatistics::Chunk
+        };
+        b = b.set_column_statistics_enabled(ColumnPath::from(c.name.as_str()), level);
+    }
+    if let Some(idx) = time_col.and_then(|c| table.column_index(c)) {
         b = b.set_sorting_columns(Some(vec![SortingColumn {
             column_idx: idx as i32,
             descending: false,
@@ -160,8 +176,13 @@ impl PartWriter {
     /// concatenated and sorted by time.
     pub fn write(&mut self, table: &TableSchema, partition: Partition, batches: &[RecordBatch]) -> Result<()> {
         let schema: SchemaRef = Arc::new(table.arrow_schema());
-        let aligned = batches.iter().map(|b| align(b, &schema)).collect::<Result<Vec<_>>>()?;
-        let batch = concat_batches(&schema, &aligned)?;
+        let mut aligned = batches.iter().map(|b| align(b, &schema)).collect::<Result<Vec<_>>>()?;
+        // One batch needs no copy.
+        let batch = if aligned.len() == 1 {
+            aligned.remove(0)
+        } else {
+            concat_batches(&schema, &aligned)?
+        };
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -175,8 +196,7 @@ impl PartWriter {
             std::fs::create_dir_all(parent).at(parent)?;
         }
         let file = std::fs::File::create(&staged).at(&staged)?;
-        let sort_idx = time_col.and_then(|c| table.column_index(c));
-        let mut w = ArrowWriter::try_new(file, schema, Some(writer_properties(sort_idx)))?;
+        let mut w = ArrowWriter::try_new(file, schema, Some(writer_properties(table)))?;
         w.write(&batch)?;
         let file = w.into_inner()?;
         file.sync_all().at(&staged)?;

@@ -316,3 +316,60 @@ fn directories_and_globs_expand() {
     assert_eq!(r.inputs.len(), 1);
     assert!(r.inputs[0].skipped.is_some());
 }
+
+#[tokio::test]
+async fn a_column_added_later_reads_as_empty_string_in_older_parts() {
+    use datafusion::prelude::{SessionContext, ident};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::open(tmp.path().join("data"));
+    let a = write(
+        tmp.path(),
+        "a.json",
+        b"{\"Type\":\"App_CL\",\"TimeGenerated\":\"2024-05-01\",\"A\":\"x\"}\n",
+    );
+    let b = write(
+        tmp.path(),
+        "b.json",
+        b"{\"Type\":\"App_CL\",\"TimeGenerated\":\"2024-05-01\",\"A\":\"y\",\"B\":\"new\",\"N\":5}\n",
+    );
+    run(&data, &[&a], &IngestOptions::default());
+    run(&data, &[&b], &IngestOptions::default());
+    let ctx = SessionContext::new();
+    ctx.register_table("App_CL", data.table_provider("App_CL").unwrap().unwrap())
+        .unwrap();
+    let df = ctx
+        .table("App_CL")
+        .await
+        .unwrap()
+        .select(vec![ident("A"), ident("B"), ident("N")])
+        .unwrap()
+        .sort(vec![ident("A").sort(true, true)])
+        .unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&df.collect().await.unwrap())
+        .unwrap()
+        .to_string();
+    let expected =
+        "+---+-----+---+\n| A | B   | N |\n+---+-----+---+\n| x |     |   |\n| y | new | 5 |\n+---+-----+---+";
+    assert_eq!(text, expected);
+    // The empty string is a value, not a null.
+    let nulls = ctx
+        .table("App_CL")
+        .await
+        .unwrap()
+        .filter(ident("B").is_null())
+        .unwrap()
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(nulls, 0);
+    let empty = ctx
+        .table("App_CL")
+        .await
+        .unwrap()
+        .filter(ident("B").eq(datafusion::prelude::lit("")))
+        .unwrap()
+        .count()
+        .await
+        .unwrap();
+    assert_eq!(empty, 1, "old rows match B == \"\"");
+}

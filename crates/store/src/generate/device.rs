@@ -74,7 +74,7 @@ impl Device {
         };
         let (platform, build) = if server {
             ("WindowsServer2022", 20348)
-        } else if index % 3 == 0 {
+        } else if index.is_multiple_of(3) {
             ("Windows10", 19045)
         } else {
             ("Windows11", 22631)

@@ -482,14 +482,12 @@ fn work(jobs: &Mutex<Receiver<Job>>, out: &SyncSender<Msg>, registry: &SchemaReg
                 first_offset,
             } => {
                 let mut p = ChunkProcessor::new(ctx, registry, false);
-                let mut line = first_line;
                 let mut offset = first_offset;
-                for l in text.split(|b| *b == b'\n') {
+                for (line, l) in (first_line..).zip(text.split(|b| *b == b'\n')) {
                     let rec = l.strip_suffix(b"\r").unwrap_or(l);
                     if !rec.iter().all(u8::is_ascii_whitespace) {
                         p.json_text(rec, Position { line, offset });
                     }
-                    line += 1;
                     offset += l.len() as u64 + 1;
                 }
                 (input, p.finish())
