@@ -280,13 +280,10 @@ pub fn rows_match(expected: &[Vec<String>], actual: &[Vec<Cell>], ordered: bool)
         return Err(format!("no row matches expected row {i}: {:?}", expected[i]));
     }
     let mut owner: Vec<Option<usize>> = vec![None; n];
-    for i in 0..n {
+    for (i, row) in expected.iter().enumerate() {
         let mut seen = vec![false; n];
         if !augment(i, &adj, &mut owner, &mut seen) {
-            return Err(format!(
-                "rows do not match as a multiset (expected row {i}: {:?})",
-                expected[i]
-            ));
+            return Err(format!("rows do not match as a multiset (expected row {i}: {row:?})"));
         }
     }
     Ok(())

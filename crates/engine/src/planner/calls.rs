@@ -256,7 +256,7 @@ impl Planner<'_> {
             return Ok(bag);
         }
         functions::lower_call("bag_remove_empty_values", vec![Arg::positional(bag)], &self.ctx)
-            .or_else(|_| Err(functions::FnError::Unsupported("pack_all(true)".into())))
+            .map_err(|_| functions::FnError::Unsupported("pack_all(true)".into()))
             .map_err(|e| self.report(diag::function_error(&e, span)))
     }
 

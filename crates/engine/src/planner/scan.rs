@@ -30,6 +30,9 @@ enum Output {
     None,
 }
 
+/// An assignment of a step: the declared column's index, its value, its type.
+type Assignment = (usize, Arc<dyn PhysicalExpr>, KqlType);
+
 /// One step, planned.
 struct Step {
     output: Output,
@@ -265,7 +268,7 @@ fn run_scan(
         .iter()
         .map(|s| exec.physical_expr(s.condition.clone(), &dfschema))
         .collect::<datafusion::common::Result<_>>()?;
-    let assignments: Vec<Vec<(usize, Arc<dyn PhysicalExpr>, KqlType)>> = steps
+    let assignments: Vec<Vec<Assignment>> = steps
         .iter()
         .map(|s| {
             s.assignments
@@ -435,7 +438,7 @@ fn eval_bool(
 }
 
 fn assign(
-    assignments: &[(usize, Arc<dyn PhysicalExpr>, KqlType)],
+    assignments: &[Assignment],
     schema: &SchemaRef,
     record: &[ScalarValue],
     ctx: &[ScalarValue],

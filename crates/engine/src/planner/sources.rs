@@ -187,7 +187,7 @@ impl Planner<'_> {
         if cols.is_empty() {
             return Err(self.report(Diagnostic::error("KS190", "The table has no columns", d.schema.span)));
         }
-        if d.values.len() % cols.len() != 0 {
+        if !d.values.len().is_multiple_of(cols.len()) {
             return Err(self.report(Diagnostic::error(
                 "KS173",
                 format!(
