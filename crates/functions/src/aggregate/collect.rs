@@ -60,7 +60,15 @@ impl ValAcc for Collect {
         if v.is_null() && !self.keep_nulls {
             return Ok(());
         }
-        self.push(v.to_json());
+        match v {
+            // `make_set` of an array column collects the arrays' elements.
+            Val::Dyn(Json::Array(items)) if self.distinct => {
+                for it in items {
+                    self.push(it.clone());
+                }
+            }
+            other => self.push(other.to_json()),
+        }
         Ok(())
     }
     fn state(&self) -> Json {

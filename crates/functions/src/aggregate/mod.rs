@@ -496,7 +496,8 @@ fn lower_percentile(c: &AggCall) -> Result<TypedAgg, FnError> {
     // Percentiles are passed one per argument so that the struct has one field each.
     args.extend(percents.iter().map(|p| lit(ScalarValue::Float64(Some(*p)))));
     let col = expr_column_name(&x.expr).unwrap_or_default();
-    let base = if weighted { "percentilew" } else { "percentile" };
+    // Weighted percentiles are named like unweighted ones (`percentile_x_50`).
+    let base = "percentile";
     let ret = match x.ty {
         KqlType::Int | KqlType::Long | KqlType::Real | KqlType::Decimal | KqlType::DateTime | KqlType::TimeSpan => x.ty,
         other => {
@@ -535,7 +536,14 @@ fn lower_percentile(c: &AggCall) -> Result<TypedAgg, FnError> {
                 pct::PERCENTILES_ARRAY
             })?
             .call(args);
-            Ok(agg(e, KqlType::Dynamic, format!("{base}s_{col}")))
+            // `percentiles_array` names its column `percentiles_x`, the weighted form
+            // `percentile_x` (both as the reference shows).
+            let name = if weighted {
+                format!("percentile_{col}")
+            } else {
+                format!("percentiles_{col}")
+            };
+            Ok(agg(e, KqlType::Dynamic, name))
         }
     }
 }

@@ -251,3 +251,21 @@ fn covariance_and_buildschema() {
     assert_eq!(rows[0][1], "2.5");
     assert_eq!(rows[0][2], r#"{"a":"long"}"#);
 }
+
+#[test]
+fn make_set_collects_array_elements() {
+    use datafusion::arrow::array::BinaryArray;
+    let arrays: Vec<&[u8]> = vec![br#"["A1","A2","A3"]"#, br#"["A2","C1"]"#, br#"["C2","A3"]"#];
+    let b = batch(vec![("Arr1", Arc::new(BinaryArray::from(arrays)) as ArrayRef)]);
+    let (names, rows) = summarize(
+        b,
+        vec![],
+        vec![
+            agg("make_set", vec![column("Arr1", KqlType::Dynamic)]),
+            agg("make_list", vec![column("Arr1", KqlType::Dynamic)]),
+        ],
+    );
+    assert_eq!(names, s(&["set_Arr1", "list_Arr1"]));
+    assert_eq!(rows[0][0], r#"["A1","A2","A3","C1","C2"]"#);
+    assert_eq!(rows[0][1], r#"[["A1","A2","A3"],["A2","C1"],["C2","A3"]]"#);
+}

@@ -5,7 +5,7 @@ use super::arg;
 use super::jsonpath;
 use crate::api::TypedExpr;
 use crate::catalog::Call;
-use crate::catalog::{FnDef, P, custom, p, row, row_var};
+use crate::catalog::{FnDef, P, custom_var, p, row, row_var};
 use crate::error::FnError;
 use crate::udf::Ret;
 use crate::val::{Val, json_to_val};
@@ -61,7 +61,7 @@ pub static DEFS: &[FnDef] = &[
         Ret::Fixed(KqlType::Dynamic),
         pack,
     ),
-    custom("bag_pack_columns", &[p("column", P::Any)], 1, lower_pack_columns),
+    custom_var("bag_pack_columns", &[p("column", P::Any)], 1, lower_pack_columns),
     row(
         "bag_keys",
         &[p("object", P::Dynamic)],

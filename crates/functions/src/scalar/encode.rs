@@ -25,9 +25,38 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The 64-bit xxhash of a value's text, as Kusto's `hash()` computes it.
+/// The bytes `hash()` hashes: strings as UTF-8, numbers in their binary little-endian
+/// form, datetimes and timespans as .NET ticks (so `hash(datetime(2015-01-01))` is the
+/// xxhash64 of the ticks, as the reference shows); other values as their text.
+fn hash_bytes(v: &Val) -> Vec<u8> {
+    match v {
+        Val::Int(x) => x.to_le_bytes().to_vec(),
+        Val::Long(x) => x.to_le_bytes().to_vec(),
+        Val::Real(x) => x.to_le_bytes().to_vec(),
+        Val::Bool(b) => vec![*b as u8],
+        Val::DateTime(n) => (n.div_euclid(100) + super::convert::EPOCH_TICKS).to_le_bytes().to_vec(),
+        Val::TimeSpan(n) => (n / 100).to_le_bytes().to_vec(),
+        other => other.to_kstring().into_bytes(),
+    }
+}
+
+/// The 64-bit xxhash of a value, as Kusto's `hash()` computes it.
 pub fn xxhash(v: &Val) -> i64 {
-    XxHash64::oneshot(0, v.to_kstring().as_bytes()) as i64
+    XxHash64::oneshot(0, &hash_bytes(v)) as i64
+}
+
+fn hash_with_mod(a: &[Val]) -> Result<Val> {
+    if arg(a, 0).is_null() {
+        return Ok(Val::Null);
+    }
+    let h = xxhash(arg(a, 0));
+    Ok(match arg(a, 1) {
+        Val::Null => Val::Long(h),
+        m => match m.as_i64() {
+            Some(m) if m > 0 => Val::Long(h.rem_euclid(m)),
+            _ => Val::Null,
+        },
+    })
 }
 
 /// Combines hash values. Kusto documents neither its formula nor its stability; this is
@@ -79,7 +108,10 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
     STANDARD.decode(s.trim()).ok()
 }
 
-/// The guid text of 16 bytes in the byte order Kusto's documented examples show.
+/// The guid text of 16 bytes as `base64_decode_toguid` prints it: the first two groups
+/// little-endian, the rest in byte order. This is what the reference's example shows
+/// (`JpbpECu8dUy7Pv5gbeJXAA==` → `10e99626-bc2b-754c-…`), although
+/// `base64_encode_fromguid` uses .NET's order (third group little-endian too).
 fn guid_from_bytes(b: &[u8]) -> Option<String> {
     if b.len() != 16 {
         return None;
@@ -108,6 +140,7 @@ fn guid_to_bytes(g: &str) -> Option<Vec<u8>> {
     let mut b = raw.clone();
     b[0..4].copy_from_slice(&[raw[3], raw[2], raw[1], raw[0]]);
     b[4..6].copy_from_slice(&[raw[5], raw[4]]);
+    b[6..8].copy_from_slice(&[raw[7], raw[6]]);
     Some(b)
 }
 
@@ -155,27 +188,15 @@ pub static DEFS: &[FnDef] = &[
         &[p("source", P::Any), p("mod", P::Int)],
         1,
         KqlType::Long,
-        |a| {
-            if arg(a, 0).is_null() {
-                return Ok(Val::Null);
-            }
-            let h = xxhash(arg(a, 0));
-            Ok(match arg(a, 1) {
-                Val::Null => Val::Long(h),
-                m => match m.as_i64() {
-                    Some(m) if m > 0 => Val::Long(h.rem_euclid(m)),
-                    _ => Val::Null,
-                },
-            })
-        },
+        hash_with_mod,
     ),
-    row("hash_xxhash64", V, 1, KqlType::Long, |a| {
-        Ok(if arg(a, 0).is_null() {
-            Val::Null
-        } else {
-            Val::Long(xxhash(arg(a, 0)))
-        })
-    }),
+    row(
+        "hash_xxhash64",
+        &[p("source", P::Any), p("mod", P::Int)],
+        1,
+        KqlType::Long,
+        hash_with_mod,
+    ),
     row_var("hash_combine", &[p("h", P::Int)], 2, Ret::Fixed(KqlType::Long), |a| {
         let hs: Option<Vec<i64>> = a.iter().map(Val::as_i64).collect();
         Ok(hs.map(|h| Val::Long(combine(&h))).unwrap_or(Val::Null))
@@ -278,6 +299,10 @@ mod tests {
         assert_eq!(call("hash", vec![st("World"), lit::long(100)]), "51");
         assert_eq!(call("hash_xxhash64", vec![st("World")]), "1846988464401551951");
         assert_eq!(call("hash", vec![st("Hello")]), "753694413698530628");
+        assert_eq!(call("hash_xxhash64", vec![st("World"), lit::long(100)]), "51");
+        let d2015 = lit::datetime_text("2015-01-01").unwrap();
+        assert_eq!(call("hash", vec![d2015.clone()]), "1380966698541616202");
+        assert_eq!(call("hash_xxhash64", vec![d2015]), "1380966698541616202");
         let d = || lit::datetime_text("2020-01-01").unwrap();
         assert_eq!(call("hash_md5", vec![st("World")]), "f5a7924e621e84c9280a9a27e1bcb7f6");
         assert_eq!(call("hash_md5", vec![d()]), "786c530672d1f8db31fee25ea8a9390b");
@@ -334,9 +359,9 @@ mod tests {
         assert_eq!(
             call(
                 "base64_encode_fromguid",
-                vec![lit::guid("10e99626-bc2b-754c-bb3e-fe606de25700")]
+                vec![lit::guid("ae3133f2-6e22-49ae-b06a-16e6a9b212eb")]
             ),
-            "JpbpECu8dUy7Pv5gbeJXAA=="
+            "8jMxriJurkmwahbmqbIS6w=="
         );
         assert_eq!(
             call("zlib_compress_to_base64_string", vec![st("1234567890qwertyuiop")]),

@@ -5,7 +5,7 @@
 
 use super::arg;
 use crate::api::TypedExpr;
-use crate::catalog::{Call, FnDef, P, custom, p, row};
+use crate::catalog::{Call, FnDef, P, custom, custom_var, p, row};
 use crate::error::FnError;
 use crate::val::Val;
 use schema::KqlType;
@@ -30,7 +30,7 @@ pub static DEFS: &[FnDef] = &[
     custom("cursor_after", ANY, 1, unsupported),
     custom("cursor_before_or_at", ANY, 1, unsupported),
     custom("cursor_current", &[], 0, unsupported),
-    custom("estimate_data_size", ANY, 0, unsupported),
+    custom_var("estimate_data_size", ANY, 0, unsupported),
     custom("current_cluster_endpoint", &[], 0, unsupported),
     custom("current_database", &[], 0, unsupported),
     custom("current_principal", &[], 0, unsupported),

@@ -235,12 +235,10 @@ pub static DEFS: &[FnDef] = &[
             let Some((x, own)) = parse_v6(&text(a, 0)) else {
                 return Ok(Val::Str(String::new()));
             };
-            // The prefix argument counts IPv4 bits for an IPv4 address.
-            let is_v4 = parse_v4(&text(a, 0)).is_some();
-            let Ok(Some(p)) = prefix_arg(a, 1, if is_v4 { 32 } else { 128 }) else {
+            // The prefix counts IPv6 bits, also for an IPv4 address (120 keeps a /24).
+            let Ok(Some(p)) = prefix_arg(a, 1, 128) else {
                 return Ok(Val::Str(String::new()));
             };
-            let p = if is_v4 { 96 + p } else { p };
             Ok(Val::Str(v6_text(x & mask6(p.min(own)))))
         },
     ),
@@ -528,7 +526,7 @@ mod tests {
             "true"
         );
         assert_eq!(
-            call("parse_ipv6_mask", vec![st("192.168.255.255"), lit::long(24)]),
+            call("parse_ipv6_mask", vec![st("192.168.255.255"), lit::long(120)]),
             "0000:0000:0000:0000:0000:ffff:c0a8:ff00"
         );
     }

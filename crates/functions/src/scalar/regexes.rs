@@ -235,6 +235,10 @@ fn indexof_regex(a: &[Val]) -> Result<Val> {
     let text = s(a, 0);
     let r = regex_cache::get(&s(a, 1))?;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
+    // Unlike `indexof`, a negative start is invalid here (the reference's example).
+    if arg(a, 2).as_i64().is_some_and(|s| s < 0) {
+        return Ok(Val::Null);
+    }
     let Some((start, end, occurrence)) = search_range(chars.len(), a) else {
         return Ok(Val::Null);
     };
@@ -353,5 +357,30 @@ mod tests {
         assert_eq!(call("countof", vec![st("aaaa"), st("aa")]), "3");
         assert_eq!(call("countof", vec![st("ababa"), st("aba"), st("regex")]), "1");
         assert_eq!(call("countof", vec![st("abcabc"), st("a.c"), st("regex")]), "2");
+    }
+
+    #[test]
+    fn indexof_regex_examples() {
+        let c = |args: Vec<crate::api::TypedExpr>| call("indexof_regex", args);
+        assert_eq!(c(vec![st("abcabc"), st("a.c")]), "0");
+        assert_eq!(
+            c(vec![
+                st("abcabcdefg"),
+                st("a.c"),
+                lit::long(0),
+                lit::long(9),
+                lit::long(2)
+            ]),
+            "3"
+        );
+        assert_eq!(
+            c(vec![st("abcabc"), st("a.c"), lit::long(1), lit::long(-1), lit::long(2)]),
+            "-1"
+        );
+        assert_eq!(
+            c(vec![st("ababaa"), st("a.a"), lit::long(0), lit::long(-1), lit::long(2)]),
+            "-1"
+        );
+        assert_eq!(c(vec![st("abcabc"), st("a|ab"), lit::long(-1)]), "");
     }
 }

@@ -252,24 +252,36 @@ fn replace_strings(text: &str, lookups: &Val, rewrites: &Val) -> String {
         .enumerate()
         .filter_map(|(i, k)| Some((k.as_str().filter(|k| !k.is_empty())?, r.get(i).and_then(Json::as_str))))
         .collect();
-    // Scan left to right; at each position the first lookup (in order) that matches wins.
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    'outer: while i < text.len() {
-        for (k, rw) in &pairs {
-            if text[i..].starts_with(k) {
-                match rw {
-                    Some(rw) => out.push_str(rw),
-                    None => out.push_str(k),
-                }
-                i += k.len();
-                continue 'outer;
+    // Each lookup, in order, claims its (non-overlapping) matches in the original text
+    // that do not overlap a match claimed by an earlier lookup; replacements are never
+    // re-scanned. This reproduces the reference's examples ('is' before 'This' turns
+    // "This" into "Thwas").
+    let mut claimed: Vec<(usize, usize, usize)> = Vec::new();
+    for (li, (k, _)) in pairs.iter().enumerate() {
+        let mut from = 0;
+        while let Some(pos) = text[from..].find(k) {
+            let start = from + pos;
+            let end = start + k.len();
+            if !claimed.iter().any(|(s, e, _)| start < *e && *s < end) {
+                claimed.push((start, end, li));
+                from = end;
+            } else {
+                from = start + text[start..].chars().next().map(char::len_utf8).unwrap_or(1);
             }
         }
-        let ch = text[i..].chars().next().unwrap_or(' ');
-        out.push(ch);
-        i += ch.len_utf8().max(1);
     }
+    claimed.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, li) in claimed {
+        out.push_str(&text[at..start]);
+        match pairs[li].1 {
+            Some(rw) => out.push_str(rw),
+            None => out.push_str(&text[start..end]),
+        }
+        at = end;
+    }
+    out.push_str(&text[at..]);
     out
 }
 
@@ -521,6 +533,26 @@ mod tests {
             "-1"
         );
     }
+    #[test]
+    fn replace_strings_claims_matches_in_lookup_order() {
+        let msg = || st("This is an example of using replace_strings()");
+        let d = |v: serde_json::Value| lit::dynamic(&v);
+        assert_eq!(
+            call(
+                "replace_strings",
+                vec![msg(), d(json!(["This", "is"])), d(json!(["This", "was"]))]
+            ),
+            "This was an example of using replace_strings()"
+        );
+        assert_eq!(
+            call(
+                "replace_strings",
+                vec![msg(), d(json!(["is", "This"])), d(json!(["was", "This"]))]
+            ),
+            "Thwas was an example of using replace_strings()"
+        );
+    }
+
     #[test]
     fn misc_string_functions() {
         assert_eq!(call("reverse", vec![st("ABC")]), "CBA");
