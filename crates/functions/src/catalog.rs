@@ -344,3 +344,48 @@ const UNIMPLEMENTED: &[&str] = &[
 pub fn is_known_unimplemented(name: &str) -> bool {
     UNIMPLEMENTED.contains(&name) || name.starts_with("geo_")
 }
+
+/// How the engine expands the value of a function that Kusto documents as producing
+/// several columns (`extend (a, b) = series_fft(x)`, `print series_stats(x)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expansion {
+    /// The value is a bag; one column per key, in this order, named
+    /// `<function>_<argument column>_<key>` unless the query names them.
+    BagKeys(&'static [&'static str]),
+    /// The value is an array of as many series as there are array arguments (or
+    /// `fixed` of them); column `i` is element `i`, named `<argument>_sorted` for the
+    /// sort functions and after the query's names otherwise.
+    ArrayItems { fixed: Option<usize> },
+}
+
+/// The expansion of a multi-column function, or `None` for ordinary functions.
+pub fn expansion(name: &str) -> Option<Expansion> {
+    Some(match name {
+        "series_stats" => Expansion::BagKeys(&["min", "min_idx", "max", "max_idx", "avg", "stdev", "variance"]),
+        "series_fit_line" => {
+            Expansion::BagKeys(&["rsquare", "slope", "variance", "rvariance", "interception", "line_fit"])
+        }
+        "series_fit_2lines" => Expansion::BagKeys(&[
+            "rsquare",
+            "split_idx",
+            "variance",
+            "rvariance",
+            "line_fit",
+            "right_rsquare",
+            "right_slope",
+            "right_interception",
+            "right_variance",
+            "right_rvariance",
+            "left_rsquare",
+            "left_slope",
+            "left_interception",
+            "left_variance",
+            "left_rvariance",
+        ]),
+        "series_fit_poly" => Expansion::BagKeys(&["rsquare", "coefficients", "variance", "rvariance", "poly_fit"]),
+        "series_fft" | "series_ifft" => Expansion::ArrayItems { fixed: Some(2) },
+        // Only with two or more array arguments; with one, the result is the sorted array.
+        "array_sort_asc" | "array_sort_desc" => Expansion::ArrayItems { fixed: None },
+        _ => return None,
+    })
+}

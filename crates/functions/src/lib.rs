@@ -35,7 +35,7 @@ pub mod testkit;
 
 pub use aggregate::{aggregate_function_names, lower_aggregate};
 pub use api::{Arg, LowerCtx, TypedAgg, TypedExpr};
-pub use catalog::{lower_call, scalar_function_names};
+pub use catalog::{Expansion, expansion, lower_call, scalar_function_names};
 pub use error::FnError;
 pub use ops::{
     BINARY_OPERATORS, lower_between, lower_binary, lower_in, lower_index, lower_member, lower_neg, lower_not,
