@@ -397,7 +397,7 @@ fn soc_feed_in_a_browser() {
     let sub = text(&mut b, ".feed-head .sub");
     assert!(sub.contains("succeeded"), "{sub}");
     let main = text(&mut b, "main");
-    assert!(main.contains("Action1 - File Signature"), "{main}");
+    assert!(main.to_lowercase().contains("action1 - file signature"), "{main}");
     let devices: BTreeSet<String> = b
         .eval("[...document.querySelectorAll('main section.panel tbody tr')].map(tr => tr.children[0].innerText)")
         .unwrap()
@@ -412,7 +412,10 @@ fn soc_feed_in_a_browser() {
     // Triage the first finding.
     b.eval("document.querySelector('form.triage select').value = 'confirmed'")
         .unwrap();
+    b.eval("window.__beforeTriage = 1").unwrap();
     b.click("form.triage button").unwrap();
+    b.wait_for("window.__beforeTriage === undefined", "the triage post and redirect")
+        .unwrap();
     b.wait_for("document.readyState === 'complete' && document.querySelector('form.triage select') && document.querySelector('form.triage select').value === 'confirmed'", "the triage status").unwrap();
     b.goto(&format!("{hunt_url}?group=device")).unwrap();
     assert_eq!(count(&mut b, "main section.panel") as usize, truth.len());
