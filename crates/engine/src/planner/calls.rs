@@ -245,19 +245,46 @@ impl Planner<'_> {
                 }
             }
         };
-        let mut args = Vec::with_capacity(row.len() * 2);
-        for c in row {
-            args.push(Arg::positional(crate::literal::string(c.name.clone())));
-            args.push(Arg::positional(TypedExpr::new(col(&c.name), c.ty)));
-        }
-        let bag = functions::lower_call("bag_pack", args, &self.ctx)
-            .map_err(|e| self.report(diag::function_error(&e, span)))?;
         if !ignore_empty {
-            return Ok(bag);
+            let mut args = Vec::with_capacity(row.len() * 2);
+            for c in row {
+                args.push(Arg::positional(crate::literal::string(c.name.clone())));
+                args.push(Arg::positional(TypedExpr::new(col(&c.name), c.ty)));
+            }
+            return functions::lower_call("bag_pack", args, &self.ctx)
+                .map_err(|e| self.report(diag::function_error(&e, span)));
         }
-        functions::lower_call("bag_remove_empty_values", vec![Arg::positional(bag)], &self.ctx)
-            .map_err(|_| functions::FnError::Unsupported("pack_all(true)".into()))
-            .map_err(|e| self.report(diag::function_error(&e, span)))
+        // Without null and empty values: one single-key bag per column (empty when the
+        // value is), merged.
+        let mut bags = Vec::with_capacity(row.len());
+        for c in row {
+            let value = TypedExpr::new(col(&c.name), c.ty);
+            let one = functions::lower_call(
+                "bag_pack",
+                vec![
+                    Arg::positional(crate::literal::string(c.name.clone())),
+                    Arg::positional(value.clone()),
+                ],
+                &self.ctx,
+            );
+            let empty = functions::lower_call("bag_pack", Vec::new(), &self.ctx);
+            let is_empty = functions::lower_call("isempty", vec![Arg::positional(value)], &self.ctx);
+            let bag = match (one, empty, is_empty) {
+                (Ok(one), Ok(empty), Ok(test)) => functions::lower_call(
+                    "iff",
+                    vec![Arg::positional(test), Arg::positional(empty), Arg::positional(one)],
+                    &self.ctx,
+                ),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+            };
+            bags.push(Arg::positional(
+                bag.map_err(|e| self.report(diag::function_error(&e, span)))?,
+            ));
+        }
+        if bags.len() == 1 {
+            return Ok(bags.remove(0).value);
+        }
+        functions::lower_call("bag_merge", bags, &self.ctx).map_err(|e| self.report(diag::function_error(&e, span)))
     }
 
     /// `column_ifexists('name', default)`: the column when the row has it, else the default.

@@ -493,7 +493,8 @@ impl<'a> Planner<'a> {
                         }
                     });
                     match converted {
-                        Ok(v) => body_env = body_env.bind(p.name.name.clone(), Binding::Scalar(v)),
+                        // Constant arguments stay literals (percentiles, formats… need them).
+                        Ok(v) => body_env = body_env.bind(p.name.name.clone(), Binding::Scalar(self.fold(v))),
                         Err(_) => {
                             failed = true;
                             body_env = body_env.bind(p.name.name.clone(), Binding::Poisoned);
@@ -676,7 +677,7 @@ pub fn arrow_compatible(ty: KqlType, dt: &DataType) -> bool {
     }
 }
 
-fn contains_columns(e: &Expr) -> bool {
+pub(super) fn contains_columns(e: &Expr) -> bool {
     let mut found = false;
     let _ = e.apply(|n| {
         if matches!(n, Expr::Column(_) | Expr::OuterReferenceColumn(..)) {

@@ -151,7 +151,8 @@ impl Planner<'_> {
                 failed = true;
                 continue;
             };
-            if collector.items.len() == before {
+            // An item without an aggregate must be a constant: its value in every bin with rows.
+            if collector.items.len() == before && super::contains_columns(&v.expr) {
                 failed = true;
                 self.report(Diagnostic::error(
                     "KS144",

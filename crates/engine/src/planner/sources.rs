@@ -375,10 +375,11 @@ fn range_count(from: &ScalarValue, to: &ScalarValue, step: &ScalarValue, ty: Kql
     if s == 0 {
         return Err("the step must not be zero".into());
     }
-    let n = (t - f).div_euclid(s);
     if (t - f) != 0 && (t - f).signum() != s.signum() {
         return Ok(0);
     }
+    // Same signs: the quotient is not negative and truncation is the floor.
+    let n = (t - f) / s;
     Ok(i64::try_from(n.saturating_add(1)).unwrap_or(i64::MAX))
 }
 

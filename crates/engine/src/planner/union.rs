@@ -117,10 +117,22 @@ impl Planner<'_> {
                         }
                     }
                 }
-                _ => match self.lower_tabular(e, env) {
-                    Ok(t) => legs.push((arg_name, t)),
-                    Err(_) => failed = true,
-                },
+                _ => {
+                    let before = self.diags.len();
+                    match self.lower_tabular(e, env) {
+                        Ok(t) => legs.push((arg_name, t)),
+                        // A leg that names a missing table is skipped by a fuzzy union.
+                        Err(_)
+                            if fuzzy
+                                && self.diags[before..]
+                                    .iter()
+                                    .all(|d| d.message.contains("Failed to resolve table")) =>
+                        {
+                            self.diags.truncate(before);
+                        }
+                        Err(_) => failed = true,
+                    }
+                }
             }
         }
         if failed {
