@@ -42,7 +42,19 @@ pub fn parse_v6(s: &str) -> Option<(u128, u32)> {
         None => (t, 128),
     };
     let ip: Ipv6Addr = addr.trim().parse().ok()?;
-    Some((u128::from(ip), prefix))
+    let mut value = u128::from(ip);
+    let mut prefix = prefix;
+    // An embedded dotted IPv4 address (`::192.168.1.1/24`) is read as IPv4-mapped, and
+    // its prefix counts IPv4 bits, as Kusto does.
+    if addr.contains('.') {
+        if value >> 32 == 0 {
+            value |= 0xffff << 32;
+        }
+        if t.contains('/') {
+            prefix = (96 + prefix).min(128);
+        }
+    }
+    Some((value, prefix))
 }
 
 fn mask6(prefix: u32) -> u128 {
@@ -493,6 +505,14 @@ mod tests {
     fn ipv6() {
         assert_eq!(
             call("parse_ipv6", vec![st("192.168.255.255/24")]),
+            "0000:0000:0000:0000:0000:ffff:c0a8:ff00"
+        );
+        assert_eq!(
+            call("parse_ipv6_mask", vec![st("::192.168.255.255"), lit::long(128)]),
+            "0000:0000:0000:0000:0000:ffff:c0a8:ffff"
+        );
+        assert_eq!(
+            call("parse_ipv6_mask", vec![st("::192.168.255.255/24"), lit::long(128)]),
             "0000:0000:0000:0000:0000:ffff:c0a8:ff00"
         );
         assert_eq!(
