@@ -222,7 +222,7 @@ fn decimal_op(op: ArithOp, l: &Val, r: &Val) -> Val {
         ArithOp::Sub => a.checked_sub(b),
         ArithOp::Mul => a.checked_mul(b).map(|x| x / scale),
         ArithOp::Div => (b != 0).then(|| a.checked_mul(scale).map(|x| x / b)).flatten(),
-        ArithOp::Mod => (b != 0).then(|| a % b),
+        ArithOp::Mod => (b != 0).then(|| a.checked_rem(b)).flatten(),
     };
     out.map(Val::Decimal).unwrap_or(Val::Null)
 }

@@ -165,7 +165,7 @@ pub static DEFS: &[FnDef] = &[
             let base = NaiveDate::from_ymd_opt(y as i32, m, d)
                 .and_then(|d| d.and_hms_opt(h, mi, 0))
                 .and_then(nanos_of);
-            dtv(base.map(|b| b + ((s * 1e7).round() as i64) * TICK))
+            dtv(base.and_then(|b| b.checked_add(((s * 1e7).round() as i64) * TICK)))
         },
     ),
     row(

@@ -370,12 +370,18 @@ fn bin(a: &[Val]) -> Result<Val> {
 fn bin_at(a: &[Val]) -> Result<Val> {
     let (v, size, fixed) = (arg(a, 0), arg(a, 1), arg(a, 2));
     Ok(match (v, size, fixed) {
-        (Val::DateTime(t), Val::TimeSpan(s), Val::DateTime(fp)) => {
-            floor_to(t - fp, *s).map(|r| Val::DateTime(r + fp)).unwrap_or(Val::Null)
-        }
-        (Val::TimeSpan(t), Val::TimeSpan(s), Val::TimeSpan(fp)) => {
-            floor_to(t - fp, *s).map(|r| Val::TimeSpan(r + fp)).unwrap_or(Val::Null)
-        }
+        (Val::DateTime(t), Val::TimeSpan(s), Val::DateTime(fp)) => t
+            .checked_sub(*fp)
+            .and_then(|d| floor_to(d, *s))
+            .and_then(|r| r.checked_add(*fp))
+            .map(Val::DateTime)
+            .unwrap_or(Val::Null),
+        (Val::TimeSpan(t), Val::TimeSpan(s), Val::TimeSpan(fp)) => t
+            .checked_sub(*fp)
+            .and_then(|d| floor_to(d, *s))
+            .and_then(|r| r.checked_add(*fp))
+            .map(Val::TimeSpan)
+            .unwrap_or(Val::Null),
         (x, s, fp) => match (x.as_f64(), s.as_f64(), fp.as_f64()) {
             (Some(x), Some(s), Some(fp)) if s > 0.0 => {
                 let r = ((x - fp) / s).floor() * s + fp;

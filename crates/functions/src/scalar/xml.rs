@@ -11,8 +11,13 @@ use serde_json::{Map, Value as Json};
 
 /// Kusto's limit on the input length.
 const MAX_LEN: usize = 1_048_576;
+/// Deeper documents are rejected (null) rather than recursed into without bound.
+const MAX_DEPTH: usize = 256;
 
-fn element(node: roxmltree::Node) -> Json {
+fn element(node: roxmltree::Node, depth: usize) -> Option<Json> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
     let mut m = Map::new();
     for a in node.attributes() {
         m.insert(format!("@{}", a.name()), Json::String(a.value().to_string()));
@@ -21,7 +26,7 @@ fn element(node: roxmltree::Node) -> Json {
     for child in node.children() {
         if child.is_element() {
             let name = child.tag_name().name().to_string();
-            let value = element(child);
+            let value = element(child, depth + 1)?;
             match m.get_mut(&name) {
                 Some(Json::Array(items)) if node.children().filter(|c| c.tag_name().name() == name).count() > 1 => {
                     items.push(value)
@@ -40,16 +45,16 @@ fn element(node: roxmltree::Node) -> Json {
     }
     let text = text.trim();
     if m.is_empty() {
-        return if text.is_empty() {
+        return Some(if text.is_empty() {
             Json::Null
         } else {
             Json::String(text.to_string())
-        };
+        });
     }
     if !text.is_empty() {
         m.insert("#text".into(), Json::String(text.to_string()));
     }
-    Json::Object(m)
+    Some(Json::Object(m))
 }
 
 pub fn parse_xml(text: &str) -> Option<Json> {
@@ -59,7 +64,7 @@ pub fn parse_xml(text: &str) -> Option<Json> {
     let doc = roxmltree::Document::parse(text).ok()?;
     let root = doc.root_element();
     let mut m = Map::new();
-    m.insert(root.tag_name().name().to_string(), element(root));
+    m.insert(root.tag_name().name().to_string(), element(root, 0)?);
     Some(Json::Object(m))
 }
 
@@ -103,6 +108,8 @@ mod tests {
             assert_eq!(parse_xml(xml), Some(want), "{xml}");
         }
         assert_eq!(parse_xml("<unclosed>"), None);
+        let deep = format!("{}{}", "<a>".repeat(5000), "</a>".repeat(5000));
+        assert_eq!(parse_xml(&deep), None);
         let doc = r#"<?xml version="1.0" encoding="UTF-8"?><duration><value>118.0</value><min>100.0</min></duration>"#;
         assert_eq!(
             parse_xml(doc),
