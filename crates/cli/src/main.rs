@@ -59,6 +59,12 @@ enum Command {
     Serve(commands::serve::Args),
     /// ATT&CK coverage of the stored rules; `--navigator FILE` writes an ATT&CK Navigator layer.
     Coverage(commands::coverage::Args),
+    /// Run rules (a pack, rule files, or the rule store) over the data directory and report findings.
+    Hunt(commands::hunt::Args),
+    /// List, show and triage the stored findings of hunts.
+    Findings(commands::findings::Args),
+    /// Sample data with planted RMM tools, the seed rules and the RMM pack, a hunt: Quarry in seconds.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,9 @@ fn main() -> ExitCode {
         Command::Conformance(args) => commands::conformance::run(&global, args),
         Command::Serve(args) => commands::serve::run(&global, args),
         Command::Coverage(args) => commands::coverage::run(&global, args),
+        Command::Hunt(args) => commands::hunt::run(&global, args),
+        Command::Findings(args) => commands::findings::run(&global, args),
+        Command::Demo(args) => commands::demo::run(&global, args),
     };
     match result {
         Ok(code) => code,

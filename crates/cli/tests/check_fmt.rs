@@ -26,7 +26,7 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn check_valid_query_from_stdin() {
-    let o = quarry(&["check", "-"], "T | where x > 1 | take 5");
+    let o = quarry(&["check", "-"], "DeviceProcessEvents | where ProcessId > 1 | take 5");
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert_eq!(stdout(&o), "");
     assert!(String::from_utf8_lossy(&o.stderr).contains("checked 1 query: 0 with errors"));
@@ -49,7 +49,7 @@ fn check_json_lines_from_file() {
     let path = dir.path().join("q.jsonl");
     std::fs::write(
         &path,
-        "{\"id\":\"ok\",\"query\":\"print 1\"}\n{\"id\":\"bad\",\"query\":\"T\\n| where x in ('a',)\"}\n",
+        "{\"id\":\"ok\",\"query\":\"print 1\"}\n{\"id\":\"bad\",\"query\":\"T\\n| where x in ('a',)\"}\n{\"id\":\"unknown\",\"query\":\"T\\n| where x in ('a')\"}\n",
     )
     .expect("write");
     let o = quarry(&["check", "--json", path.to_str().expect("utf-8 path")], "");
@@ -58,14 +58,17 @@ fn check_json_lines_from_file() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
-    assert_eq!(lines.len(), 2);
+    assert_eq!(lines.len(), 3);
     assert_eq!(
         lines[0],
-        serde_json::json!({"id": "ok", "syntax_ok": true, "diagnostics": []})
+        serde_json::json!({"id": "ok", "syntax_ok": true, "semantic_ok": true, "diagnostics": []})
     );
     assert_eq!(lines[1]["id"], "bad");
     assert_eq!(lines[1]["syntax_ok"], false);
-    let d = &lines[1]["diagnostics"][0];
+    assert_eq!(lines[1]["semantic_ok"], false);
+    // The unknown table `T` (semantic) comes first, then the syntax error.
+    assert_eq!(lines[1]["diagnostics"][0]["code"], "SEM0100");
+    let d = &lines[1]["diagnostics"][1];
     assert_eq!(d["severity"], "error");
     assert_eq!(d["message"], "Missing expression");
     assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(2), Some(19)));
@@ -73,10 +76,16 @@ fn check_json_lines_from_file() {
     // `T\n| where x in ('a',)`: the missing item is at the `)` (line 2, column 19).
     // Key order as documented.
     assert!(
-        stdout(&o)
-            .lines()
-            .nth(1)
-            .is_some_and(|l| l.starts_with("{\"id\":\"bad\",\"syntax_ok\":false,\"diagnostics\":["))
+        stdout(&o).lines().nth(1).is_some_and(
+            |l| l.starts_with("{\"id\":\"bad\",\"syntax_ok\":false,\"semantic_ok\":false,\"diagnostics\":[")
+        )
+    );
+    // Semantic errors alone: it parses, but the table is unknown.
+    assert_eq!(lines[2]["syntax_ok"], true);
+    assert_eq!(lines[2]["semantic_ok"], false);
+    assert_eq!(
+        lines[2]["diagnostics"][0]["message"],
+        "Failed to resolve table or column expression named 'T'"
     );
 }
 

@@ -24,10 +24,13 @@ const WINDOW_PAIRS: &[(&str, &str)] = &[
 /// Single time columns: the row is one event.
 const TIME_COLUMNS: &[&str] = &["Timestamp", "TimeGenerated"];
 
+/// Column names and KQL types of a result, shared by its rows.
+pub type Columns = Arc<Vec<(String, KqlType)>>;
+
 /// One result row of a rule.
 #[derive(Clone, Debug)]
 pub struct ResultRow {
-    pub columns: Arc<Vec<(String, KqlType)>>,
+    pub columns: Columns,
     pub values: Map<String, Json>,
     /// Index of the false positive whose exclusion suppressed it.
     pub suppressed_by: Option<usize>,
@@ -85,7 +88,7 @@ struct Group {
 pub fn build(rule: &Rule, rows: Vec<ResultRow>, plans: &[ExclusionPlan], query_window: (i64, i64)) -> Vec<Finding> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<(Option<usize>, String), usize> = HashMap::new();
-    let mut window_cache: Option<(Arc<Vec<(String, KqlType)>>, WindowColumns)> = None;
+    let mut window_cache: Option<(Columns, WindowColumns)> = None;
     for row in rows {
         let wc = match &window_cache {
             Some((cols, wc)) if Arc::ptr_eq(cols, &row.columns) => wc.clone(),

@@ -13,7 +13,6 @@ use engine::{Engine, MemCatalog, QueryError, QueryOptions, QueryResult, TableCat
 use rules::diag::codes;
 use rules::validate::{KqlAnalyzer, QueryAnalysis, QueryAnalyzer};
 use rules::{Level, Rule, RuleDiagnostic};
-use schema::KqlType;
 use schema::values::{format_datetime, parse_datetime};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -245,7 +244,7 @@ impl Hunter {
         }
         .clamp(1, rules.len().max(1));
         let next = AtomicUsize::new(0);
-        let slots: Mutex<Vec<Option<(RuleReport, Vec<Finding>)>>> = Mutex::new(vec![None; rules.len()]);
+        let slots: Mutex<Vec<Option<RuleOutcome>>> = Mutex::new(vec![None; rules.len()]);
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
@@ -330,6 +329,9 @@ impl RuleReport {
     }
 }
 
+/// A rule's report and findings.
+type RuleOutcome = (RuleReport, Vec<Finding>);
+
 /// Why a rule produced no results.
 enum RuleFailure {
     Invalid(Vec<RuleDiagnostic>),
@@ -359,7 +361,7 @@ impl RuleCtx<'_> {
         QueryOptions { now: Some(self.now) }
     }
 
-    fn run_rule(&self, rule: &Rule) -> (RuleReport, Vec<Finding>) {
+    fn run_rule(&self, rule: &Rule) -> RuleOutcome {
         let started = Instant::now();
         let mut report = RuleReport::new(rule);
         let findings = self.run_rule_into(rule, &mut report);
@@ -517,7 +519,7 @@ impl RuleCtx<'_> {
             (self.flag_output(&limited, &applicable)?, applicable.len())
         };
         let keep = flagged.columns.len() - flags;
-        let columns: Arc<Vec<(String, KqlType)>> = Arc::new(flagged.columns[..keep].to_vec());
+        let columns: findings::Columns = Arc::new(flagged.columns[..keep].to_vec());
         let json = flagged
             .json_rows()
             .map_err(|e| RuleFailure::Failed(format!("cannot read the results: {e}")))?;

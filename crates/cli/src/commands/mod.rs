@@ -9,3 +9,6 @@ pub mod schema;
 pub mod tables;
 pub mod serve;
 pub mod coverage;
+pub mod hunt;
+pub mod findings;
+pub mod demo;
