@@ -389,3 +389,101 @@ pub fn expansion(name: &str) -> Option<Expansion> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use crate::val::Val;
+    use serde_json::json;
+
+    fn samples() -> Vec<Val> {
+        vec![
+            Val::Null,
+            Val::Bool(true),
+            Val::Int(i32::MIN),
+            Val::Long(i64::MIN),
+            Val::Long(-1),
+            Val::Long(0),
+            Val::Long(3),
+            Val::Real(f64::NAN),
+            Val::Real(-1e308),
+            Val::Real(0.5),
+            Val::Decimal(i128::MAX),
+            Val::Str(String::new()),
+            Val::Str("a.b/c:d".into()),
+            Val::Str("ÄÖ 10.0.0.1 \u{0}".into()),
+            Val::DateTime(i64::MAX),
+            Val::DateTime(i64::MIN),
+            Val::TimeSpan(i64::MIN),
+            Val::Dyn(json!([])),
+            Val::Dyn(json!([1, "x", null, [2.5]])),
+            Val::Dyn(json!({"a": {"b": [1]}})),
+        ]
+    }
+
+    /// Every row function, with every combination of awkward values (nulls, extremes,
+    /// wrong shapes) for its first arguments, returns a value or an error — never panics.
+    #[test]
+    fn row_functions_never_panic() {
+        // Functions whose output size follows a numeric argument are bounded but slow with
+        // extreme values; they are tested with their bounds in their own modules.
+        let skip = ["range", "repeat", "strrep"];
+        let vals = samples();
+        let mut calls = 0usize;
+        for def in all_defs() {
+            let Lower::Row(_, f) = def.lower else { continue };
+            if skip.contains(&def.name) {
+                continue;
+            }
+            let max = if def.variadic {
+                def.min.max(1) + 1
+            } else {
+                def.params.len()
+            };
+            for arity in def.min..=max.min(def.min + 2) {
+                let mut idx = vec![0usize; arity];
+                let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+                for _ in 0..1500 {
+                    let args: Vec<Val> = idx.iter().map(|i| vals[*i].clone()).collect();
+                    let outcome = std::panic::catch_unwind(|| f(&args));
+                    assert!(outcome.is_ok(), "{} panicked on {args:?}", def.name);
+                    calls += 1;
+                    // A deterministic walk over the combinations.
+                    for slot in idx.iter_mut() {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        *slot = (seed % vals.len() as u64) as usize;
+                    }
+                }
+            }
+        }
+        assert!(calls > 10_000, "{calls}");
+    }
+
+    /// Operators on every pair of awkward values.
+    #[test]
+    fn operators_never_panic() {
+        use crate::ops::arith::{ArithOp, arith};
+        use crate::ops::compare::compare_vals;
+        let vals = samples();
+        for a in &vals {
+            for b in &vals {
+                for op in [ArithOp::Add, ArithOp::Sub, ArithOp::Mul, ArithOp::Div, ArithOp::Mod] {
+                    let r = std::panic::catch_unwind(|| arith(op, a, b));
+                    assert!(r.is_ok(), "{op:?} panicked on {a:?}, {b:?}");
+                }
+                assert!(
+                    std::panic::catch_unwind(|| compare_vals(a, b)).is_ok(),
+                    "compare {a:?} {b:?}"
+                );
+                let out = std::panic::catch_unwind(|| crate::val::build_array(a.kql_type(), &[b.clone()]));
+                assert!(out.is_ok(), "build {a:?} {b:?}");
+                assert!(
+                    std::panic::catch_unwind(|| (a.to_kstring(), a.to_json())).is_ok(),
+                    "{a:?}"
+                );
+            }
+        }
+    }
+}

@@ -96,10 +96,18 @@ pub fn format_decimal(v: i128) -> String {
 /// A datetime inside a dynamic value: Kusto stores it as ISO text with all seven fraction
 /// digits (`2017-01-01T00:00:00.0000000Z`).
 pub fn datetime_json_text(nanos: i64) -> String {
-    let base = schema::values::format_datetime(nanos - nanos.rem_euclid(1_000_000_000));
-    let ticks = nanos.rem_euclid(1_000_000_000) / 100;
-    let stem = base.trim_end_matches('Z');
-    format!("{stem}.{ticks:07}Z")
+    use chrono::{Datelike, Timelike};
+    let dt = chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(nanos);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.nanosecond() / 100
+    )
 }
 
 #[cfg(test)]

@@ -239,3 +239,45 @@ mod tests {
         assert!(str_test(StrOp::StartsWith, "x", "", false));
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    #[test]
+    fn every_operation_on_awkward_strings() {
+        let texts = [
+            "",
+            "a",
+            "İstanbul",
+            "ß",
+            "ǅ",
+            "x\u{0}y",
+            "日本語テキスト",
+            "..",
+            "Ab-c_d",
+            "ΣΑΣ ς",
+        ];
+        let ops = [
+            StrOp::Has,
+            StrOp::HasPrefix,
+            StrOp::HasSuffix,
+            StrOp::Contains,
+            StrOp::StartsWith,
+            StrOp::EndsWith,
+            StrOp::Equals,
+        ];
+        for h in texts {
+            for n in texts {
+                for op in ops {
+                    for cs in [false, true] {
+                        let r = std::panic::catch_unwind(|| str_test(op, h, n, cs));
+                        assert!(r.is_ok(), "{op:?} {h:?} {n:?} {cs}");
+                    }
+                }
+            }
+        }
+        // Case folding that changes byte lengths still finds the term.
+        assert!(str_test(StrOp::Has, "Go to İstanbul now", "i̇stanbul", false));
+    }
+}

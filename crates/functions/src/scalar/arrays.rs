@@ -275,7 +275,7 @@ fn rotate(a: &[Val], left: bool) -> Result<Val> {
         return arr(vec![]);
     }
     let k = arg(a, 1).as_i64().unwrap_or(0);
-    let k = if left { k } else { -k };
+    let k = if left { k } else { k.saturating_neg() };
     let k = k.rem_euclid(n) as usize;
     let mut out = v.clone();
     out.rotate_left(k);
@@ -286,11 +286,11 @@ fn shift(a: &[Val], left: bool) -> Result<Val> {
     let Some(v) = array(a, 0) else { return null() };
     let n = v.len() as i64;
     let k = arg(a, 1).as_i64().unwrap_or(0);
-    let k = if left { k } else { -k };
+    let k = if left { k } else { k.saturating_neg() };
     let fill = arg(a, 2).to_json();
     arr((0..n)
         .map(|i| {
-            let src = i + k;
+            let src = i.saturating_add(k);
             if (0..n).contains(&src) {
                 v[src as usize].clone()
             } else {

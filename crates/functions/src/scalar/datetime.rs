@@ -285,7 +285,8 @@ fn unix(a: &[Val], nanos_per_unit: f64) -> Result<Val> {
         Val::Int(_) | Val::Long(_) => arg(a, 0)
             .as_i64()
             .and_then(|x| x.checked_mul(nanos_per_unit as i64))
-            .map(|n| Val::DateTime(n - n.rem_euclid(TICK)))
+            .and_then(|n| n.div_euclid(TICK).checked_mul(TICK))
+            .map(Val::DateTime)
             .unwrap_or(Val::Null),
         other => match other.as_f64() {
             Some(x) => {
@@ -413,7 +414,7 @@ fn floor_unit(d: i64, unit: Unit) -> Option<i64> {
         Unit::Day => date,
         other => {
             let u = other.fixed_nanos()?;
-            return Some(d - d.rem_euclid(u));
+            return d.div_euclid(u).checked_mul(u);
         }
     };
     date_nanos(start)

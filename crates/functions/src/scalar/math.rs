@@ -249,6 +249,8 @@ pub static DEFS: &[FnDef] = &[
 
 fn beta(a: &[Val], g: fn(f64, f64, f64) -> f64) -> Result<Val> {
     Ok(match (f(a, 0), f(a, 1), f(a, 2)) {
+        // statrs asserts its domain; NaN would slip through the range checks.
+        (Some(x), Some(al), Some(be)) if x.is_nan() || al.is_nan() || be.is_nan() => Val::Real(f64::NAN),
         (Some(x), Some(al), Some(be)) => Val::Real(g(x, al, be)),
         _ => Val::Null,
     })
