@@ -477,7 +477,7 @@ mod robustness {
                     std::panic::catch_unwind(|| compare_vals(a, b)).is_ok(),
                     "compare {a:?} {b:?}"
                 );
-                let out = std::panic::catch_unwind(|| crate::val::build_array(a.kql_type(), &[b.clone()]));
+                let out = std::panic::catch_unwind(|| crate::val::build_array(a.kql_type(), std::slice::from_ref(b)));
                 assert!(out.is_ok(), "build {a:?} {b:?}");
                 assert!(
                     std::panic::catch_unwind(|| (a.to_kstring(), a.to_json())).is_ok(),
