@@ -297,3 +297,49 @@ fn demo_runs_on_a_fresh_directory_and_reruns_without_new_findings() {
     let after: Vec<serde_json::Value> = serde_json::from_str(&out(&o)).expect("findings");
     assert_eq!(after.len(), before.len());
 }
+
+/// Timings vary from run to run: `123 ms` / `1.23 s` become `[time]`.
+fn without_timings(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let mut kept: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i];
+            let unit = words.get(i + 1).map(|u| u.trim_end_matches([',', ':', ';']));
+            let number = !w.is_empty() && w.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if number && matches!(unit, Some("ms") | Some("s")) {
+                let tail = &words[i + 1][unit.map_or(0, str::len)..];
+                kept.push(format!("[time]{tail}"));
+                i += 2;
+            } else {
+                kept.push(w.to_string());
+                i += 1;
+            }
+        }
+        out.push_str(&kept.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn hunt_table_output_snapshot() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    generated(&data);
+    let dir = tmp.path().join("rules");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for f in ["rmm_Action1_filesig.yaml", "rmm_Action1_netconn.yaml"] {
+        std::fs::copy(fixture(f), dir.join(f)).expect("copy");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .current_dir(tmp.path())
+        .args(["--data", "data", "hunt", "rules", "--now", "latest"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("quarry runs");
+    assert_eq!(o.status.code(), Some(2));
+    insta::assert_snapshot!("hunt_table", without_timings(&out(&o)));
+}
