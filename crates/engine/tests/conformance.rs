@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Records of the dev corpus that must pass (a floor that only ever rises).
-const PASS_FLOOR: usize = 230;
+const PASS_FLOOR: usize = 231;
 
 fn corpus() -> Option<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/kql-docs-dev.jsonl");

@@ -169,6 +169,14 @@ impl Planner<'_> {
                 failed = true;
                 continue;
             };
+            // Functions Kusto documents as producing several columns.
+            if let Some(columns) = self.expand_columns(&item.expr, item.name.as_ref(), &v, false) {
+                for (e, c) in columns {
+                    let e = proj.substitute(e);
+                    proj.add(e, c, style == Style::Extend);
+                }
+                continue;
+            }
             let expr = proj.substitute(v.expr.clone());
             match &item.name {
                 Some(ast::Assignee::Single(id)) => {
@@ -426,6 +434,76 @@ impl Planner<'_> {
             }
         }
         t.select(&names).map_err(|e| self.internal("project-by-names", e, span))
+    }
+}
+
+impl Planner<'_> {
+    /// The columns of a call to a multi-column function (`series_stats(x)`,
+    /// `array_sort_asc(a, b)`), named as Kusto names them or by the query's tuple; `None` for
+    /// any other expression. `print` keeps only the named (or first) column.
+    pub(super) fn expand_columns(
+        &mut self,
+        e: &ast::Expr,
+        assignee: Option<&ast::Assignee>,
+        v: &functions::TypedExpr,
+        print: bool,
+    ) -> Option<Vec<(Expr, Col)>> {
+        let call = match &e.kind {
+            ExprKind::Call(c) if c.receiver.is_none() => c,
+            ExprKind::Paren(inner) => return self.expand_columns(inner, assignee, v, print),
+            _ => return None,
+        };
+        let fname = call.name.name.as_str();
+        let expansion = functions::expansion(fname)?;
+        let arg_name = |i: usize| call.args.get(i).and_then(|a| naming::expression_name(&a.value));
+        let given: Vec<String> = match assignee {
+            Some(ast::Assignee::Single(id)) => vec![id.name.clone()],
+            Some(ast::Assignee::Tuple { names, .. }) => names.iter().map(|n| n.name.clone()).collect(),
+            None => Vec::new(),
+        };
+        let parts: Vec<(functions::TypedExpr, String)> = match expansion {
+            functions::Expansion::BagKeys(keys) => {
+                let base = arg_name(0).unwrap_or_default();
+                keys.iter()
+                    .map(|k| {
+                        let value = functions::lower_member(v.clone(), k).ok()?;
+                        Some((value, format!("{fname}_{base}_{k}")))
+                    })
+                    .collect::<Option<Vec<_>>>()?
+            }
+            functions::Expansion::ArrayItems { fixed } => {
+                // The array arguments (a trailing bool is the nulls-last flag of the sorts).
+                let arrays = call
+                    .args
+                    .iter()
+                    .filter(|a| !matches!(&a.value.kind, ExprKind::Literal(l) if matches!(l.value, ast::LiteralValue::Bool(_))))
+                    .count();
+                let n = match fixed {
+                    Some(n) => n,
+                    None if arrays >= 2 => arrays,
+                    None => return None,
+                };
+                (0..n)
+                    .map(|i| {
+                        let value = functions::lower_index(v.clone(), crate::literal::long(i as i64)).ok()?;
+                        let name = match fixed {
+                            None => format!("{}_sorted", arg_name(i).unwrap_or_else(|| format!("Column{i}"))),
+                            Some(_) => format!("{fname}_{}_{i}", arg_name(0).unwrap_or_default()),
+                        };
+                        Some((value, name))
+                    })
+                    .collect::<Option<Vec<_>>>()?
+            }
+        };
+        let mut out = Vec::with_capacity(parts.len());
+        for (i, (value, default)) in parts.into_iter().enumerate() {
+            if print && i >= given.len().max(1) {
+                break;
+            }
+            let name = given.get(i).cloned().unwrap_or(default);
+            out.push((value.expr, Col::new(name, value.ty)));
+        }
+        Some(out)
     }
 }
 

@@ -34,6 +34,18 @@ impl Planner<'_> {
                 failed = true;
                 continue;
             };
+            if let Some(columns) = self.expand_columns(&item.expr, item.name.as_ref(), &v, item.name.is_some()) {
+                for (e, c) in columns {
+                    if names.contains(&c.name) {
+                        failed = true;
+                        self.report(diag::duplicate_column(&c.name, item.span));
+                        continue;
+                    }
+                    names.push(c.name.clone());
+                    items.push((e, c));
+                }
+                continue;
+            }
             let name = match &item.name {
                 Some(ast::Assignee::Single(id)) => id.name.clone(),
                 Some(ast::Assignee::Tuple { names: ids, span }) => match ids.as_slice() {
