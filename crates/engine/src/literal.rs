@@ -135,6 +135,13 @@ pub fn datetime_text(text: &str) -> Option<i64> {
     if let Some(n) = schema::values::parse_datetime(t) {
         return Some(n);
     }
+    // `datetime(2017 - 08 - 01)`: the parts spaced out.
+    if t.contains(' ') && !t.contains(':') {
+        let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Some(n) = schema::values::parse_datetime(&compact) {
+            return Some(n);
+        }
+    }
     // MM-dd-yyyy
     let dashed: Vec<&str> = t.split('-').collect();
     if let [m, d, y] = dashed.as_slice()

@@ -232,7 +232,7 @@ impl Planner<'_> {
 
     /// `pack_all([ignore_null_empty])`: a bag of every column of the row.
     fn lower_pack_all(&mut self, c: &ast::Call, span: kql::Span, sc: &mut Scope<'_>) -> PResult<TypedExpr> {
-        let Some(row) = sc.row else {
+        let Some(row) = sc.input_row.or(sc.row) else {
             return Err(self.report(Diagnostic::error("KS199", "No columns are currently in scope.", span)));
         };
         let ignore_empty = match c.args.first() {

@@ -32,6 +32,9 @@ pub struct Scope<'s> {
     pub windows: Option<&'s mut WindowCollector>,
     /// `scan` step names: `step.column` is the row column named `step.column`.
     pub qualified: Option<&'s [String]>,
+    /// The input's own columns when `row` also holds columns the operator defined
+    /// (`pack_all()` in `extend` packs only the input's).
+    pub input_row: Option<&'s [Col]>,
 }
 
 impl<'s> Scope<'s> {
@@ -43,6 +46,7 @@ impl<'s> Scope<'s> {
             aggs: None,
             windows: None,
             qualified: None,
+            input_row: None,
         }
     }
 

@@ -163,6 +163,7 @@ impl Planner<'_> {
             let value = {
                 let mut sc = Scope::new(env, Some(&scope_cols), op);
                 sc.windows = windows.as_deref_mut();
+                sc.input_row = Some(&t.cols);
                 self.lower_scalar(&item.expr, &mut sc)
             };
             let Ok(v) = value else {

@@ -467,6 +467,85 @@ impl Planner<'_> {
         };
         build().map_err(|e| self.internal(op, e, span))
     }
+
+    /// `sliding_window_counts(id, time, start, end, lookback, bin [, dims…])`: per bin, the
+    /// rows and distinct ids of the `lookback` window that ends with the bin.
+    pub(super) fn plugin_sliding_window_counts(
+        &mut self,
+        t: Tab,
+        args: &[ast::Arg],
+        env: &Env,
+        span: Span,
+    ) -> PResult<Tab> {
+        let op = "sliding_window_counts";
+        self.arity(op, args, 6, 64, span)?;
+        let id = self.column_arg(&t, &args[0], op)?;
+        let time = self.column_arg(&t, &args[1], op)?;
+        let start = self.const_value(&args[2].value, env, op)?.0;
+        let end = self.const_value(&args[3].value, env, op)?.0;
+        let lookback = self.const_value(&args[4].value, env, op)?.0;
+        let bin = self.const_value(&args[5].value, env, op)?.0;
+        let mut dims = Vec::new();
+        for a in &args[6..] {
+            dims.push(self.column_arg(&t, a, op)?);
+        }
+        let (Some(lookback_ns), Some(bin_ns)) = (nanos(&lookback), nanos(&bin)) else {
+            return Err(self.report(Diagnostic::error(
+                "QE018",
+                format!("{op}: the lookback window and the bin must be timespans"),
+                span,
+            )));
+        };
+        if bin_ns <= 0 || lookback_ns <= 0 {
+            return Err(self.report(Diagnostic::error(
+                "QE018",
+                format!("{op}: the bin and lookback must be positive"),
+                span,
+            )));
+        }
+        let bins = (lookback_ns + bin_ns - 1) / bin_ns;
+        let window = self.window_start(&time, &bin, &start, span)?;
+        let (w, list) = (self.hidden("bin"), self.hidden("shifts"));
+        let build = || -> datafusion::common::Result<Tab> {
+            // Each row counts in the windows of its bin and of the next `bins - 1` bins.
+            let mut proj: Vec<Expr> = dims.iter().map(|d| col(&d.name)).collect();
+            proj.push(col(&id.name));
+            proj.push(window.expr.clone().alias(w.clone()));
+            proj.push(
+                datafusion::functions_nested::expr_fn::range(lit(0i64), lit(bins), lit(1i64)).alias(list.clone()),
+            );
+            let spread = LogicalPlanBuilder::from(t.plan.clone())
+                .project(proj)?
+                .unnest_column(Column::new_unqualified(list.clone()))?
+                .build()?;
+            let target = cast(
+                cast(col(&w), DataType::Int64) + col(&list) * lit(bin_ns),
+                time.ty.to_arrow(),
+            );
+            let mut groups = vec![target.alias(time.name.clone())];
+            groups.extend(dims.iter().map(|d| col(&d.name)));
+            let plan = LogicalPlanBuilder::from(spread)
+                .aggregate(
+                    groups,
+                    vec![
+                        datafusion::functions_aggregate::count::count_all().alias("Count"),
+                        datafusion::functions_aggregate::count::count_distinct(col(&id.name)).alias("dcount"),
+                    ],
+                )?
+                .filter(
+                    col(&time.name)
+                        .gt_eq(Expr::Literal(start.clone(), None))
+                        .and(col(&time.name).lt_eq(Expr::Literal(end.clone(), None))),
+                )?
+                .build()?;
+            let mut cols = vec![time.clone()];
+            cols.extend(dims.iter().cloned());
+            cols.push(Col::new("Count", KqlType::Long));
+            cols.push(Col::new("dcount", KqlType::Long));
+            Ok(Tab::new(plan, cols))
+        };
+        build().map_err(|e| self.internal(op, e, span))
+    }
 }
 
 /// Nanoseconds of a timespan constant.

@@ -46,6 +46,7 @@ impl Planner<'_> {
             "active_users_count" => self.plugin_active_users_count(t, args, env, e.plugin_span),
             "activity_counts_metrics" => self.plugin_activity_counts_metrics(t, args, env, e.plugin_span),
             "rows_near" => self.plugin_rows_near(t, args, env, e.plugin_span),
+            "sliding_window_counts" => self.plugin_sliding_window_counts(t, args, env, e.plugin_span),
             "ipv4_lookup" => self.plugin_ip_lookup(t, args, env, e.plugin_span, false),
             "ipv6_lookup" => self.plugin_ip_lookup(t, args, env, e.plugin_span, true),
             _ => Err(self.report(diag::unsupported(&format!("The plugin '{name}'"), e.plugin.name.span))),
