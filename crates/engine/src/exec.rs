@@ -125,6 +125,7 @@ pub fn new_session() -> Result<SessionContext, DataFusionError> {
     for udf in crate::udf::udfs() {
         datafusion::execution::FunctionRegistry::register_udf(&mut state, udf)?;
     }
+    datafusion::execution::FunctionRegistry::register_udwf(&mut state, crate::udf::row_window_session())?;
     Ok(SessionContext::new_with_state(state))
 }
 

@@ -254,3 +254,117 @@ mod tests {
         assert_eq!(elements(Some(json!("x")), false), Some(vec![json!("x")]));
     }
 }
+
+/// `row_window_session(expr, max_from_first, max_between_neighbors [, restart])` as a
+/// window function over the serialized rows: the value that started the current session
+/// (a new one starts at the first row, after a null, when the value reaches the session's
+/// start plus `max_from_first` or the previous value plus `max_between_neighbors`, or when
+/// `restart` is true).
+pub fn row_window_session() -> Arc<datafusion::logical_expr::WindowUDF> {
+    static UDF: OnceLock<Arc<datafusion::logical_expr::WindowUDF>> = OnceLock::new();
+    UDF.get_or_init(|| {
+        Arc::new(datafusion::logical_expr::WindowUDF::new_from_impl(
+            RowWindowSession::new(),
+        ))
+    })
+    .clone()
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RowWindowSession {
+    signature: Signature,
+}
+
+impl RowWindowSession {
+    fn new() -> Self {
+        RowWindowSession {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl datafusion::logical_expr::WindowUDFImpl for RowWindowSession {
+    fn name(&self) -> &str {
+        "__quarry_row_window_session"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn partition_evaluator(
+        &self,
+        _args: datafusion::logical_expr::function::PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::PartitionEvaluator>> {
+        Ok(Box::new(SessionEvaluator))
+    }
+    fn field(
+        &self,
+        args: datafusion::logical_expr::function::WindowUDFFieldArgs,
+    ) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        let dt = args
+            .input_fields()
+            .first()
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Null);
+        Ok(Arc::new(Field::new(args.name(), dt, true)))
+    }
+}
+
+#[derive(Debug)]
+struct SessionEvaluator;
+
+/// The `i64` nanoseconds of a datetime (or timespan) cell.
+fn nanos_at(arr: &dyn Array, i: usize) -> Option<i64> {
+    if arr.is_null(i) {
+        return None;
+    }
+    match arr.data_type() {
+        DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, _) => Some(
+            arr.as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>()
+                .value(i),
+        ),
+        DataType::Duration(datafusion::arrow::datatypes::TimeUnit::Nanosecond) => Some(
+            arr.as_primitive::<datafusion::arrow::datatypes::DurationNanosecondType>()
+                .value(i),
+        ),
+        DataType::Int64 => Some(arr.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(i)),
+        _ => None,
+    }
+}
+
+impl datafusion::logical_expr::PartitionEvaluator for SessionEvaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        let (Some(value), Some(first), Some(neighbor)) = (values.first(), values.get(1), values.get(2)) else {
+            return exec_err!("row_window_session(): expects 3 or 4 arguments");
+        };
+        let restart = values.get(3).map(|r| r.as_boolean().clone());
+        let mut session: Option<i64> = None;
+        let mut previous: Option<i64> = None;
+        let mut out = datafusion::arrow::array::TimestampNanosecondBuilder::with_capacity(num_rows);
+        for i in 0..num_rows {
+            let v = nanos_at(value.as_ref(), i);
+            let restarts = restart.as_ref().is_some_and(|r| r.is_valid(i) && r.value(i));
+            let new_session = match (v, session, previous) {
+                (None, ..) => true,
+                (_, None, _) | (_, _, None) => true,
+                (Some(v), Some(s), Some(p)) => {
+                    let from_first = nanos_at(first.as_ref(), i);
+                    let between = nanos_at(neighbor.as_ref(), i);
+                    restarts
+                        || from_first.is_some_and(|d| v >= s.saturating_add(d))
+                        || between.is_some_and(|d| v >= p.saturating_add(d))
+                }
+            };
+            if new_session {
+                session = v;
+            }
+            previous = v;
+            match session {
+                Some(s) if v.is_some() => out.append_value(s),
+                _ => out.append_null(),
+            }
+        }
+        let arr: ArrayRef = Arc::new(out.finish());
+        // The result has the value's type (datetime; timespans and longs are cast back).
+        Ok(datafusion::arrow::compute::cast(&arr, value.data_type())?)
+    }
+}

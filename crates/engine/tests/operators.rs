@@ -324,6 +324,20 @@ fn window_functions_need_serialized_rows() {
             "SEM0063: Function 'row_number' cannot be invoked in current context. Details: the row set must be serialized"
         ]
     );
+    let res = eval(
+        "datatable(id:string, t:datetime)['a', datetime(2024-01-01 10:00), 'a', datetime(2024-01-01 10:03), \
+         'a', datetime(2024-01-01 10:20), 'b', datetime(2024-01-01 10:21)] \
+         | sort by id asc, t asc | extend s = row_window_session(t, 1h, 5m, id != prev(id)) | project s",
+    );
+    assert_eq!(
+        ordered_rows(&res),
+        [
+            r(&["2024-01-01T10:00:00Z"]),
+            r(&["2024-01-01T10:00:00Z"]),
+            r(&["2024-01-01T10:20:00Z"]),
+            r(&["2024-01-01T10:21:00Z"])
+        ]
+    );
     let res = eval("datatable(v:long)[1, 2] | serialize | extend n = row_number(10)");
     assert_eq!(rows(&res), table(&[&["1", "10"], &["2", "11"]]));
 }

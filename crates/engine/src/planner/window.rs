@@ -314,6 +314,32 @@ impl Planner<'_> {
                 w.push(base_stage + 1, e.alias(hidden.clone()));
                 Ok(Ok(TypedExpr::new(cast(col(&hidden), DataType::Int64), KqlType::Long)))
             }
+            "row_window_session" => {
+                if let Err(m) = arity(3, 4) {
+                    return Ok(Err(m));
+                }
+                let value = &args[0];
+                if !matches!(value.ty, KqlType::DateTime | KqlType::TimeSpan) {
+                    return Ok(Err("row_window_session(): the value must be a datetime".into()));
+                }
+                if args[1..3].iter().any(|a| a.ty != KqlType::TimeSpan) {
+                    return Ok(Err("row_window_session(): the distances must be timespans".into()));
+                }
+                if args.get(3).is_some_and(|r| r.ty != KqlType::Bool) {
+                    return Ok(Err("row_window_session(): the restart argument must be a bool".into()));
+                }
+                let hidden = self.hidden("session");
+                let udf = crate::udf::row_window_session();
+                let call: Vec<Expr> = args.iter().map(|a| a.expr.clone()).collect();
+                let e = Expr::WindowFunction(Box::new(WindowFunction::new(
+                    WindowFunctionDefinition::WindowUDF(udf),
+                    call,
+                )))
+                .order_by(by_rn())
+                .build()?;
+                w.push(1, e.alias(hidden.clone()));
+                Ok(Ok(TypedExpr::new(col(&hidden), value.ty)))
+            }
             _ => Ok(Err(format!("The function '{name}' is not supported by Quarry"))),
         }
     }
