@@ -426,11 +426,34 @@ fn scan_sessions() {
 }
 
 #[test]
-fn unsupported_features_fail_by_name() {
+fn search_terms_in_every_column() {
+    let q = "let T = datatable(a:string, b:long)['Error here', 1, 'fine', 2, 'an errorcode', 3];";
+    let s = |p: &str| {
+        rows(&eval(&format!("{q} T | search {p} | project b")))
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(s("'error'"), ["1"]);
+    assert_eq!(s("'error*'"), ["1", "3"]);
+    assert_eq!(s("'*ror*'"), ["1", "3"]);
+    assert_eq!(s("kind=case_sensitive 'error*'"), ["3"]);
+    assert_eq!(s("'fine' or b == 3"), ["2", "3"]);
+    assert_eq!(s("a:'here'"), ["1"]);
+    assert_eq!(s("*"), ["1", "2", "3"]);
     assert_eq!(
-        codes("search 'x'"),
-        ["QE001: The 'search' operator is not supported by Quarry"]
+        columns(&eval(&format!("{q} search in (T) 'fine'"))),
+        ["$table", "a", "b"]
     );
+    assert_eq!(
+        rows(&eval(&format!("{q} search in (T) 'fine' | project $table"))),
+        table(&[&["T"]])
+    );
+}
+
+#[test]
+fn unsupported_features_fail_by_name() {
+    assert_eq!(codes("search 'x'"), ["QE020: search: there is no table to search"]);
     assert_eq!(
         codes("find 'x'"),
         ["QE001: The 'find' operator is not supported by Quarry"]

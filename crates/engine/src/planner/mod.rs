@@ -18,6 +18,7 @@ mod parse;
 mod plugins;
 mod project;
 mod scan;
+mod search;
 mod sources;
 mod summarize;
 mod tab;

@@ -243,10 +243,10 @@ impl Planner<'_> {
             Operator::Range(r) => return self.with_no_input(input, span, |s| s.plan_range(r, env)),
             Operator::Datatable(d) => return self.with_no_input(input, span, |s| s.plan_datatable(d, env)),
             Operator::Union(u) => return self.plan_union(u, input, env),
+            Operator::Search(s) => return self.plan_search(s, input, env),
             Operator::Externaldata(_)
             | Operator::InlineExternalTable(_)
             | Operator::Find(_)
-            | Operator::Search(_)
             | Operator::MacroExpand(_)
             | Operator::MakeGraph(_)
             | Operator::GraphMatch(_)
