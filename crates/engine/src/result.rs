@@ -28,7 +28,7 @@ impl QueryResult {
             for r in 0..b.num_rows() {
                 let mut row = Vec::with_capacity(self.columns.len());
                 for (i, (_, ty)) in self.columns.iter().enumerate() {
-                    row.push(functions::render_cell(b.column(i).as_ref(), r, *ty)?);
+                    row.push(functions::render_cell(column(b, i)?, r, *ty)?);
                 }
                 rows.push(row);
             }
@@ -44,7 +44,7 @@ impl QueryResult {
             for r in 0..b.num_rows() {
                 let mut row = Vec::with_capacity(self.columns.len());
                 for (i, (_, ty)) in self.columns.iter().enumerate() {
-                    row.push(functions::render_json(b.column(i).as_ref(), r, *ty)?);
+                    row.push(functions::render_json(column(b, i)?, r, *ty)?);
                 }
                 rows.push(row);
             }
@@ -114,6 +114,14 @@ impl QueryResult {
         }
         Ok(out)
     }
+}
+
+/// Column `i` of a batch, or an error when the batch is narrower than the result's columns.
+fn column(b: &RecordBatch, i: usize) -> Result<&dyn datafusion::arrow::array::Array, DataFusionError> {
+    b.columns()
+        .get(i)
+        .map(|c| c.as_ref())
+        .ok_or_else(|| DataFusionError::Internal(format!("result batch has no column {i}")))
 }
 
 /// Control characters would break the table's layout: show them escaped.

@@ -198,7 +198,11 @@ impl Planner<'_> {
             .enumerate()
             .map(|(i, c)| {
                 let dt = if i < t.cols.len() {
-                    input_schema.field(i).data_type().clone()
+                    input_schema
+                        .fields()
+                        .get(i)
+                        .map(|f| f.data_type().clone())
+                        .unwrap_or(c.ty.to_arrow())
                 } else {
                     c.ty.to_arrow()
                 };
@@ -251,7 +255,13 @@ fn run_scan(
     // The evaluation schema: record, declared, then every step's copy of both.
     let mut fields: Vec<Field> = Vec::new();
     for (i, c) in input_cols.iter().enumerate() {
-        fields.push(Field::new(&c.name, input.schema().field(i).data_type().clone(), true));
+        let dt = input
+            .schema()
+            .fields()
+            .get(i)
+            .map(|f| f.data_type().clone())
+            .unwrap_or(c.ty.to_arrow());
+        fields.push(Field::new(&c.name, dt, true));
     }
     for (c, _) in declared {
         fields.push(Field::new(&c.name, c.ty.to_arrow(), true));

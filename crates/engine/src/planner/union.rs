@@ -224,7 +224,7 @@ impl Planner<'_> {
                 let e = match t.cols.iter().position(|c| c.name == *in_name && c.ty == *ty) {
                     Some(i) => {
                         let e = col(in_name);
-                        if schema.field(i).data_type() == &ty.to_arrow() {
+                        if schema.fields().get(i).is_some_and(|f| f.data_type() == &ty.to_arrow()) {
                             e
                         } else {
                             cast(e, ty.to_arrow())
