@@ -150,6 +150,17 @@ fn sort_defaults_to_descending_with_nulls_last() {
     assert_eq!(q("sort by v asc nulls last"), ["1", "2", "3", ""]);
     assert_eq!(q("top 2 by v"), ["3", "2"]);
     assert_eq!(q("top 2 by v asc"), ["", "1"]);
+    // NaN sorts next to the nulls, as the reference documents.
+    let reals = "datatable(x:real)[1.0, real(null), real(nan), -1.0, real(+inf)]";
+    let s = |o: &str| {
+        ordered_rows(&eval(&format!("{reals} | sort by x {o}")))
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(s("asc"), ["", "NaN", "-1", "1", "Infinity"]);
+    assert_eq!(s("desc"), ["Infinity", "1", "-1", "NaN", ""]);
+    assert_eq!(s("asc nulls last"), ["-1", "1", "Infinity", "NaN", ""]);
 }
 
 #[test]

@@ -409,9 +409,7 @@ impl Planner<'_> {
         env: &Env,
         op: &'static str,
     ) -> PResult<Tab> {
-        let mut sorts = Vec::with_capacity(keys.len());
-        let mut order = Vec::new();
-        let mut plain = true;
+        let mut order: Vec<OrderKey> = Vec::with_capacity(keys.len());
         let mut failed = false;
         for k in keys {
             let mut sc = Scope::new(env, Some(&t.cols), op);
@@ -428,19 +426,29 @@ impl Planner<'_> {
                 Some(ast::NullsOrder::Last) => false,
                 None => asc,
             };
-            match &v.expr {
-                Expr::Column(c) if plain => order.push(OrderKey {
-                    column: c.name.clone(),
-                    asc,
+            // Kusto places NaN next to the nulls: `null, NaN, -inf … +inf` with nulls first,
+            // `… -inf, NaN, null` with nulls last.
+            if v.ty == KqlType::Real {
+                let nan = datafusion::functions::math::expr_fn::isnan(v.expr.clone());
+                order.push(OrderKey {
+                    expr: nan,
+                    asc: !nulls_first,
                     nulls_first,
-                }),
-                _ => plain = false,
+                });
             }
-            sorts.push(SortExpr::new(v.expr, asc, nulls_first));
+            order.push(OrderKey {
+                expr: v.expr,
+                asc,
+                nulls_first,
+            });
         }
         if failed {
             return Err(Reported);
         }
+        let sorts: Vec<SortExpr> = order
+            .iter()
+            .map(|k| SortExpr::new(k.expr.clone(), k.asc, k.nulls_first))
+            .collect();
         let span = keys.first().map(|k| k.span).unwrap_or_default();
         let plan = LogicalPlanBuilder::from(t.plan.clone())
             .sort(sorts)
@@ -450,7 +458,7 @@ impl Planner<'_> {
             Ok(plan) => Ok(Tab {
                 plan,
                 cols: t.cols,
-                order: if plain { order } else { Vec::new() },
+                order,
                 serialized: true,
             }),
             Err(e) => Err(self.internal(op, e, span)),

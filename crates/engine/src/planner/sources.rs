@@ -123,7 +123,7 @@ impl Planner<'_> {
             let mut t = Tab::new(plan, vec![Col::new(r.column.name.clone(), ty)]);
             t.serialized = true;
             t.order = vec![super::tab::OrderKey {
-                column: r.column.name.clone(),
+                expr: col(&r.column.name),
                 asc: true,
                 nulls_first: true,
             }];

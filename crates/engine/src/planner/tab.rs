@@ -22,12 +22,26 @@ pub fn col(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// A key of the row order established by `sort`/`top`, kept while its column survives.
+/// A key of the row order established by `sort`/`top`, kept while the columns it reads
+/// survive unchanged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderKey {
-    pub column: String,
+    pub expr: Expr,
     pub asc: bool,
     pub nulls_first: bool,
+}
+
+impl OrderKey {
+    fn columns(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let _ = datafusion::common::tree_node::TreeNode::apply(&self.expr, |n| {
+            if let Expr::Column(c) = n {
+                out.push(c.name.clone());
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        });
+        out
+    }
 }
 
 /// A tabular value: a logical plan whose output columns are exactly `cols` (same names,
@@ -70,7 +84,7 @@ impl Tab {
                 c.name == name && matches!(e, Expr::Column(cc) if cc.name == name && cc.relation.is_none())
             })
         };
-        let order = if self.order.iter().all(|k| passthrough(&k.column)) {
+        let order = if self.order.iter().all(|k| k.columns().iter().all(|c| passthrough(c))) {
             self.order.clone()
         } else {
             Vec::new()
@@ -108,7 +122,7 @@ impl Tab {
     pub fn order_exprs(&self) -> Vec<SortExpr> {
         self.order
             .iter()
-            .map(|k| SortExpr::new(col(&k.column), k.asc, k.nulls_first))
+            .map(|k| SortExpr::new(k.expr.clone(), k.asc, k.nulls_first))
             .collect()
     }
 
