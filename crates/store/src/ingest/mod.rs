@@ -483,12 +483,22 @@ fn work(jobs: &Mutex<Receiver<Job>>, out: &SyncSender<Msg>, registry: &SchemaReg
             } => {
                 let mut p = ChunkProcessor::new(ctx, registry, false);
                 let mut offset = first_offset;
-                for (line, l) in (first_line..).zip(text.split(|b| *b == b'\n')) {
+                let mut start = 0;
+                let ends = memchr::memchr_iter(b'\n', &text).chain(std::iter::once(text.len()));
+                for (line, end) in (first_line..).zip(ends) {
+                    let l = &text[start..end];
                     let rec = l.strip_suffix(b"\r").unwrap_or(l);
-                    if !rec.iter().all(u8::is_ascii_whitespace) {
+                    // Records start with '{': only a line starting with blank can be blank.
+                    let blank =
+                        rec.first().is_none_or(u8::is_ascii_whitespace) && rec.iter().all(u8::is_ascii_whitespace);
+                    if !blank {
                         p.json_text(rec, Position { line, offset });
                     }
                     offset += l.len() as u64 + 1;
+                    start = end + 1;
+                    if start > text.len() {
+                        break;
+                    }
                 }
                 (input, p.finish())
             }
