@@ -157,7 +157,21 @@ impl Planner<'_> {
             None => input,
         };
         let mut failed = false;
-        for op in &p.operators {
+        for (i, op) in p.operators.iter().enumerate() {
+            // `T | union …`: the first leg is named after `T`.
+            if i == 0
+                && let (
+                    Operator::Union(u),
+                    Some(ast::Expr {
+                        kind: ast::ExprKind::Name(id),
+                        ..
+                    }),
+                    Some(t),
+                ) = (op, &p.input, &cur)
+            {
+                cur = Some(self.plan_union_from(u, Some((id.name.clone(), t.clone())), env)?);
+                continue;
+            }
             match self.apply_operator(op, cur.clone(), env) {
                 Ok(t) => cur = Some(t),
                 // An operator that keeps its input's columns: check the rest of the pipeline

@@ -42,6 +42,17 @@ pub(super) fn find_param<'p>(params: &'p [ast::OperatorParam], name: &str) -> Op
 
 impl Planner<'_> {
     pub(super) fn plan_union(&mut self, u: &ast::UnionOp, input: Option<Tab>, env: &Env) -> PResult<Tab> {
+        self.plan_union_from(u, input.map(|t| ("union_arg0".to_string(), t)), env)
+    }
+
+    /// `union` whose piped input (if any) is named `name` in the `withsource` column (the
+    /// table or `let` name it was read from).
+    pub(super) fn plan_union_from(
+        &mut self,
+        u: &ast::UnionOp,
+        input: Option<(String, Tab)>,
+        env: &Env,
+    ) -> PResult<Tab> {
         let mut kind = UnionKind::Outer;
         let mut source: Option<String> = None;
         let mut fuzzy = false;
@@ -75,8 +86,8 @@ impl Planner<'_> {
             }
         }
         let mut legs: Vec<(String, Tab)> = Vec::new();
-        if let Some(t) = input {
-            legs.push(("union_arg0".to_string(), t));
+        if let Some(leg) = input {
+            legs.push(leg);
         }
         let mut failed = false;
         for e in &u.tables {
