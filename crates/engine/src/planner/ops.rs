@@ -172,6 +172,19 @@ impl Planner<'_> {
                 cur = Some(self.plan_union_from(u, Some((id.name.clone(), t.clone())), env)?);
                 continue;
             }
+            if i == 0
+                && let (
+                    Operator::Search(s),
+                    Some(ast::Expr {
+                        kind: ast::ExprKind::Name(id),
+                        ..
+                    }),
+                    Some(t),
+                ) = (op, &p.input, &cur)
+            {
+                cur = Some(self.plan_search(s, Some((id.name.clone(), t.clone())), env)?);
+                continue;
+            }
             match self.apply_operator(op, cur.clone(), env) {
                 Ok(t) => cur = Some(t),
                 // An operator that keeps its input's columns: check the rest of the pipeline
@@ -257,7 +270,7 @@ impl Planner<'_> {
             Operator::Range(r) => return self.with_no_input(input, span, |s| s.plan_range(r, env)),
             Operator::Datatable(d) => return self.with_no_input(input, span, |s| s.plan_datatable(d, env)),
             Operator::Union(u) => return self.plan_union(u, input, env),
-            Operator::Search(s) => return self.plan_search(s, input, env),
+            Operator::Search(s) => return self.plan_search(s, input.map(|t| ("union_arg0".to_string(), t)), env),
             Operator::Externaldata(_)
             | Operator::InlineExternalTable(_)
             | Operator::Find(_)

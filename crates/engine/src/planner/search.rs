@@ -19,7 +19,7 @@ use kql::{Diagnostic, Span};
 use schema::KqlType;
 
 impl Planner<'_> {
-    pub(super) fn plan_search(&mut self, s: &ast::SearchOp, input: Option<Tab>, env: &Env) -> PResult<Tab> {
+    pub(super) fn plan_search(&mut self, s: &ast::SearchOp, input: Option<(String, Tab)>, env: &Env) -> PResult<Tab> {
         let mut case_sensitive = false;
         for p in &s.params {
             if p.name.name.eq_ignore_ascii_case("kind") {
@@ -82,7 +82,7 @@ impl Planner<'_> {
             },
             span: s.span,
         };
-        let t = self.plan_union(&union, input, env)?;
+        let t = self.plan_union_from(&union, input, env)?;
         let pred = self.search_predicate(&s.predicate, &t, env, case_sensitive)?;
         let pred = self.predicate(pred, s.predicate.span)?;
         match LogicalPlanBuilder::from(t.plan.clone())
