@@ -390,6 +390,22 @@ fn conditionals() {
         ],
     );
     assert_eq!(eval1(&e), "2");
+    // No predicate holds: the else value (the reference's case-function example).
+    let e = call(
+        "case",
+        vec![
+            lit::bool(false),
+            lit::string("a"),
+            lit::bool(false),
+            lit::string("b"),
+            lit::string("c"),
+        ],
+    );
+    assert_eq!(eval1(&e), "c");
+    let e = call("case", vec![lit::bool(true), lit::string("x"), lit::string("y")]);
+    assert_eq!(eval1(&e), "x");
+    let e = call("case", vec![lit::bool(false), lit::string("x"), lit::string("y")]);
+    assert_eq!(eval1(&e), "y");
     let e = call("coalesce", vec![lit::string(""), lit::string("x"), lit::string("y")]);
     assert_eq!(eval1(&e), "x");
     let e = call("coalesce", vec![lit::null(KqlType::Long), lit::long(42), lit::long(33)]);

@@ -74,7 +74,8 @@ fn lower_case(c: &Call) -> Result<TypedExpr, FnError> {
         ));
     }
     let n = c.args.len();
-    let values: Vec<TypedExpr> = c.args.iter().skip(1).step_by(2).cloned().collect();
+    // Branch values sit at odd positions; the else value is the last argument.
+    let values: Vec<TypedExpr> = c.args.iter().skip(1).step_by(2).chain(c.args.last()).cloned().collect();
     let (values, ty) = convert_all(c.name, values)?;
     let mut preds = Vec::new();
     for i in (0..n - 1).step_by(2) {
