@@ -29,9 +29,9 @@ pub struct Args {
 /// 150 devices plant every one of the 59 tools once (60 devices) next to 30 look-alikes.
 const RMM_FRACTION: f64 = 0.4;
 const LOOKALIKE_FRACTION: f64 = 0.2;
-/// A twentieth of the generator's realistic volume keeps the demo to seconds; every planted
+/// A fiftieth of the generator's realistic volume keeps the demo to seconds; every planted
 /// signal is there regardless of volume.
-const VOLUME: f64 = 0.05;
+const VOLUME: f64 = 0.02;
 
 pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
     let started = std::time::Instant::now();
