@@ -141,6 +141,21 @@ fn rmm_pack_recall_and_precision() {
         missed.len(),
         planted.len()
     );
+    // The combined rules find every planted signal their datatable covers: signers, version
+    // information, domains.
+    for p in &planted {
+        let tool = tools().iter().find(|t| t.tool == p.tool).expect("known tool");
+        let covered = match p.signal {
+            Signal::FileSignature => !tool.signers.is_empty(),
+            Signal::ProcessCreation => !(tool.company_names.is_empty() && tool.product_names.is_empty()),
+            Signal::NetworkConnection => tool.domains.iter().any(|d| d.contains('.')),
+        };
+        let id = rule_id("All Tools", pack_signal(p.signal));
+        if covered && !found.get(&id).is_some_and(|d| d.contains(&p.device_id)) {
+            missed.push(format!("All Tools {:?}: {} on {}", p.signal, p.tool, p.device_name));
+        }
+    }
+    assert!(missed.is_empty(), "combined rules missed: {missed:#?}");
     // Precision: a per-tool rule finds only devices where that tool and signal are planted;
     // a combined rule only devices where some tool's signal is planted.
     let combined: BTreeMap<String, Signal> = [
