@@ -518,8 +518,8 @@ impl RuleCtx<'_> {
         } else {
             (self.flag_output(&limited, &applicable)?, applicable.len())
         };
-        let keep = flagged.columns.len() - flags;
-        let columns: findings::Columns = Arc::new(flagged.columns[..keep].to_vec());
+        let keep = flagged.columns.len().saturating_sub(flags);
+        let columns: findings::Columns = Arc::new(flagged.columns.iter().take(keep).cloned().collect());
         let json = flagged
             .json_rows()
             .map_err(|e| RuleFailure::Failed(format!("cannot read the results: {e}")))?;

@@ -304,14 +304,30 @@ pub fn problem_lines(r: &RunReport) -> Vec<String> {
     for d in r.load_diagnostics.iter().filter(|d| d.level == rules::Level::Error) {
         out.push(format!("  error: {d}"));
     }
+    // Skipped rules, by reason: named when few, counted when many.
+    let mut skipped: Vec<(&str, Vec<&str>)> = Vec::new();
+    for rule in r.rules.iter().filter(|x| x.status == RuleStatus::Skipped) {
+        let why = rule.message.as_deref().unwrap_or("no data");
+        match skipped.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, names)) => names.push(&rule.rule_name),
+            None => skipped.push((why, vec![&rule.rule_name])),
+        }
+    }
+    for (why, names) in &skipped {
+        if names.len() > 3 {
+            out.push(format!("  skipped: {} rules — {why}", names.len()));
+        } else {
+            for n in names {
+                out.push(format!("  skipped: {n} — {why}"));
+            }
+        }
+    }
+    if !r.rules.is_empty() && r.count(RuleStatus::Skipped) == r.rules.len() {
+        out.push("  (the data directory has no telemetry for these rules: `quarry ingest` exports or `quarry generate` sample data)".into());
+    }
     for rule in &r.rules {
         match rule.status {
-            RuleStatus::Ran => {}
-            RuleStatus::Skipped => out.push(format!(
-                "  skipped: {} — {}",
-                rule.rule_name,
-                rule.message.as_deref().unwrap_or("no data")
-            )),
+            RuleStatus::Ran | RuleStatus::Skipped => {}
             RuleStatus::Invalid | RuleStatus::Failed => {
                 out.push(format!("  {}: {}", rule.status.as_str(), rule.rule_name));
                 let errors: Vec<_> = rule
