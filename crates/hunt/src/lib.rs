@@ -20,6 +20,7 @@ pub mod exclusions;
 pub mod findings;
 mod hunter;
 pub mod report;
+mod rule_run;
 pub mod seeds;
 pub mod selection;
 pub mod store;

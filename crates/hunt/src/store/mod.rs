@@ -12,11 +12,15 @@
 //! finding keeps its triage status when later runs see it again.
 
 mod migrations;
+mod record;
+mod rows;
 
 pub use migrations::{COMPONENT, HUNT_MIGRATIONS};
 
 use crate::entities::Entities;
-use crate::report::{Finding, ResultColumn, RuleReport, RunReport, RunStatus, Suppression, TriageStatus, WindowSource};
+use crate::report::{ResultColumn, RuleReport, RunReport, RunStatus, Suppression, TriageStatus, WindowSource};
+use record::record_finding;
+use rows::{FINDING_COLUMNS, RUN_COLUMNS, decode_finding, finding_row, run_from_row};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -172,7 +176,7 @@ fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn to_usize(n: i64) -> usize {
+pub(super) fn to_usize(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
@@ -490,229 +494,4 @@ fn limit_arg(limit: usize) -> i64 {
     } else {
         i64::try_from(limit).unwrap_or(i64::MAX)
     }
-}
-
-const RUN_COLUMNS: &str = "id, started_at, finished_at, status, now, now_mode, selection, rules_total, rules_ran, rules_skipped, rules_invalid, rules_failed, findings, new_findings, suppressed_findings, elapsed_ms, error";
-
-fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
-    let status: String = r.get(3)?;
-    Ok(RunSummary {
-        id: r.get(0)?,
-        started_at: r.get(1)?,
-        finished_at: r.get(2)?,
-        status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
-        now: r.get(4)?,
-        now_mode: r.get(5)?,
-        selection: r.get(6)?,
-        rules_total: to_usize(r.get(7)?),
-        rules_ran: to_usize(r.get(8)?),
-        rules_skipped: to_usize(r.get(9)?),
-        rules_invalid: to_usize(r.get(10)?),
-        rules_failed: to_usize(r.get(11)?),
-        findings: to_usize(r.get(12)?),
-        new_findings: to_usize(r.get(13)?),
-        suppressed_findings: to_usize(r.get(14)?),
-        elapsed_ms: r.get(15)?,
-        error: r.get(16)?,
-    })
-}
-
-const FINDING_COLUMNS: &str = "f.id, f.rule_id, f.rule_name, f.severity, f.tactics, f.techniques, f.entity_key, f.entities_json, f.first_seen, f.last_seen, f.window_source, f.suppression_json, f.status, f.first_run_id, f.last_run_id, f.runs_seen, f.created_at, f.updated_at, f.columns_json, f.row_count";
-
-/// The raw columns of a finding row; decoded outside rusqlite's closure so JSON errors
-/// keep their type.
-struct FindingRow {
-    id: i64,
-    rule_id: String,
-    rule_name: String,
-    severity: Option<String>,
-    tactics: String,
-    techniques: String,
-    entity_key: String,
-    entities: String,
-    first_seen: String,
-    last_seen: String,
-    window: String,
-    suppression: Option<String>,
-    status: String,
-    first_run_id: i64,
-    last_run_id: i64,
-    runs_seen: i64,
-    created_at: String,
-    updated_at: String,
-    columns: String,
-    row_count: i64,
-}
-
-fn finding_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
-    Ok(FindingRow {
-        id: r.get(0)?,
-        rule_id: r.get(1)?,
-        rule_name: r.get(2)?,
-        severity: r.get(3)?,
-        tactics: r.get(4)?,
-        techniques: r.get(5)?,
-        entity_key: r.get(6)?,
-        entities: r.get(7)?,
-        first_seen: r.get(8)?,
-        last_seen: r.get(9)?,
-        window: r.get(10)?,
-        suppression: r.get(11)?,
-        status: r.get(12)?,
-        first_run_id: r.get(13)?,
-        last_run_id: r.get(14)?,
-        runs_seen: r.get(15)?,
-        created_at: r.get(16)?,
-        updated_at: r.get(17)?,
-        columns: r.get(18)?,
-        row_count: r.get(19)?,
-    })
-}
-
-fn decode_finding(r: FindingRow) -> Result<StoredFinding, FindingsError> {
-    Ok(StoredFinding {
-        id: r.id,
-        rule_id: r.rule_id,
-        rule_name: r.rule_name,
-        severity: r.severity.as_deref().and_then(rules::Severity::parse),
-        tactics: serde_json::from_str(&r.tactics)?,
-        techniques: serde_json::from_str(&r.techniques)?,
-        entities: serde_json::from_str(&r.entities)?,
-        entity_key: r.entity_key,
-        first_seen: r.first_seen,
-        last_seen: r.last_seen,
-        window: if r.window == "query" {
-            WindowSource::Query
-        } else {
-            WindowSource::Rows
-        },
-        suppressed: r.suppression.as_deref().map(serde_json::from_str).transpose()?,
-        status: TriageStatus::parse(&r.status).unwrap_or(TriageStatus::New),
-        first_run_id: r.first_run_id,
-        last_run_id: r.last_run_id,
-        runs_seen: r.runs_seen,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        columns: serde_json::from_str(&r.columns)?,
-        row_count: to_usize(r.row_count),
-    })
-}
-
-fn nanos(text: &str) -> i64 {
-    schema::values::parse_datetime(text).unwrap_or(0)
-}
-
-/// Inserts a finding or merges it into the stored one it continues.
-fn record_finding(
-    tx: &rusqlite::Transaction<'_>,
-    run_id: i64,
-    f: &mut Finding,
-    stamp: &str,
-) -> Result<(), FindingsError> {
-    let (first, last) = (nanos(&f.first_seen), nanos(&f.last_seen));
-    let suppression_key = f.suppressed.as_ref().map(|s| s.exclusion.clone()).unwrap_or_default();
-    let existing: Option<(i64, String, i64, i64, String, String)> = tx
-        .query_row(
-            "SELECT id, status, first_ns, last_ns, first_seen, last_seen FROM findings
-             WHERE rule_id = ?1 AND entity_key = ?2 AND suppression_key = ?3 AND first_ns <= ?5 AND last_ns >= ?4
-             ORDER BY last_ns DESC, id DESC LIMIT 1",
-            params![f.rule_id, f.entity_key, suppression_key, first, last],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
-        .optional()?;
-    let rows_json = serde_json::to_string(&f.rows)?;
-    let device = f.entities.device.clone().unwrap_or_default();
-    let id = match existing {
-        Some((id, status, old_first, old_last, old_first_text, old_last_text)) => {
-            let (first_seen, first_ns) = if old_first <= first {
-                (old_first_text, old_first)
-            } else {
-                (f.first_seen.clone(), first)
-            };
-            let (last_seen, last_ns) = if old_last >= last {
-                (old_last_text, old_last)
-            } else {
-                (f.last_seen.clone(), last)
-            };
-            // A run seeing the same finding twice (never by construction) counts once.
-            let seen_before: bool = tx.query_row(
-                "SELECT COUNT(*) > 0 FROM finding_runs WHERE finding_id = ?1 AND run_id = ?2",
-                params![id, run_id],
-                |r| r.get(0),
-            )?;
-            tx.execute(
-                "UPDATE findings SET rule_name = ?2, entities_json = ?3, device_id = ?4, device_name = ?5, first_seen = ?6, last_seen = ?7,
-                 first_ns = ?8, last_ns = ?9, last_run_id = ?10, runs_seen = runs_seen + ?11, updated_at = ?12, columns_json = ?13, row_count = ?14
-                 WHERE id = ?1",
-                params![
-                    id,
-                    f.rule_name,
-                    serde_json::to_string(&f.entities)?,
-                    device.id,
-                    device.name,
-                    first_seen,
-                    last_seen,
-                    first_ns,
-                    last_ns,
-                    run_id,
-                    i64::from(!seen_before),
-                    stamp,
-                    serde_json::to_string(&f.columns)?,
-                    f.rows.len() as i64
-                ],
-            )?;
-            f.is_new = false;
-            f.status = TriageStatus::parse(&status).unwrap_or(TriageStatus::New);
-            f.first_seen = first_seen;
-            f.last_seen = last_seen;
-            id
-        }
-        None => {
-            tx.execute(
-                "INSERT INTO findings (rule_id, rule_name, severity, tactics, techniques, entity_key, entities_json, device_id, device_name,
-                 first_seen, last_seen, first_ns, last_ns, window_source, suppression_key, suppression_json, status, first_run_id, last_run_id,
-                 created_at, updated_at, columns_json, row_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 'new', ?17, ?17, ?18, ?18, ?19, ?20)",
-                params![
-                    f.rule_id,
-                    f.rule_name,
-                    f.severity.map(|s| s.as_str()),
-                    serde_json::to_string(&f.tactics)?,
-                    serde_json::to_string(&f.techniques)?,
-                    f.entity_key,
-                    serde_json::to_string(&f.entities)?,
-                    device.id,
-                    device.name,
-                    f.first_seen,
-                    f.last_seen,
-                    first,
-                    last,
-                    match f.window {
-                        WindowSource::Rows => "rows",
-                        WindowSource::Query => "query",
-                    },
-                    suppression_key,
-                    f.suppressed.as_ref().map(serde_json::to_string).transpose()?,
-                    run_id,
-                    stamp,
-                    serde_json::to_string(&f.columns)?,
-                    f.rows.len() as i64
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO finding_status_history (finding_id, at, old_status, new_status, actor, note) VALUES (?1, ?2, NULL, 'new', 'quarry hunt', ?3)",
-                params![id, stamp, format!("found by run {run_id}")],
-            )?;
-            f.is_new = true;
-            f.status = TriageStatus::New;
-            id
-        }
-    };
-    tx.execute(
-        "INSERT OR REPLACE INTO finding_runs (finding_id, run_id, row_count, rows_json) VALUES (?1, ?2, ?3, ?4)",
-        params![id, run_id, f.rows.len() as i64, rows_json],
-    )?;
-    f.id = Some(id);
-    Ok(())
 }
