@@ -254,13 +254,14 @@ pub enum InputSlice {
 }
 
 /// A catalog in front of `base` in which each table some input exclusion applies to is a
-/// view of that table restricted to `slice`. `None` when the slice is empty by
-/// construction (no exclusion applies to any table for `SuppressedBy`).
+/// view of that table restricted to `slice` (planned with the hunt's `now()`, for
+/// exclusions that use it).
 pub fn input_catalog(
     base: &Arc<dyn TableCatalog>,
     engine: &Engine,
     plans: &[ExclusionPlan],
     slice: InputSlice,
+    options: &QueryOptions,
 ) -> Result<Arc<dyn TableCatalog>, String> {
     let mut tables: Vec<&String> = Vec::new();
     for p in plans {
@@ -297,7 +298,7 @@ pub fn input_catalog(
         };
         let query = format!("{table}\n| where {}", conds.join("\n    and "));
         let planned = engine
-            .plan(&query, &QueryOptions::default())
+            .plan(&query, options)
             .map_err(|e| format!("cannot apply the exclusions to {table}: {e}"))?;
         let plan = planned
             .results

@@ -186,8 +186,8 @@ impl RuleCtx<'_> {
         plans: &[ExclusionPlan],
         slice: InputSlice,
     ) -> Result<Vec<QueryResult>, RuleFailure> {
-        let catalog =
-            exclusions::input_catalog(&self.catalog, &self.engine, plans, slice).map_err(RuleFailure::Failed)?;
+        let catalog = exclusions::input_catalog(&self.catalog, &self.engine, plans, slice, &self.options())
+            .map_err(RuleFailure::Failed)?;
         let engine = Engine::new(catalog).map_err(|e| RuleFailure::Failed(e.to_string()))?;
         self.block_on(engine.query(&rule.query, &self.options()))
             .map_err(|e| failure(rule, e))

@@ -48,8 +48,8 @@ fn exclusions_suppress_and_keep_rows() {
         .collect();
     assert!(planted.len() >= 2, "{planted:?}");
     let first_device = planted[0].device_name.clone();
-    // Events of the last day only stay; earlier ones are suppressed by an input exclusion.
-    let last_day = planted[1].days.last().cloned().expect("a day");
+    // Events of the last 24 hours before the hunt's now() stay; earlier ones are suppressed
+    // by an input exclusion (which must see the hunt's now(), not the wall clock).
     let mut rule = pack_rule("Action1", Signal::ProcessCreation);
     rule.enrichment.false_positives = vec![
         FalsePositive {
@@ -58,7 +58,7 @@ fn exclusions_suppress_and_keep_rows() {
         },
         FalsePositive {
             scenario: "old installs".into(),
-            exclusion: Some(format!("Timestamp < datetime({last_day})")),
+            exclusion: Some("Timestamp < ago(1d)".into()),
         },
         FalsePositive {
             scenario: "prose".into(),
@@ -109,11 +109,13 @@ fn exclusions_suppress_and_keep_rows() {
     assert!(reason(4).contains("strlen"), "{}", reason(4));
     assert!(reason(5).contains("Time_start"), "{}", reason(5));
 
-    // Kept rows: only last-day activity, never on the first device.
+    // Kept rows: only the last day's activity, never on the first device.
+    let t = |s: &str| schema::values::parse_datetime(s).expect("datetime");
+    let cutoff = t(&report.now) - 86_400 * 1_000_000_000;
     assert!(report.active_findings().count() > 0);
     for f in report.active_findings() {
         assert_ne!(f.device_label(), first_device);
-        assert!(f.first_seen.starts_with(&last_day), "{} {}", f.first_seen, last_day);
+        assert!(t(&f.first_seen) >= cutoff, "{} {}", f.first_seen, report.now);
     }
     // Suppressed rows are kept, with the exclusion that suppressed them.
     let by_output: Vec<_> = report
@@ -128,7 +130,7 @@ fn exclusions_suppress_and_keep_rows() {
         .collect();
     assert!(!by_input.is_empty(), "activity before the last day is suppressed");
     for f in &by_input {
-        assert!(f.last_seen.as_str() < last_day.as_str(), "{} {}", f.last_seen, last_day);
+        assert!(t(&f.last_seen) < cutoff, "{} {}", f.last_seen, report.now);
     }
     assert_eq!(
         r.suppressed_rows,
