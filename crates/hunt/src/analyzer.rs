@@ -133,6 +133,40 @@ mod tests {
     }
 
     #[test]
+    fn the_rmm_pack_is_valid_and_its_exclusions_apply() {
+        let v = full_validator(Catalog::builtin());
+        for rule in rules::packs::rmm() {
+            let problems: Vec<String> = v
+                .validate(&rule)
+                .iter()
+                .filter(|d| d.level >= rules::Level::Warning)
+                .map(|d| d.to_string())
+                .collect();
+            assert!(problems.is_empty(), "{}: {problems:#?}", rule.name);
+            let ex = check_exclusions(&rule, Catalog::builtin());
+            assert!(
+                matches!(ex.as_slice(), [ExclusionAnalysis::NotAnalyzed]),
+                "{}: {ex:?}",
+                rule.name
+            );
+        }
+    }
+
+    #[test]
+    fn exclusion_type_errors_are_reported_where_they_are() {
+        let mut rule = rules::packs::rmm().into_iter().next().expect("a pack rule");
+        rule.enrichment.false_positives[0].exclusion = Some("| where strlen(DeviceName, 2) > 1".into());
+        match &check_exclusions(&rule, Catalog::builtin())[0] {
+            ExclusionAnalysis::NotKql { message, span } => {
+                assert!(message.contains("strlen"), "{message}");
+                let text = rule.enrichment.false_positives[0].exclusion.as_deref().unwrap_or("");
+                assert!(text[span.clone()].starts_with("strlen"), "{:?}", &text[span.clone()]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn syntax_errors_are_not_repeated_but_far_errors_are_kept() {
         // A trailing comma (syntax) and a wrong column five lines below it.
         let q = "DeviceNetworkEvents\n| where RemoteUrl has_any (\n    'a.example',\n)\n| summarize count() by\n    AccountUpn";
