@@ -210,6 +210,11 @@ pub fn resolve_run(store: &FindingsStore, text: &str) -> Result<i64> {
 }
 
 fn list_runs(global: &crate::Global, args: &Args) -> Result<ExitCode> {
+    if args.format == Format::Csv {
+        return Err(miette!(
+            "--list-runs prints a table, JSON or JSON Lines; --format csv is for findings"
+        ));
+    }
     let store = open_store(global)?;
     let runs = store.runs(args.limit).map_err(|e| miette!("{e}"))?;
     let mut out = std::io::stdout().lock();
@@ -262,9 +267,21 @@ fn show_run(global: &crate::Global, run: &str, format: Format) -> Result<ExitCod
         .map_err(|e| miette!("{e}"))?
         .ok_or_else(|| miette!("no hunt run #{id}"))?;
     let mut out = std::io::stdout().lock();
-    if format != Format::Table {
-        writeln!(out, "{}", serde_json::to_string_pretty(&detail).into_diagnostic()?).into_diagnostic()?;
-        return Ok(ExitCode::SUCCESS);
+    match format {
+        Format::Table => {}
+        Format::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&detail).into_diagnostic()?).into_diagnostic()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Format::Jsonl => {
+            writeln!(out, "{}", serde_json::to_string(&detail).into_diagnostic()?).into_diagnostic()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Format::Csv => {
+            return Err(miette!(
+                "--show-run prints a table, JSON or JSON Lines, not CSV; its findings: `quarry findings list --run {id}`"
+            ));
+        }
     }
     let r = &detail.run;
     writeln!(
