@@ -175,9 +175,10 @@ async fn one_rule_with_every_section() {
     assert_eq!(fps[0]["validation"]["status"], "unknown-columns");
     assert_eq!(v["validation"], "errors");
     assert!(v["query_diagnostics"].as_array().unwrap().is_empty());
-    assert!(
-        v["findings"].is_null(),
-        "no hunt component: no findings, and none invented"
+    assert_eq!(
+        v["findings"],
+        json!([]),
+        "no hunt has run yet: no findings, and none invented"
     );
     // Ids are matched case-insensitively (GUIDs come in both cases).
     let r = send(&app, get(&format!("/api/rules/{}", ACTION1.to_uppercase()))).await;
