@@ -41,6 +41,32 @@ fn import_list_show_round_trip() {
     assert_eq!(code, 0);
     assert!(out.contains("3 rule(s)"), "{out}");
 
+    // Disabling keeps the rule but takes it out of the enabled set; a typo changes nothing.
+    let (code, _, err) = quarry(dir.path(), &["rules", "disable", "a8c85d8f", "no-such-rule"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no rule `no-such-rule`"), "{err}");
+    let (_, out, _) = quarry(dir.path(), &["rules", "list", "--disabled"]);
+    assert!(out.contains("0 rule(s)"), "{out}");
+    let (code, out, _) = quarry(dir.path(), &["rules", "disable", "a8c85d8f"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("disabled a8c85d8f"), "{out}");
+    let (_, out, _) = quarry(dir.path(), &["rules", "list", "--disabled"]);
+    assert!(out.contains("1 rule(s)") && out.contains("disabled"), "{out}");
+    let (_, json, _) = quarry(dir.path(), &["rules", "list", "--enabled", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["enabled"] == true && r["id"].is_string())
+    );
+    let (code, _, _) = quarry(dir.path(), &["rules", "enable", "a8c85d8f"]);
+    assert_eq!(code, 0);
+    let (_, out, _) = quarry(dir.path(), &["rules", "list", "--enabled"]);
+    assert!(out.contains("4 rule(s)"), "{out}");
+
     let (code, json, _) = quarry(dir.path(), &["rules", "show", "a8c85d8f", "--json"]);
     assert_eq!(code, 0);
     let shown: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -72,8 +72,12 @@ impl Selection {
             Selection::Store(ids) => {
                 let store = RuleStore::open(data_dir)?;
                 if ids.is_empty() {
+                    // Every enabled rule; a disabled one runs only when named.
                     let rules = store
-                        .list(&rules::RuleFilter::default())?
+                        .list(&rules::RuleFilter {
+                            enabled: Some(true),
+                            ..Default::default()
+                        })?
                         .into_iter()
                         .map(|s| s.rule)
                         .collect();

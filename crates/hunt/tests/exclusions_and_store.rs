@@ -267,3 +267,27 @@ fn missing_tables_skip_and_bad_rules_fail_alone() {
     assert!(report.has_errors());
     assert_eq!(report.status, hunt::RunStatus::Partial);
 }
+
+#[test]
+fn the_store_selection_hunts_enabled_rules_and_disabled_ones_only_by_name() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    data(tmp.path());
+    let on = pack_rule("Action1", Signal::FileSignature);
+    let off = pack_rule("Action1", Signal::ProcessCreation);
+    let mut store = rules::store::RuleStore::open(tmp.path()).expect("store");
+    store.upsert(&on, None).expect("upsert");
+    store.upsert(&off, None).expect("upsert");
+    assert!(store.set_enabled(&off.id, false).expect("disable"));
+    drop(store);
+    let hunted = |selection: Selection| -> Vec<String> {
+        Hunter::new(tmp.path())
+            .run(&selection, &options(false), &Silent)
+            .expect("hunt")
+            .rules
+            .into_iter()
+            .map(|r| r.rule_id)
+            .collect()
+    };
+    assert_eq!(hunted(Selection::Store(Vec::new())), vec![on.id.clone()]);
+    assert_eq!(hunted(Selection::Store(vec![off.id.clone()])), vec![off.id.clone()]);
+}

@@ -357,6 +357,44 @@ fn store_round_trips_rules_and_keeps_history() {
     ));
 }
 
+#[test]
+fn rules_can_be_disabled_and_stay_disabled_across_re_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = RuleStore::open(dir.path()).unwrap();
+    let rules = import_paths(&[fixtures().join("seeds")]).rules();
+    for r in &rules {
+        store.upsert(r, None).unwrap();
+    }
+    let id = rules[0].id.clone();
+    assert!(store.get(&id).unwrap().unwrap().enabled, "imported rules start enabled");
+    assert!(store.set_enabled(&id.to_uppercase(), false).unwrap());
+    assert!(
+        !store
+            .set_enabled("00000000-0000-0000-0000-000000000000", false)
+            .unwrap()
+    );
+    let only = |store: &RuleStore, enabled| {
+        store
+            .list(&RuleFilter {
+                enabled: Some(enabled),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|s| s.rule.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(only(&store, false), vec![id.clone()]);
+    assert_eq!(only(&store, true).len(), rules.len() - 1);
+    // A changed re-import is a new revision of a still-disabled rule.
+    let mut changed = rules[0].clone();
+    changed.query.push_str("| take 1\n");
+    assert_eq!(store.upsert(&changed, None).unwrap(), Upsert::Updated { revision: 2 });
+    assert!(!store.get(&id).unwrap().unwrap().enabled);
+    assert!(store.set_enabled(&id, true).unwrap());
+    assert!(only(&store, false).is_empty());
+}
+
 /// The whole corpus from ../shared, when present.
 #[test]
 fn full_corpus_imports_and_round_trips() {

@@ -272,7 +272,8 @@ impl RuleSource {
         let fingerprint: String = store
             .connection()
             .query_row(
-                "SELECT COUNT(*) || '/' || COALESCE(MAX(updated_at), '') || '/' || COALESCE(SUM(revision), 0) FROM rules",
+                // Enabling or disabling changes no revision: the disabled ids are part of the key.
+                "SELECT COUNT(*) || '/' || COALESCE(MAX(updated_at), '') || '/' || COALESCE(SUM(revision), 0) || '/' || COALESCE((SELECT group_concat(id) FROM rules WHERE enabled = 0), '') FROM rules",
                 [],
                 |r| r.get(0),
             )

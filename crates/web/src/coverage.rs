@@ -57,7 +57,10 @@ pub struct TacticColumn {
 #[derive(Clone, Debug, Serialize)]
 pub struct Coverage {
     pub tactics: Vec<TacticColumn>,
+    /// Enabled rules (the ones coverage counts).
     pub rules: usize,
+    /// Rules in the store that are disabled and therefore not counted.
+    pub rules_disabled: usize,
     pub rules_mapped: usize,
     pub techniques_covered: usize,
     pub techniques_runnable: usize,
@@ -80,7 +83,8 @@ fn assignments(snapshot: &Snapshot, rows: &Rows) -> (BTreeMap<(String, String), 
     let mut cells: BTreeMap<(String, String), Cell> = BTreeMap::new();
     let mut unknown: Vec<String> = Vec::new();
     let mut mapped = 0;
-    for e in &snapshot.entries {
+    // Disabled rules are kept in the store but are not part of the coverage.
+    for e in snapshot.entries.iter().filter(|e| e.stored.enabled) {
         let rule = e.rule();
         let runnable = can_run(rows.presence(&e.tables));
         let rule_tactics: Vec<String> = rule
@@ -201,7 +205,8 @@ pub fn compute(snapshot: &Snapshot, rows: &Rows) -> Coverage {
     }
     Coverage {
         tactics,
-        rules: snapshot.entries.len(),
+        rules: snapshot.entries.iter().filter(|e| e.stored.enabled).count(),
+        rules_disabled: snapshot.entries.iter().filter(|e| !e.stored.enabled).count(),
         rules_mapped,
         techniques_covered: covered.len(),
         techniques_runnable: runnable.len(),
@@ -307,7 +312,7 @@ pub fn navigator_layer(snapshot: &Snapshot, rows: &Rows, name: &str) -> Value {
         "name": name,
         "versions": { "attack": "18", "navigator": "5.1.0", "layer": "4.5" },
         "domain": "enterprise-attack",
-        "description": format!("Quarry rule coverage: {} rules. Score = rules whose tables have data; amber = covered only by rules that cannot run (their tables have no rows).", snapshot.entries.len()),
+        "description": format!("Quarry rule coverage: {} enabled rules. Score = rules whose tables have data; amber = covered only by rules that cannot run (their tables have no rows).", snapshot.entries.iter().filter(|e| e.stored.enabled).count()),
         "filters": { "platforms": ["Windows", "Linux", "macOS", "Network", "PRE", "Containers", "IaaS", "SaaS", "Office Suite", "Identity Provider", "ESXi"] },
         "sorting": 3,
         "layout": { "layout": "side", "aggregateFunction": "max", "showID": true, "showName": true, "showAggregateScores": false, "countUnscored": false, "expandedSubtechniques": "annotated" },

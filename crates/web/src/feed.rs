@@ -25,6 +25,8 @@ pub struct FeedParams {
     pub status: Option<String>,
     /// Whether the data the rule needs is present: `present`, `partial`, `missing`, `unknown`.
     pub data: Option<String>,
+    /// `enabled` or `disabled` (`quarry rules enable|disable`).
+    pub state: Option<String>,
     pub page: Option<String>,
     pub per_page: Option<String>,
 }
@@ -74,6 +76,17 @@ impl FeedParams {
                 message: format!("unknown data filter `{s}` (expected present, partial, missing or unknown)"),
             })?),
         };
+        let enabled = match given(&self.state) {
+            None => None,
+            Some(s) if s.eq_ignore_ascii_case("enabled") => Some(true),
+            Some(s) if s.eq_ignore_ascii_case("disabled") => Some(false),
+            Some(s) => {
+                return Err(BadParam {
+                    param: "state",
+                    message: format!("unknown state `{s}` (expected enabled or disabled)"),
+                });
+            }
+        };
         if let Some(t) = given(&self.tactic)
             && Attack::get().tactic(t).or(Attack::get().tactic_loose(t)).is_none()
         {
@@ -99,6 +112,7 @@ impl FeedParams {
                 severity,
                 table: given(&self.table).map(str::to_string),
                 source: given(&self.source).map(str::to_string),
+                enabled,
             },
             status,
             data,
@@ -125,6 +139,7 @@ impl FeedParams {
             ("source", &self.source),
             ("status", &self.status),
             ("data", &self.data),
+            ("state", &self.state),
             ("page", &self.page),
             ("per_page", &self.per_page),
         ] {
@@ -145,6 +160,7 @@ impl FeedParams {
             &self.source,
             &self.status,
             &self.data,
+            &self.state,
         ]
         .iter()
         .any(|v| given(v).is_some())
@@ -177,7 +193,7 @@ pub fn filter(snapshot: &Snapshot, rows: &Rows, f: &Filters) -> FeedPage {
     let matching: Vec<(Arc<Entry>, Presence)> = snapshot
         .entries
         .iter()
-        .filter(|e| f.rule.matches(e.rule()))
+        .filter(|e| f.rule.matches_stored(&e.stored))
         .filter(|e| f.q.as_deref().is_none_or(|q| e.matches_text(q)))
         .filter(|e| f.status.is_none_or(|s| e.validation == s))
         .map(|e| (e.clone(), rows.presence(&e.tables)))
@@ -210,6 +226,7 @@ pub struct Facets {
     pub sources: Vec<Facet>,
     pub statuses: Vec<Facet>,
     pub data: Vec<Facet>,
+    pub states: Vec<Facet>,
 }
 
 #[derive(Debug, Serialize, Clone, PartialEq, Eq)]
@@ -227,7 +244,11 @@ pub fn facets(snapshot: &Snapshot, rows: &Rows) -> Facets {
     let mut sources: BTreeMap<String, usize> = BTreeMap::new();
     let mut statuses: BTreeMap<Validation, usize> = BTreeMap::new();
     let mut data: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut states: BTreeMap<&'static str, usize> = BTreeMap::new();
     for e in &snapshot.entries {
+        *states
+            .entry(if e.stored.enabled { "enabled" } else { "disabled" })
+            .or_default() += 1;
         let r = e.rule();
         for t in &r.tactics {
             *tactics.entry(t.clone()).or_default() += 1;
@@ -318,6 +339,18 @@ pub fn facets(snapshot: &Snapshot, rows: &Rows) -> Facets {
             })
         })
         .collect(),
+        states: states
+            .into_iter()
+            .map(|(k, n)| Facet {
+                value: k.to_string(),
+                label: if k == "enabled" {
+                    "Enabled".into()
+                } else {
+                    "Disabled".into()
+                },
+                count: n,
+            })
+            .collect(),
     }
 }
 

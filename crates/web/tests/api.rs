@@ -123,6 +123,28 @@ async fn health_and_rule_list_with_filters() {
 }
 
 #[tokio::test]
+async fn disabled_rules_are_listed_filtered_and_left_out_of_coverage() {
+    let dir = data_dir();
+    let app = app(dir.path(), None);
+    assert_eq!(send(&app, get("/api/coverage")).await.json()["rules"], 4);
+    let mut store = rules::RuleStore::open(dir.path()).unwrap();
+    assert!(store.set_enabled(ACTION1, false).unwrap());
+    drop(store);
+    // The snapshot notices a change of state even though no revision changed.
+    for (q, n) in [("state=disabled", 1), ("state=enabled", 3), ("", 4)] {
+        let v = send(&app, get(&format!("/api/rules?{q}"))).await.json();
+        assert_eq!(v["total"], n, "{q}");
+    }
+    let r = send(&app, get("/api/rules?state=paused")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let v = send(&app, get("/api/coverage")).await.json();
+    assert_eq!(v["rules"], 3);
+    assert_eq!(v["rules_disabled"], 1);
+    let page = send(&app, get(&format!("/rules/{ACTION1}"))).await.text();
+    assert!(page.contains(">disabled<"), "the rule page says the rule is disabled");
+}
+
+#[tokio::test]
 async fn bad_filters_are_400_json() {
     let dir = data_dir();
     let app = app(dir.path(), None);

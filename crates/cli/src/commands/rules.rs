@@ -1,5 +1,5 @@
-//! `quarry rules import|list|show|history`: the data directory's rule store and the
-//! built-in packs.
+//! `quarry rules import|list|show|history|enable|disable`: the data directory's rule store
+//! and the built-in packs.
 
 use miette::{IntoDiagnostic, Result, miette};
 use rules::store::{RuleFilter, RuleStore, Upsert};
@@ -54,6 +54,17 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
+    /// Enable stored rules (by id, id prefix or name): hunted by default, counted in coverage.
+    Enable {
+        #[arg(required = true)]
+        rules: Vec<String>,
+    },
+    /// Disable stored rules: kept with their history, skipped by `quarry hunt` unless named
+    /// with `--rule`, not counted in ATT&CK coverage.
+    Disable {
+        #[arg(required = true)]
+        rules: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,6 +84,12 @@ struct FilterArgs {
     /// Part of the source path, URL, repository or format.
     #[arg(long)]
     source: Option<String>,
+    /// Only enabled rules.
+    #[arg(long, conflicts_with = "disabled")]
+    enabled: bool,
+    /// Only disabled rules.
+    #[arg(long)]
+    disabled: bool,
 }
 
 impl FilterArgs {
@@ -95,6 +112,11 @@ impl FilterArgs {
             severity,
             table: self.table.clone(),
             source: self.source.clone(),
+            enabled: match (self.enabled, self.disabled) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
         })
     }
 }
@@ -105,7 +127,39 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         Sub::List { filter, pack, json } => list(global, &filter.to_filter()?, pack.as_deref(), json),
         Sub::Show { rule, pack, json, yaml } => show(global, &rule, pack.as_deref(), json, yaml),
         Sub::History { rule, json } => history(global, &rule, json),
+        Sub::Enable { rules } => set_enabled(global, &rules, true),
+        Sub::Disable { rules } => set_enabled(global, &rules, false),
     }
+}
+
+fn set_enabled(global: &crate::Global, queries: &[String], enabled: bool) -> Result<ExitCode> {
+    let mut store = open(global)?;
+    // Resolve every name first, so a typo changes nothing.
+    let mut ids = Vec::new();
+    for q in queries {
+        let stored = store.get(q).into_diagnostic()?.ok_or_else(|| {
+            miette!(
+                "no rule `{q}` in {} (`quarry rules list` shows the stored rules)",
+                global.data.join(rules::store::DB_FILE).display()
+            )
+        })?;
+        ids.push((stored.rule.id, stored.rule.name));
+    }
+    for (id, name) in &ids {
+        store.set_enabled(id, enabled).into_diagnostic()?;
+        if !global.quiet {
+            println!("{} {id}  {name}", if enabled { "enabled " } else { "disabled" });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A listed rule with its state in the store (packs are always enabled).
+#[derive(serde::Serialize)]
+struct Listed {
+    enabled: bool,
+    #[serde(flatten)]
+    rule: Rule,
 }
 
 fn open(global: &crate::Global) -> Result<RuleStore> {
@@ -193,13 +247,20 @@ fn import(global: &crate::Global, paths: &[PathBuf], json: bool) -> Result<ExitC
 }
 
 fn list(global: &crate::Global, filter: &RuleFilter, pack_name: Option<&str>, json: bool) -> Result<ExitCode> {
-    let rules: Vec<Rule> = match pack_name {
-        Some(p) => pack(p)?.into_iter().filter(|r| filter.matches(r)).collect(),
+    let rules: Vec<Listed> = match pack_name {
+        Some(p) => pack(p)?
+            .into_iter()
+            .filter(|r| filter.enabled != Some(false) && filter.matches(r))
+            .map(|rule| Listed { enabled: true, rule })
+            .collect(),
         None => open(global)?
             .list(filter)
             .into_diagnostic()?
             .into_iter()
-            .map(|s| s.rule)
+            .map(|s| Listed {
+                enabled: s.enabled,
+                rule: s.rule,
+            })
             .collect(),
     };
     if json {
@@ -209,14 +270,15 @@ fn list(global: &crate::Global, filter: &RuleFilter, pack_name: Option<&str>, js
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<36}  {:<13}  {:<18}  {:<10}  {:<26}  NAME",
-        "ID", "SEVERITY", "TACTICS", "TECHNIQUES", "TABLES"
+        "{:<36}  {:<8}  {:<13}  {:<18}  {:<10}  {:<26}  NAME",
+        "ID", "STATE", "SEVERITY", "TACTICS", "TECHNIQUES", "TABLES"
     );
-    for r in &rules {
+    for Listed { enabled, rule: r } in &rules {
         let _ = writeln!(
             out,
-            "{:<36}  {:<13}  {:<18}  {:<10}  {:<26}  {}",
+            "{:<36}  {:<8}  {:<13}  {:<18}  {:<10}  {:<26}  {}",
             r.id,
+            if *enabled { "enabled" } else { "disabled" },
             r.severity.map(|s| s.as_str()).unwrap_or("-"),
             r.tactics.join(","),
             r.all_techniques().collect::<Vec<_>>().join(","),

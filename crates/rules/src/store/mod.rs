@@ -19,10 +19,11 @@ pub const DB_FILE: &str = "quarry.db";
 /// The component name of the rules tables in `schema_migrations`.
 pub const COMPONENT: &str = "rules";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "rules, their revisions and filter tables",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "rules, their revisions and filter tables",
+        sql: "
 CREATE TABLE rules (
     id            TEXT PRIMARY KEY,
     name          TEXT NOT NULL,
@@ -68,7 +69,13 @@ CREATE TABLE rule_revisions (
     PRIMARY KEY (rule_id, revision)
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "rules can be disabled (kept, listed, not hunted by default)",
+        sql: "ALTER TABLE rules ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;",
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -88,6 +95,9 @@ pub enum StoreError {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct StoredRule {
     pub rule: Rule,
+    /// Disabled rules stay in the store (and its history) but are not hunted by default and
+    /// do not count towards ATT&CK coverage.
+    pub enabled: bool,
     pub revision: u32,
     pub imported_at: String,
     pub updated_at: String,
@@ -125,6 +135,9 @@ pub struct RuleFilter {
     pub table: Option<String>,
     /// Substring of the source path, URL, repository or format.
     pub source: Option<String>,
+    /// Only enabled (`Some(true)`) or only disabled (`Some(false)`) rules. Rules that are
+    /// not stored (built-in packs) count as enabled.
+    pub enabled: Option<bool>,
 }
 
 impl RuleFilter {
@@ -160,11 +173,19 @@ impl RuleFilter {
         });
         tactic_ok && technique_ok && severity_ok && table_ok && source_ok
     }
+
+    /// [`RuleFilter::matches`] for a stored rule, including its enabled state.
+    pub fn matches_stored(&self, stored: &StoredRule) -> bool {
+        self.enabled.is_none_or(|e| e == stored.enabled) && self.matches(&stored.rule)
+    }
 }
 
 pub struct RuleStore {
     conn: Connection,
 }
+
+/// One `rules` row as read by [`RuleStore::row_to_stored`].
+type StoredRow = (String, u32, String, String, bool);
 
 impl RuleStore {
     /// Opens (creating if needed) `<data_dir>/quarry.db` and brings the rules tables up to
@@ -287,15 +308,19 @@ impl RuleStore {
         Ok(outcome)
     }
 
-    fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, u32, String, String)> {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    /// The columns [`Self::row_to_stored`] reads, in order.
+    const STORED_COLUMNS: &'static str = "rule_json, revision, imported_at, updated_at, enabled";
+
+    fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     }
 
-    fn decode(rows: Vec<(String, u32, String, String)>) -> Result<Vec<StoredRule>, StoreError> {
+    fn decode(rows: Vec<StoredRow>) -> Result<Vec<StoredRule>, StoreError> {
         rows.into_iter()
-            .map(|(json, revision, imported_at, updated_at)| {
+            .map(|(json, revision, imported_at, updated_at, enabled)| {
                 Ok(StoredRule {
                     rule: serde_json::from_str(&json)?,
+                    enabled,
                     revision,
                     imported_at,
                     updated_at,
@@ -306,7 +331,7 @@ impl RuleStore {
 
     /// Rules matching the filter, ordered by name.
     pub fn list(&self, filter: &RuleFilter) -> Result<Vec<StoredRule>, StoreError> {
-        let mut sql = String::from("SELECT rule_json, revision, imported_at, updated_at FROM rules r WHERE 1 = 1");
+        let mut sql = format!("SELECT {} FROM rules r WHERE 1 = 1", Self::STORED_COLUMNS);
         let mut args: Vec<String> = Vec::new();
         if let Some(t) = &filter.technique {
             args.push(t.clone());
@@ -326,6 +351,9 @@ impl RuleStore {
             args.push(s.as_str().to_string());
             sql.push_str(&format!(" AND r.severity = ?{}", args.len()));
         }
+        if let Some(e) = filter.enabled {
+            sql.push_str(if e { " AND r.enabled <> 0" } else { " AND r.enabled = 0" });
+        }
         sql.push_str(" ORDER BY r.name COLLATE NOCASE, r.id");
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
@@ -342,7 +370,7 @@ impl RuleStore {
     /// A rule by id, by unique id prefix, or by name (case-insensitive).
     pub fn get(&self, id_or_name: &str) -> Result<Option<StoredRule>, StoreError> {
         let q = id_or_name.trim();
-        let base = "SELECT rule_json, revision, imported_at, updated_at FROM rules";
+        let base = format!("SELECT {} FROM rules", Self::STORED_COLUMNS);
         for (cond, arg) in [
             ("id = ?1 COLLATE NOCASE", q.to_string()),
             ("name = ?1 COLLATE NOCASE", q.to_string()),
@@ -413,6 +441,16 @@ impl RuleStore {
                 .optional()?,
         };
         Ok(text.flatten())
+    }
+
+    /// Enables or disables a rule (by exact id). Returns whether the rule exists. Re-importing
+    /// a rule keeps its enabled state.
+    pub fn set_enabled(&mut self, id: &str, enabled: bool) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE rules SET enabled = ?2 WHERE id = ?1 COLLATE NOCASE",
+            params![id, enabled],
+        )?;
+        Ok(n > 0)
     }
 
     /// Removes a rule (its history stays in `rule_revisions`). Returns whether it existed.

@@ -34,6 +34,9 @@ pub async fn page(
                 p.sub {
                     (cov.techniques_covered) " techniques covered by " (cov.rules_mapped) " of " (cov.rules) " rules; "
                     (cov.techniques_runnable) " of them by rules whose data is present. Enterprise ATT&CK v18.1."
+                    @if cov.rules_disabled > 0 {
+                        " " (cov.rules_disabled) " disabled rule(s) are not counted."
+                    }
                 }
             }
             div.head-actions {

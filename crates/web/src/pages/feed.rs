@@ -64,6 +64,7 @@ pub async fn page(
                 (select("f-source", "source", "Source", &facets.sources, params.source.as_deref()))
                 (select("f-status", "status", "Validation", &facets.statuses, params.status.as_deref()))
                 (select("f-data", "data", "Data", &facets.data, params.data.as_deref()))
+                (select("f-state", "state", "State", &facets.states, params.state.as_deref()))
                 div.filter-actions {
                     button type="submit" { "Apply" }
                     @if params.is_filtered() { a href="/" { "Clear" } }
@@ -146,6 +147,7 @@ fn row(e: &Entry, presence: Presence) -> Markup {
                 }
                 (data_badge(presence))
                 (validation_badge(e.validation))
+                @if !e.stored.enabled { span.badge.tone-warning { "disabled" } }
             }
             @if !blurb.is_empty() { p.blurb { (blurb) } }
             p.tables {

@@ -96,6 +96,9 @@ fn render(
                     span.badge.kind { (r.kind.as_str()) }
                     (data_badge(presence))
                     (validation_badge(e.validation))
+                    @if !e.stored.enabled {
+                        span.badge.tone-warning title="Not hunted by default and not counted in coverage (quarry rules enable)" { "disabled" }
+                    }
                 }
                 div.badges.techs {
                     @for (tid, t) in e.techniques() {
