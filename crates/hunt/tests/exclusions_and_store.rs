@@ -291,3 +291,39 @@ fn the_store_selection_hunts_enabled_rules_and_disabled_ones_only_by_name() {
     assert_eq!(hunted(Selection::Store(Vec::new())), vec![on.id.clone()]);
     assert_eq!(hunted(Selection::Store(vec![off.id.clone()])), vec![off.id.clone()]);
 }
+
+#[test]
+fn a_run_whose_process_ended_is_reported_interrupted_not_running() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut store = FindingsStore::open(tmp.path()).expect("open");
+    let mine = store
+        .begin_run("2026-01-01T00:00:00Z", "explicit", "pack rmm")
+        .expect("begin");
+    let orphan = store
+        .begin_run("2026-01-01T00:00:00Z", "explicit", "pack rmm")
+        .expect("begin");
+    drop(store);
+    // A child process that has exited (and been reaped): its id belongs to no process.
+    let mut child = std::process::Command::new("true").spawn().expect("spawn `true`");
+    let dead_pid = child.id();
+    child.wait().expect("wait");
+    let conn = rusqlite::Connection::open(tmp.path().join(rules::store::DB_FILE)).expect("db");
+    conn.execute(
+        "UPDATE hunt_runs SET pid = ?1 WHERE id = ?2",
+        rusqlite::params![dead_pid, orphan],
+    )
+    .expect("update");
+    drop(conn);
+    let store = FindingsStore::open(tmp.path()).expect("reopen");
+    let status = |id| store.run(id).expect("run").expect("exists").run.status;
+    assert_eq!(
+        status(mine),
+        hunt::RunStatus::Running,
+        "this process is alive: still running"
+    );
+    if std::path::Path::new("/proc/self").exists() {
+        assert_eq!(status(orphan), hunt::RunStatus::Failed);
+        let detail = store.run(orphan).expect("run").expect("exists");
+        assert!(detail.run.error.as_deref().unwrap_or("").starts_with("interrupted"));
+    }
+}

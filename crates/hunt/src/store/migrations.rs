@@ -6,10 +6,11 @@ use rules::store::Migration;
 pub const COMPONENT: &str = "hunt";
 
 /// Released migrations are never edited; add a new version instead.
-pub const HUNT_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "hunt runs, their rules, findings, the rows each run saw, triage history",
-    sql: "
+pub const HUNT_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "hunt runs, their rules, findings, the rows each run saw, triage history",
+        sql: "
 CREATE TABLE hunt_runs (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at          TEXT NOT NULL,
@@ -94,4 +95,10 @@ CREATE TABLE finding_status_history (
 );
 CREATE INDEX finding_status_history_finding ON finding_status_history (finding_id);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "the process that runs a hunt, to tell an interrupted run from a running one",
+        sql: "ALTER TABLE hunt_runs ADD COLUMN pid INTEGER;",
+    },
+];

@@ -172,6 +172,13 @@ pub struct FindingsStore {
     conn: Connection,
 }
 
+/// Whether a process has certainly ended. Only Linux's `/proc` is consulted; elsewhere a
+/// process is assumed alive (the run stays `running` rather than being misreported).
+fn process_ended(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    proc_root.join("self").exists() && !proc_root.join(pid.to_string()).exists()
+}
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -197,16 +204,49 @@ impl FindingsStore {
     fn from_connection(mut conn: Connection) -> Result<FindingsStore, FindingsError> {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;")?;
         rules::store::migrate(&mut conn, COMPONENT, HUNT_MIGRATIONS)?;
-        Ok(FindingsStore { conn })
+        let mut store = FindingsStore { conn };
+        store.reap_interrupted_runs()?;
+        Ok(store)
     }
 
     /// Records the start of a run; returns its id.
     pub fn begin_run(&mut self, now: &str, now_mode: &str, selection: &str) -> Result<i64, FindingsError> {
         self.conn.execute(
-            "INSERT INTO hunt_runs (started_at, status, now, now_mode, selection) VALUES (?1, 'running', ?2, ?3, ?4)",
-            params![now_text(), now, now_mode, selection],
+            "INSERT INTO hunt_runs (started_at, status, now, now_mode, selection, pid) VALUES (?1, 'running', ?2, ?3, ?4, ?5)",
+            params![now_text(), now, now_mode, selection, std::process::id()],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Runs still marked `running` whose process has ended (killed, crashed, power loss)
+    /// never finish: mark them failed as interrupted, so that the run list tells the truth.
+    /// A run is only judged where the process table can be read (`/proc`); a reused process
+    /// id keeps a dead run `running` until that process ends too.
+    fn reap_interrupted_runs(&mut self) -> Result<usize, FindingsError> {
+        let running: Vec<(i64, Option<u32>)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, pid FROM hunt_runs WHERE status = 'running'")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut reaped = 0;
+        for (id, pid) in running {
+            let ended = match pid {
+                Some(pid) => pid != std::process::id() && process_ended(pid),
+                // Recorded before runs kept their process id: no process can still own it
+                // under a Quarry that tracks them.
+                None => true,
+            };
+            if ended {
+                self.conn.execute(
+                    "UPDATE hunt_runs SET status = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1 AND status = 'running'",
+                    params![id, now_text(), "interrupted: the process running this hunt ended before it finished"],
+                )?;
+                reaped += 1;
+            }
+        }
+        Ok(reaped)
     }
 
     /// Marks a run as failed (the hunt could not complete).
