@@ -623,6 +623,22 @@ pub async fn finding_status(
     Ok(Json(json!({ "id": id, "status": req.status })))
 }
 
+/// `GET /api/findings/{id}`: a finding with its evidence rows per run and triage history.
+pub async fn finding(State(state): State<Shared>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let h = hunts_of(&state)?;
+    let key = id.clone();
+    let evidence = blocking(move || h.finding(&key)).await?;
+    match evidence {
+        Some(e) => Ok(Json(serde_json::to_value(e).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot encode the finding: {e}"),
+            )
+        })?)),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no finding `{id}`"))),
+    }
+}
+
 /// Unknown paths: JSON under `/api/`, a page elsewhere.
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {

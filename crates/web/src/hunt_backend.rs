@@ -2,7 +2,9 @@
 //! `<data>/quarry.db`, triage through its findings store, and "run now" as a background
 //! hunt over the stored rules.
 
-use crate::hunts::{Finding, HuntBackend, HuntFuture, RunDetail, RunSummary};
+use crate::hunts::{
+    EvidenceRun, Finding, FindingEvidence, HuntBackend, HuntFuture, RunDetail, RunSummary, TriageChange,
+};
 use hunt::{
     FindingFilter, FindingsStore, HuntOptions, Hunter, NowSpec, Selection, StatusUpdate, StoredFinding, TriageStatus,
 };
@@ -132,6 +134,45 @@ impl HuntBackend for HuntStore {
 
     fn statuses(&self) -> Vec<String> {
         TriageStatus::ALL.iter().map(|s| s.as_str().to_string()).collect()
+    }
+
+    fn finding(&self, finding_id: &str) -> Result<Option<FindingEvidence>, String> {
+        let Ok(id) = finding_id.trim().parse::<i64>() else {
+            return Ok(None);
+        };
+        let Some(d) = self.open()?.finding(id).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let f = &d.finding;
+        Ok(Some(FindingEvidence {
+            finding: finding(f, &f.last_run_id.to_string()),
+            severity: f.severity.map(|s| s.as_str().to_string()),
+            techniques: f.techniques.clone(),
+            entities: serde_json::to_value(&f.entities).unwrap_or(Value::Null),
+            suppressed: f.suppressed.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+            columns: f.columns.iter().map(|c| (c.name.clone(), c.kql_type.clone())).collect(),
+            runs: d
+                .runs
+                .iter()
+                .map(|r| EvidenceRun {
+                    run_id: r.run_id.to_string(),
+                    started_at: r.started_at.clone(),
+                    row_count: r.row_count,
+                    rows: r.rows.clone(),
+                })
+                .collect(),
+            history: d
+                .history
+                .iter()
+                .map(|h| TriageChange {
+                    at: h.at.clone(),
+                    from: h.old_status.map(|s| s.as_str().to_string()),
+                    to: h.new_status.as_str().to_string(),
+                    actor: h.actor.clone(),
+                    note: h.note.clone(),
+                })
+                .collect(),
+        }))
     }
 
     fn set_status(&self, finding_id: &str, status: &str, note: Option<&str>) -> Result<bool, String> {

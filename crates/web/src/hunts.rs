@@ -46,6 +46,44 @@ pub struct RunDetail {
     pub rule_errors: Vec<(String, String)>,
 }
 
+/// Everything stored about one finding: what it is about, the result rows each run saw
+/// (the evidence), and its triage history.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FindingEvidence {
+    pub finding: Finding,
+    pub severity: Option<String>,
+    pub techniques: Vec<String>,
+    /// Entities (device, accounts, files, URLs, IPs) as the hunt derived them.
+    pub entities: serde_json::Value,
+    /// The exclusion that suppressed it, if any.
+    pub suppressed: Option<serde_json::Value>,
+    /// The rule's result columns in order: (name, KQL type).
+    pub columns: Vec<(String, String)>,
+    /// Per run that saw the finding, newest first.
+    pub runs: Vec<EvidenceRun>,
+    pub history: Vec<TriageChange>,
+}
+
+/// The rows one run saw for a finding.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvidenceRun {
+    pub run_id: String,
+    pub started_at: String,
+    /// Rows the run saw (more than `rows` when the hunt capped what it stored).
+    pub row_count: usize,
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One triage change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TriageChange {
+    pub at: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub note: Option<String>,
+}
+
 pub type HuntFuture<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 
 /// What the hunt component offers the web UI.
@@ -58,6 +96,8 @@ pub trait HuntBackend: Send + Sync {
     /// The triage statuses a finding may take.
     fn statuses(&self) -> Vec<String>;
     fn set_status(&self, finding_id: &str, status: &str, note: Option<&str>) -> Result<bool, String>;
+    /// One finding with its evidence rows and triage history (`None`: no such finding).
+    fn finding(&self, finding_id: &str) -> Result<Option<FindingEvidence>, String>;
     /// Runs rules now (all stored rules when `rule_ids` is empty) with `now()` = `now`
     /// (`latest`: the newest event in the data; `now`: the wall clock; or a datetime;
     /// `None`: latest); resolves to the run id while the hunt goes on.

@@ -639,3 +639,96 @@ fn non_loopback_needs_a_token() {
     c.token = None;
     assert!(c.check().is_ok());
 }
+
+#[test]
+fn a_finding_shows_its_evidence_rows_and_triage_history() {
+    let dir = data_dir();
+    let truth = store::generate(&store::GenerateConfig {
+        devices: 10,
+        days: 2,
+        volume: 0.02,
+        rmm_fraction: 0.5,
+        lookalike_fraction: 0.2,
+        tools: Some(vec!["Action1".into()]),
+        seed: 11,
+        ..store::GenerateConfig::new(store::Output::DataDir(dir.path().to_path_buf()))
+    })
+    .unwrap();
+    let report = hunt::Hunter::new(dir.path())
+        .run(
+            &hunt::Selection::Store(vec![ACTION1.into()]),
+            &hunt::HuntOptions {
+                now: hunt::NowSpec::Latest,
+                persist: true,
+                ..hunt::HuntOptions::default()
+            },
+            &hunt::Silent,
+        )
+        .unwrap();
+    let f = report
+        .active_findings()
+        .next()
+        .expect("the seed rule finds the planted Action1");
+    let id = f.id.expect("stored");
+    // The hunter drives its own runtime; the web app gets a separate one.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(finding_page_checks(dir.path(), id, &truth));
+}
+
+async fn finding_page_checks(dir: &Path, id: i64, truth: &store::GroundTruth) {
+    let app = app(dir, None);
+    let r = send(
+        &app,
+        post_json(
+            &format!("/api/findings/{id}/status"),
+            json!({"status": "confirmed", "note": "seen <b>on</b> host"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let v = send(&app, get(&format!("/api/findings/{id}"))).await.json();
+    assert_eq!(v["finding"]["rule_id"], ACTION1);
+    assert_eq!(v["finding"]["status"], "confirmed");
+    let columns: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        ["DeviceId", "DeviceName", "FirstSeen", "LastSeen", "Report", "Count"]
+    );
+    let rows = v["runs"][0]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    let device = rows[0]["DeviceName"].as_str().unwrap();
+    assert!(
+        truth
+            .planted
+            .iter()
+            .any(|p| p.tool == "Action1" && !p.lookalike && p.device_name == device),
+        "the evidence row is a planted Action1 device"
+    );
+    let history = v["history"].as_array().unwrap();
+    assert_eq!(history.last().unwrap()["to"], "confirmed");
+    assert_eq!(history.last().unwrap()["note"], "seen <b>on</b> host");
+
+    let page = send(&app, get(&format!("/findings/{id}"))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("Evidence") && html.contains(device));
+    assert!(html.contains("seen &lt;b&gt;on&lt;/b&gt; host"), "notes are escaped");
+
+    for missing in ["999999", "not-a-number"] {
+        let r = send(&app, get(&format!("/api/findings/{missing}"))).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            send(&app, get(&format!("/findings/{missing}"))).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -18,14 +18,14 @@ use std::sync::Arc;
 
 const NO_HUNTS: &str = "This build of Quarry has no hunt component, so it cannot run hunts or show findings.";
 
-fn backend(state: &Shared) -> Result<Arc<dyn HuntBackend>, Box<Response>> {
+pub(super) fn backend(state: &Shared) -> Result<Arc<dyn HuntBackend>, Box<Response>> {
     state
         .hunts
         .clone()
         .ok_or_else(|| Box::new(error_response(StatusCode::NOT_IMPLEMENTED, NO_HUNTS)))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, Box<Response>> {
     match tokio::task::spawn_blocking(f).await {
@@ -162,7 +162,8 @@ fn findings_table(list: &[&Finding], statuses: &[String], by_device: bool, run: 
                             td { (f.first_seen.as_deref().unwrap_or("")) }
                             td { (f.last_seen.as_deref().unwrap_or("")) }
                             td.details {
-                                details { summary { (f.row.len()) " columns" }
+                                a href={ "/findings/" (feed::encode(&f.id)) } { "Evidence #" (f.id) }
+                                details { summary { (f.row.len()) " facts" }
                                     dl.facts { @for (k, v) in &f.row { dt { (k) } dd { (match v { serde_json::Value::String(s) => s.clone(), other => other.to_string() }) } } }
                                 }
                             }

@@ -4,6 +4,7 @@
 pub mod console;
 pub mod coverage;
 pub mod feed;
+pub mod finding;
 pub mod hunts;
 pub mod login;
 pub mod rule;

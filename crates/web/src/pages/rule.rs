@@ -337,7 +337,7 @@ fn findings_section(findings: Option<Result<Vec<crate::hunts::Finding>, String>>
                 ul.findings-mini {
                     @for f in &list {
                         li {
-                            a href={ "/hunts/" (feed::encode(&f.run_id)) } { (f.device.as_deref().unwrap_or("(no device)")) }
+                            a href={ "/findings/" (feed::encode(&f.id)) } { (f.device.as_deref().unwrap_or("(no device)")) }
                             " " span class={ "badge triage t-" (f.status) } { (f.status) }
                             @if let Some(l) = &f.last_seen { " " span.muted.small { (l) } }
                         }
