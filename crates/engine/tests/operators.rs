@@ -264,6 +264,22 @@ fn parse_kinds() {
     assert_eq!(rows(&res), table(&[&["a1b22", "1", "22"]]));
     let res = eval(r#"datatable(s:string)["k=1", "k=x"] | parse-where s with "k=" v:long"#);
     assert_eq!(rows(&res), table(&[&["k=1", "1"]]));
+    // The user's own regex groups do not shift the columns.
+    let res = eval(r#"print s = "xb12" | parse kind=regex s with "(a|x)b" n:long | project n"#);
+    assert_eq!(rows(&res), table(&[&["12"]]));
+    // Typed columns of other types convert; text that does not convert fails the row.
+    let res = eval(r#"print s = "at 2024-01-02 end" | parse s with "at " d:datetime " end" | project d"#);
+    assert_eq!(rows(&res), table(&[&["2024-01-02T00:00:00Z"]]));
+    let res = eval(
+        r#"datatable(s:string)["at 2024-01-02 end", "at never end"] | parse-where s with "at " d:datetime " end""#,
+    );
+    assert_eq!(rows(&res), table(&[&["at 2024-01-02 end", "2024-01-02T00:00:00Z"]]));
+}
+
+#[test]
+fn union_legs_named_by_as() {
+    let res = eval("union withsource = Src (print x = 1 | as First), (print x = 2) | order by x asc");
+    assert_eq!(ordered_rows(&res), [r(&["First", "1"]), r(&["union_arg1", "2"])]);
 }
 
 #[test]

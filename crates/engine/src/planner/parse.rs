@@ -22,13 +22,14 @@ enum ParseKind {
 }
 
 /// The regex that matches a value of a typed `parse` column (simple and regex kinds).
-fn type_pattern(ty: KqlType) -> &'static str {
+/// Other types take any text (as a string column would) and must then convert.
+fn type_pattern(ty: KqlType) -> Option<&'static str> {
     match ty {
-        KqlType::Int | KqlType::Long => r"-?\d+",
-        KqlType::Real | KqlType::Decimal => r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?",
-        KqlType::Bool => r"(?i:true|false|0|1)",
-        KqlType::Guid => r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
-        _ => ".*?",
+        KqlType::Int | KqlType::Long => Some(r"-?\d+"),
+        KqlType::Real | KqlType::Decimal => Some(r"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"),
+        KqlType::Bool => Some(r"(?i:true|false|0|1)"),
+        KqlType::Guid => Some(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"),
+        _ => None,
     }
 }
 
@@ -92,7 +93,9 @@ impl Planner<'_> {
                         return Err(self.report(diag::expected_type("string", e.span)));
                     };
                     if kind == ParseKind::Regex {
-                        regex.push_str(&text);
+                        // The columns are the numbered groups: the user's own groups must
+                        // not shift them.
+                        regex.push_str(&non_capturing(&text));
                     } else {
                         regex.push_str(&regex::escape(&text));
                     }
@@ -103,14 +106,15 @@ impl Planner<'_> {
                         None => KqlType::String,
                     };
                     let next_is_text = matches!(p.pattern.get(i + 1), Some(ParsePatternPart::Text(_)));
+                    let any = if last || kind == ParseKind::Regex { ".*" } else { ".*?" };
                     let pattern = if ty == KqlType::String {
-                        if last || kind == ParseKind::Regex { ".*" } else { ".*?" }
+                        any
                     } else if kind == ParseKind::Relaxed && next_is_text {
                         // Relaxed: a value that is not of the type becomes null, the rest
                         // of the text still parses.
                         ".*?"
                     } else {
-                        type_pattern(ty)
+                        type_pattern(ty).unwrap_or(any)
                     };
                     regex.push('(');
                     regex.push_str(pattern);
@@ -128,6 +132,12 @@ impl Planner<'_> {
         }
         let regex_lit = crate::literal::string(regex.clone());
         let mut items: Vec<(Expr, Col)> = t.cols.iter().map(|c| (super::col(&c.name), c.clone())).collect();
+        // The match is strict (simple and regex kinds): a typed column whose text does not
+        // convert to its type fails the whole row, as the pattern not matching does.
+        let matches = functions::lower_binary("matches regex", source.clone(), regex_lit.clone())
+            .map_err(|e| self.report(diag::function_error(&e, p.span)))?;
+        let mut ok = matches.expr;
+        let mut values: Vec<(TypedExpr, Col)> = Vec::new();
         for (group, (name, ty, span)) in columns.iter().enumerate() {
             let args = vec![
                 Arg::positional(regex_lit.clone()),
@@ -139,20 +149,33 @@ impl Planner<'_> {
             let value = if *ty == KqlType::String {
                 extracted
             } else {
-                functions::coerce::convert(extracted, *ty).map_err(|e| self.report(diag::function_error(&e, *span)))?
+                let v = functions::coerce::convert(extracted, *ty)
+                    .map_err(|e| self.report(diag::function_error(&e, *span)))?;
+                if kind != ParseKind::Relaxed {
+                    ok = ok.and(v.expr.clone().is_not_null());
+                }
+                v
             };
-            let c = Col::new(name.clone(), *ty);
-            match items.iter_mut().find(|(_, x)| x.name == *name) {
-                Some(slot) => *slot = (value.expr, c),
-                None => items.push((value.expr, c)),
+            values.push((value, Col::new(name.clone(), *ty)));
+        }
+        for (value, c) in values {
+            let empty = if c.ty == KqlType::String {
+                crate::literal::string(String::new()).expr
+            } else {
+                functions::lit::null(c.ty).expr
+            };
+            let value = datafusion::logical_expr::when(ok.clone(), value.expr)
+                .otherwise(empty)
+                .map_err(|e| self.internal(op, e, p.span))?;
+            match items.iter_mut().find(|(_, x)| x.name == c.name) {
+                Some(slot) => *slot = (value, c),
+                None => items.push((value, c)),
             }
         }
         let mut t = t;
         if p.keyword == ParseKeyword::ParseWhere {
-            let matches = functions::lower_binary("matches regex", source.clone(), regex_lit)
-                .map_err(|e| self.report(diag::function_error(&e, p.span)))?;
             t = match LogicalPlanBuilder::from(t.plan.clone())
-                .filter(matches.expr)
+                .filter(ok)
                 .and_then(|b| b.build())
             {
                 Ok(plan) => t.with_plan(plan),
@@ -314,6 +337,61 @@ impl Planner<'_> {
         }
         t.project(items).map_err(|e| self.internal("parse-kv", e, p.span))
     }
+}
+
+/// A user regex with its capturing groups made non-capturing (`(x)`, `(?P<n>x)` and
+/// `(?<n>x)` become `(?:x)`); escapes and character classes are left alone.
+fn non_capturing(regex: &str) -> String {
+    let mut out = String::with_capacity(regex.len() + 8);
+    let mut chars = regex.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '(' if !in_class => {
+                let rest: String = chars.clone().take(3).collect();
+                if !rest.starts_with('?') {
+                    out.push_str("(?:");
+                } else if rest.starts_with("?P<")
+                    || (rest.starts_with("?<") && rest[2..].starts_with(|x: char| x.is_alphabetic() || x == '_'))
+                {
+                    // Drop the group's name.
+                    for n in chars.by_ref() {
+                        if n == '>' {
+                            break;
+                        }
+                    }
+                    out.push_str("(?:");
+                } else {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `extract` gives "" when a group did not take part; `coalesce` wants nulls there.

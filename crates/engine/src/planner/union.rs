@@ -36,6 +36,18 @@ pub(super) fn param_text(p: &ast::OperatorParam) -> Option<String> {
     }
 }
 
+/// The name an `as` operator at the end of a (parenthesized) pipeline gives it.
+fn as_name(e: &ast::Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Paren(inner) => as_name(inner),
+        ExprKind::Pipe(p) => match p.operators.last() {
+            Some(ast::Operator::As(a)) => Some(a.name.name.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(super) fn find_param<'p>(params: &'p [ast::OperatorParam], name: &str) -> Option<&'p ast::OperatorParam> {
     params.iter().find(|p| p.name.name.eq_ignore_ascii_case(name))
 }
@@ -91,7 +103,8 @@ impl Planner<'_> {
         }
         let mut failed = false;
         for e in &u.tables {
-            let arg_name = format!("union_arg{}", legs.len());
+            // A leg that ends with `as Name` is named Name (the `as` operator's purpose).
+            let arg_name = as_name(e).unwrap_or_else(|| format!("union_arg{}", legs.len()));
             match &e.kind {
                 ExprKind::Name(id) => match self.union_leg_by_name(&id.name, env, id.span) {
                     Ok(t) => legs.push((id.name.clone(), t)),
