@@ -56,6 +56,12 @@ pub struct HuntOptions {
     pub max_rows_per_rule: usize,
     /// Store the run and its findings in `<data>/quarry.db`.
     pub persist: bool,
+    /// Rules that read the same table share one scan of it (see `fused`); off: every rule
+    /// scans on its own. The results are the same either way.
+    pub fused: bool,
+    /// The memory the query engine may use before sorts and aggregations spill to disk
+    /// (bytes; `None`: the engine's default).
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for HuntOptions {
@@ -65,6 +71,8 @@ impl Default for HuntOptions {
             concurrency: 0,
             max_rows_per_rule: 10_000,
             persist: true,
+            fused: true,
+            memory_limit: None,
         }
     }
 }

@@ -107,6 +107,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         concurrency: args.concurrency,
         max_rows_per_rule: args.max_rows,
         persist: !args.no_store,
+        ..HuntOptions::default()
     };
     let progress = Progress::new(!global.quiet);
     let report = Hunter::new(&global.data)
