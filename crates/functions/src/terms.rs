@@ -25,6 +25,10 @@
 //! Case-insensitive forms fold ASCII case cheaply and fall back to Unicode lower-casing
 //! when either side has non-ASCII characters.
 
+mod multi;
+
+pub use multi::MultiMatcher;
+
 /// The operation of a string predicate kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StrOp {
@@ -38,6 +42,17 @@ pub enum StrOp {
 }
 
 impl StrOp {
+    /// Every operation.
+    pub const ALL: [StrOp; 7] = [
+        StrOp::Has,
+        StrOp::HasPrefix,
+        StrOp::HasSuffix,
+        StrOp::Contains,
+        StrOp::StartsWith,
+        StrOp::EndsWith,
+        StrOp::Equals,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             StrOp::Has => "has",
