@@ -10,6 +10,8 @@
 
 mod expr;
 mod graph;
+mod lists;
+mod literal;
 mod operators;
 mod operators2;
 mod statements;
