@@ -3,6 +3,7 @@
 
 use crate::HuntError;
 use crate::catalog::{DataDirCatalog, DataFacts};
+use crate::fused::{SharedScans, Source};
 use crate::report::{RuleReport, RuleStatus, RunReport, RunStatus};
 use crate::rule_run::{RuleCtx, RuleOutcome};
 use crate::selection::{LoadedRules, Selection};
@@ -231,16 +232,23 @@ impl Hunter {
             .enable_all()
             .build()
             .map_err(|e| HuntError::Runtime(format!("cannot start the query runtime: {e}")))?;
+        let rules = loaded.rules;
+        let options_q = engine::QueryOptions {
+            now: Some(prepared.now),
+        };
+        let base = Source { engine, catalog };
+        let shared = if options.fused && rules.len() >= 2 {
+            SharedScans::build(&rules, &base, &options_q, runtime.handle(), shared_budget(options))
+        } else {
+            SharedScans::none(rules.len())
+        };
         let ctx = RuleCtx {
-            engine,
-            catalog,
             schemas,
             facts: &prepared.facts,
             now: prepared.now,
             max_rows: options.max_rows_per_rule,
             runtime: runtime.handle().clone(),
         };
-        let rules = loaded.rules;
         observer.planned(rules.len());
         let workers = match options.concurrency {
             0 => cores,
@@ -256,13 +264,15 @@ impl Hunter {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(rule) = rules.get(i) else { break };
                         observer.rule_started(rule);
-                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.run_rule(rule)))
-                            .unwrap_or_else(|_| {
-                                let mut r = RuleReport::new(rule);
-                                r.status = RuleStatus::Failed;
-                                r.message = Some("internal error while running the rule".into());
-                                (r, Vec::new())
-                            });
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            ctx.run_rule(rule, shared.source_for(i, &base))
+                        }))
+                        .unwrap_or_else(|_| {
+                            let mut r = RuleReport::new(rule);
+                            r.status = RuleStatus::Failed;
+                            r.message = Some("internal error while running the rule".into());
+                            (r, Vec::new())
+                        });
                         observer.rule_finished(&out.0);
                         if let Some(slot) = slots.lock().unwrap_or_else(PoisonError::into_inner).get_mut(i) {
                             *slot = Some(out);
@@ -306,8 +316,15 @@ impl Hunter {
             selection: loaded.label,
             load_diagnostics: loaded.diagnostics,
             rules: reports,
+            shared_scans: shared.report,
             findings: all_findings,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
+}
+
+/// The bytes a shared scan may keep per table: a quarter of the engine's memory limit, or
+/// 1 GiB.
+fn shared_budget(options: &HuntOptions) -> usize {
+    options.memory_limit.map_or(1 << 30, |m| m / 4)
 }

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod entities;
 pub mod exclusions;
 pub mod findings;
+mod fused;
 mod hunter;
 pub mod report;
 mod rule_run;
@@ -29,6 +30,7 @@ pub use analyzer::{EngineAnalyzer, full_validator, semantic_diagnostics};
 pub use catalog::{DataDirCatalog, DataFacts};
 pub use entities::{Device, Entities, FileHash};
 pub use exclusions::{ExclusionMode, ExclusionPlan};
+pub use fused::SharedScan;
 pub use hunter::{HuntObserver, HuntOptions, Hunter, NowSpec, Silent};
 pub use report::{
     ExclusionReport, Finding, ResultColumn, RuleReport, RuleStatus, RunReport, RunStatus, Suppression, TriageStatus,

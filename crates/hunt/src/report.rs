@@ -257,6 +257,9 @@ pub struct RunReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub load_diagnostics: Vec<RuleDiagnostic>,
     pub rules: Vec<RuleReport>,
+    /// Tables read once for several rules (fused execution).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_scans: Vec<crate::fused::SharedScan>,
     /// Findings, not suppressed and suppressed, grouped by rule (in rule order) and device.
     pub findings: Vec<Finding>,
     pub elapsed_ms: f64,

@@ -5,8 +5,9 @@ use crate::analyzer::full_validator;
 use crate::catalog::DataFacts;
 use crate::exclusions::{self, ExclusionMode, ExclusionPlan, InputSlice, OUTPUT_TABLE};
 use crate::findings::{self, ResultRow};
+use crate::fused::Source;
 use crate::report::{ExclusionReport, Finding, RuleReport, RuleStatus};
-use engine::{Engine, MemCatalog, QueryError, QueryOptions, QueryResult, TableCatalog};
+use engine::{Engine, MemCatalog, QueryError, QueryOptions, QueryResult};
 use rules::diag::codes;
 use rules::validate::{KqlAnalyzer, QueryAnalysis, QueryAnalyzer};
 use rules::{Level, Rule, RuleDiagnostic};
@@ -45,8 +46,6 @@ enum RuleFailure {
 
 /// What one rule's run needs.
 pub(crate) struct RuleCtx<'a> {
-    pub engine: Engine,
-    pub catalog: Arc<dyn TableCatalog>,
     pub schemas: schema::Catalog,
     pub facts: &'a DataFacts,
     pub now: i64,
@@ -66,15 +65,16 @@ impl RuleCtx<'_> {
         QueryOptions { now: Some(self.now) }
     }
 
-    pub fn run_rule(&self, rule: &Rule) -> RuleOutcome {
+    /// Runs `rule` with the engine and catalog of `source`.
+    pub fn run_rule(&self, rule: &Rule, source: &Source) -> RuleOutcome {
         let started = Instant::now();
         let mut report = RuleReport::new(rule);
-        let findings = self.run_rule_into(rule, &mut report);
+        let findings = self.run_rule_into(rule, source, &mut report);
         report.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         (report, findings)
     }
 
-    fn run_rule_into(&self, rule: &Rule, report: &mut RuleReport) -> Vec<Finding> {
+    fn run_rule_into(&self, rule: &Rule, source: &Source, report: &mut RuleReport) -> Vec<Finding> {
         let diags = full_validator(&self.schemas).validate(rule);
         let invalid = diags.iter().any(|d| d.level == Level::Error && d.code == codes::QUERY);
         report.diagnostics = diags.into_iter().filter(|d| d.level >= Level::Warning).collect();
@@ -100,7 +100,7 @@ impl RuleCtx<'_> {
             report.message = Some(format!("no data for {}", report.missing_tables.join(", ")));
             return Vec::new();
         }
-        match self.execute(rule, &analysis, &tables, report) {
+        match self.execute(rule, source, &analysis, &tables, report) {
             Ok(f) => f,
             Err(RuleFailure::Invalid(d)) => {
                 report.status = RuleStatus::Invalid;
@@ -119,11 +119,12 @@ impl RuleCtx<'_> {
     fn execute(
         &self,
         rule: &Rule,
+        source: &Source,
         analysis: &QueryAnalysis,
         tables: &[String],
         report: &mut RuleReport,
     ) -> Result<Vec<Finding>, RuleFailure> {
-        let planned = self
+        let planned = source
             .engine
             .plan(&rule.query, &self.options())
             .map_err(|e| failure(rule, e))?;
@@ -133,18 +134,18 @@ impl RuleCtx<'_> {
             &analysis.exclusions,
             output.as_deref(),
             tables,
-            self.catalog.as_ref(),
+            source.catalog.as_ref(),
         );
         let input_plans: Vec<&ExclusionPlan> = plans
             .iter()
             .filter(|p| matches!(p.mode, ExclusionMode::Input { .. }))
             .collect();
         let kept = if input_plans.is_empty() {
-            self.block_on(self.engine.execute(planned))
+            self.block_on(source.engine.execute(planned))
                 .map_err(|e| failure(rule, e))?
         } else {
             drop(planned);
-            self.run_over(rule, &plans, InputSlice::Kept)?
+            self.run_over(rule, source, &plans, InputSlice::Kept)?
         };
         let output_plans: Vec<&ExclusionPlan> = plans
             .iter()
@@ -155,7 +156,7 @@ impl RuleCtx<'_> {
             self.collect_rows(result, &output_plans, None, &mut rows)?;
         }
         for p in &input_plans {
-            for result in self.run_over(rule, &plans, InputSlice::SuppressedBy(p.index))? {
+            for result in self.run_over(rule, source, &plans, InputSlice::SuppressedBy(p.index))? {
                 self.collect_rows(&result, &[], Some(p.index), &mut rows)?;
             }
         }
@@ -183,10 +184,11 @@ impl RuleCtx<'_> {
     fn run_over(
         &self,
         rule: &Rule,
+        source: &Source,
         plans: &[ExclusionPlan],
         slice: InputSlice,
     ) -> Result<Vec<QueryResult>, RuleFailure> {
-        let catalog = exclusions::input_catalog(&self.catalog, &self.engine, plans, slice, &self.options())
+        let catalog = exclusions::input_catalog(&source.catalog, &source.engine, plans, slice, &self.options())
             .map_err(RuleFailure::Failed)?;
         let engine = Engine::new(catalog).map_err(|e| RuleFailure::Failed(e.to_string()))?;
         self.block_on(engine.query(&rule.query, &self.options()))

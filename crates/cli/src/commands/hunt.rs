@@ -59,9 +59,13 @@ pub struct Args {
     /// Also list the findings suppressed by false-positive exclusions (table format).
     #[arg(long)]
     show_suppressed: bool,
-    /// Print every rule's status and time (table format).
+    /// Print every rule's status and time, and the shared scans (table format).
     #[arg(long)]
     timings: bool,
+    /// Every rule scans its tables on its own instead of sharing one scan per table with
+    /// the other rules that filter it (same results; for comparison).
+    #[arg(long)]
+    no_fuse: bool,
     /// Invalid or failing rules do not make the exit code 2 (they are still reported).
     #[arg(long)]
     ignore_rule_errors: bool,
@@ -107,6 +111,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         concurrency: args.concurrency,
         max_rows_per_rule: args.max_rows,
         persist: !args.no_store,
+        fused: !args.no_fuse,
         ..HuntOptions::default()
     };
     let progress = Progress::new(!global.quiet);

@@ -294,6 +294,28 @@ pub fn render_report(r: &RunReport, data: &std::path::Path, view: &View) -> Stri
                 rule.rule_name
             ));
         }
+        if !r.shared_scans.is_empty() {
+            s.push_str(&format!(
+                "\n{}\n",
+                p.bold("Shared scans (one read of a table for several rules):")
+            ));
+            for scan in &r.shared_scans {
+                let what = match &scan.abandoned {
+                    Some(why) => p.yellow(&format!("not shared: {why}")),
+                    None => format!(
+                        "{} row(s) kept, {:.1} MiB",
+                        scan.rows,
+                        scan.bytes as f64 / (1 << 20) as f64
+                    ),
+                };
+                s.push_str(&format!(
+                    "  {:>9}  {:<28} {:>4} rules  {what}\n",
+                    ms(scan.elapsed_ms),
+                    scan.table,
+                    scan.rules
+                ));
+            }
+        }
     }
     s.push('\n');
     s.push_str(&summary_line(r, p));

@@ -1,0 +1,543 @@
+//! Fused execution of a rule set: rules that read the same table share one scan of it.
+//!
+//! Each rule is planned and optimized once up front. In the optimized plan every read of a
+//! catalog table is a `TableScan`, possibly under a `Filter`; together with the filters
+//! pushed into the scan, that predicate says which rows of the table the rule can ever see.
+//! For a table read by several rules that all filter it, one scan evaluates the disjunction
+//! of their predicates (with the `has`-family terms of all rules tested in one
+//! multi-pattern pass per column) and keeps the matching rows, of the columns any of them
+//! reads, in memory. Each of those rules then runs unchanged over a catalog in which the
+//! table is that in-memory subset: it applies its own filters again, so it sees exactly the
+//! rows it would have seen in the whole table, and its results are the same.
+//!
+//! A table is not shared when fewer than two rules filter it, when a rule reads it without
+//! a filter (or with one that is volatile or holds a subquery), or when the kept rows
+//! would exceed the memory budget; those rules read the table themselves as before.
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use datafusion::catalog::MemTable;
+use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::expr::InList;
+use datafusion::logical_expr::utils::{conjunction, disjunction, split_conjunction};
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, TableScan};
+use datafusion::prelude::DataFrame;
+use engine::{Engine, MemCatalog, QueryOptions, TableCatalog};
+use functions::StrOp;
+use futures::StreamExt;
+use rules::Rule;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The engine and catalog a rule runs with.
+pub(crate) struct Source {
+    pub engine: Engine,
+    pub catalog: Arc<dyn TableCatalog>,
+}
+
+/// One shared scan of a hunt, for the run report.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SharedScan {
+    pub table: String,
+    /// The rules that read the shared rows.
+    pub rules: usize,
+    /// Rows kept (matching at least one rule's filter).
+    pub rows: usize,
+    /// Bytes of the kept rows in memory.
+    pub bytes: usize,
+    pub elapsed_ms: f64,
+    /// Why the table was not shared after all (the rules read it themselves); `None`: shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<String>,
+}
+
+/// What one read of a table in a rule's plan needs.
+#[derive(Debug, Clone)]
+struct ScanUse {
+    table: String,
+    /// The rows the rule can see: `None` when it reads them all.
+    predicate: Option<Expr>,
+    /// The columns it reads (`None`: all).
+    columns: Option<BTreeSet<String>>,
+}
+
+impl ScanUse {
+    /// Whether the read is filtered by string-term tests (which the shared scan checks in one
+    /// pass, and which keep few rows). Reads filtered only by time or numbers would keep
+    /// most of the table in memory: they read it themselves.
+    fn selective(&self) -> bool {
+        self.predicate.as_ref().is_some_and(|p| key_tests(p).is_some())
+    }
+}
+
+/// The shared scans of a hunt and, per rule, the source it runs with.
+pub(crate) struct SharedScans {
+    sources: Vec<Source>,
+    /// Per rule (by index in the rule set): the index of its source, `None` for the base.
+    per_rule: Vec<Option<usize>>,
+    pub report: Vec<SharedScan>,
+}
+
+impl SharedScans {
+    /// No sharing: every rule runs on the base source.
+    pub fn none(rules: usize) -> SharedScans {
+        SharedScans {
+            sources: Vec::new(),
+            per_rule: vec![None; rules],
+            report: Vec::new(),
+        }
+    }
+
+    /// The source rule `i` runs with.
+    pub fn source_for<'a>(&'a self, i: usize, base: &'a Source) -> &'a Source {
+        match self.per_rule.get(i).copied().flatten() {
+            Some(s) => &self.sources[s],
+            None => base,
+        }
+    }
+
+    /// Plans the rules, runs the shared scans and prepares each rule's source. `budget`
+    /// bounds the bytes kept per table.
+    pub fn build(
+        rules: &[Rule],
+        base: &Source,
+        options: &QueryOptions,
+        runtime: &tokio::runtime::Handle,
+        budget: usize,
+    ) -> SharedScans {
+        let mut out = SharedScans::none(rules.len());
+        // Planning and optimizing walk the query recursively: a large stack, as the engine's.
+        let uses: Vec<Option<Vec<ScanUse>>> = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("quarry-fuse".into())
+                .stack_size(256 << 20)
+                .spawn_scoped(s, || rules.iter().map(|r| scan_uses(r, base, options)).collect())
+                .ok()
+                .and_then(|h| h.join().ok())
+        })
+        .unwrap_or_default();
+        if uses.len() != rules.len() {
+            return out;
+        }
+        // Table → the rules whose every read of it is filtered.
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, u) in uses.iter().enumerate() {
+            let Some(u) = u else { continue };
+            let tables: BTreeSet<&str> = u.iter().map(|s| s.table.as_str()).collect();
+            for t in tables {
+                if u.iter().filter(|s| s.table == t).all(ScanUse::selective) {
+                    groups.entry(t.to_string()).or_default().push(i);
+                }
+            }
+        }
+        let mut shared: BTreeMap<String, Arc<MemTable>> = BTreeMap::new();
+        for (table, members) in groups.into_iter().filter(|(_, m)| m.len() >= 2) {
+            let reads: Vec<&ScanUse> = members
+                .iter()
+                .filter_map(|&i| uses[i].as_ref())
+                .flatten()
+                .filter(|s| s.table == table)
+                .collect();
+            let started = Instant::now();
+            let result = runtime.block_on(shared_scan(base, &table, &reads, budget));
+            let mut scan = SharedScan {
+                table: table.clone(),
+                rules: members.len(),
+                rows: 0,
+                bytes: 0,
+                elapsed_ms: 0.0,
+                abandoned: None,
+            };
+            match result {
+                Ok((mem, rows, bytes)) => {
+                    scan.rows = rows;
+                    scan.bytes = bytes;
+                    shared.insert(table.clone(), mem);
+                }
+                Err(why) => scan.abandoned = Some(why),
+            }
+            scan.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            out.report.push(scan);
+        }
+        if shared.is_empty() {
+            return out;
+        }
+        // One source per distinct set of shared tables a rule reads.
+        let mut by_set: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+        for (i, u) in uses.iter().enumerate() {
+            let Some(u) = u else { continue };
+            let set: Vec<String> = u
+                .iter()
+                .map(|s| s.table.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|t| shared.contains_key(t) && u.iter().filter(|s| &s.table == t).all(ScanUse::selective))
+                .collect();
+            if set.is_empty() {
+                continue;
+            }
+            let index = match by_set.get(&set) {
+                Some(&k) => k,
+                None => match overlay(base, &set, &shared) {
+                    Some(source) => {
+                        out.sources.push(source);
+                        by_set.insert(set, out.sources.len() - 1);
+                        out.sources.len() - 1
+                    }
+                    None => continue,
+                },
+            };
+            out.per_rule[i] = Some(index);
+        }
+        out
+    }
+}
+
+/// A source whose catalog answers `tables` from the shared scans and the rest from the base.
+fn overlay(base: &Source, tables: &[String], shared: &BTreeMap<String, Arc<MemTable>>) -> Option<Source> {
+    let mut catalog = MemCatalog::with_fallback(base.catalog.clone());
+    for t in tables {
+        let schema = base.catalog.table(t)?.schema;
+        catalog.add_provider(schema.as_ref().clone(), shared.get(t)?.clone());
+    }
+    let catalog: Arc<dyn TableCatalog> = Arc::new(catalog);
+    let engine = Engine::new(catalog.clone()).ok()?;
+    Some(Source { engine, catalog })
+}
+
+/// The reads of catalog tables in a rule's optimized plans; `None` when the rule does not
+/// plan or reads a table somewhere this analysis does not follow (subqueries).
+fn scan_uses(rule: &Rule, base: &Source, options: &QueryOptions) -> Option<Vec<ScanUse>> {
+    let planned = base.engine.plan(&rule.query, options).ok()?;
+    let state = base.engine.session().state();
+    let mut out = Vec::new();
+    for r in &planned.results {
+        let plan = state.optimize(&r.plan).ok()?;
+        let mut all = 0usize;
+        plan.apply_with_subqueries(|p| {
+            if matches!(p, LogicalPlan::TableScan(_)) {
+                all += 1;
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .ok()?;
+        let before = out.len();
+        walk(&plan, &mut out);
+        if out.len() - before != all {
+            return None;
+        }
+    }
+    // Only tables of the catalog (not `datatable`s or materialized results).
+    out.retain(|s| base.catalog.table(&s.table).is_some());
+    Some(out)
+}
+
+fn walk(plan: &LogicalPlan, out: &mut Vec<ScanUse>) {
+    match plan {
+        LogicalPlan::Filter(f) => {
+            if let LogicalPlan::TableScan(s) = f.input.as_ref() {
+                out.push(scan_use(s, Some(&f.predicate)));
+                return;
+            }
+        }
+        LogicalPlan::TableScan(s) => {
+            out.push(scan_use(s, None));
+            return;
+        }
+        _ => {}
+    }
+    for input in plan.inputs() {
+        walk(input, out);
+    }
+}
+
+fn scan_use(scan: &TableScan, filter: Option<&Expr>) -> ScanUse {
+    // Filters pushed into the scan inexactly are also still above it: each conjunct once.
+    let mut predicates: Vec<Expr> = Vec::new();
+    for e in scan.filters.iter().chain(filter) {
+        for c in split_conjunction(e) {
+            let c = unqualified(c);
+            if !predicates.contains(&c) {
+                predicates.push(c);
+            }
+        }
+    }
+    let usable = |e: &Expr| !e.is_volatile() && !has_subquery(e);
+    let predicate = if predicates.iter().all(usable) {
+        conjunction(predicates)
+    } else {
+        None
+    };
+    let schema = scan.source.schema();
+    let columns = scan.projection.as_ref().map(|p| {
+        let mut c: BTreeSet<String> = p
+            .iter()
+            .filter_map(|&i| schema.fields().get(i).map(|f| f.name().clone()))
+            .collect();
+        // Filters pushed into the scan may use columns it does not output.
+        for e in &scan.filters {
+            c.extend(e.column_refs().into_iter().map(|c| c.name.clone()));
+        }
+        c
+    });
+    ScanUse {
+        table: scan.table_name.table().to_string(),
+        predicate,
+        columns,
+    }
+}
+
+fn has_subquery(e: &Expr) -> bool {
+    e.exists(|x| {
+        Ok(matches!(
+            x,
+            Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_) | Expr::OuterReferenceColumn(..)
+        ))
+    })
+    .unwrap_or(true)
+}
+
+/// `e` with its columns unqualified (the shared scan names the table itself).
+fn unqualified(e: &Expr) -> Expr {
+    e.clone()
+        .transform(|x| match x {
+            Expr::Column(c) if c.relation.is_some() => Ok(datafusion::common::tree_node::Transformed::yes(
+                Expr::Column(Column::new_unqualified(c.name)),
+            )),
+            other => Ok(datafusion::common::tree_node::Transformed::no(other)),
+        })
+        .map(|t| t.data)
+        .unwrap_or_else(|_| e.clone())
+}
+
+/// Runs the shared scan of `table` for `reads`: the rows any of them can see, of the columns
+/// any of them reads, as a table with the full schema (other columns null).
+async fn shared_scan(
+    base: &Source,
+    table: &str,
+    reads: &[&ScanUse],
+    budget: usize,
+) -> Result<(Arc<MemTable>, usize, usize), String> {
+    let provider = base
+        .catalog
+        .table(table)
+        .ok_or_else(|| format!("{table} is not in the catalog"))?
+        .provider;
+    let schema = provider.schema();
+    let mut predicates: Vec<Expr> = Vec::new();
+    for r in reads {
+        let p = r.predicate.clone().ok_or("a rule reads every row")?;
+        if !predicates.contains(&p) {
+            predicates.push(p);
+        }
+    }
+    let wanted: Option<BTreeSet<String>> = reads.iter().try_fold(BTreeSet::new(), |mut acc, r| {
+        acc.extend(r.columns.clone()?);
+        for p in r.predicate.iter() {
+            acc.extend(p.column_refs().into_iter().map(|c| c.name.clone()));
+        }
+        Some(acc)
+    });
+    let projection: Option<Vec<usize>> = wanted.map(|w| {
+        (0..schema.fields().len())
+            .filter(|&i| w.contains(schema.field(i).name()))
+            .collect()
+    });
+    let filter = prefilter(&predicates);
+    let plan = LogicalPlanBuilder::scan(table, provider_as_source(provider.clone()), projection.clone())
+        .and_then(|b| b.filter(filter))
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    let state = base.engine.session().state();
+    let mut stream = DataFrame::new(state, plan)
+        .execute_stream()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut batches = Vec::new();
+    let (mut rows, mut bytes) = (0usize, 0usize);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|e| e.to_string())?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let batch = widen(&batch, &schema, projection.as_deref()).map_err(|e| e.to_string())?;
+        rows += batch.num_rows();
+        bytes += batch.get_array_memory_size();
+        if bytes > budget {
+            return Err(format!(
+                "the rows the rules share exceed the memory budget of {} MiB",
+                budget >> 20
+            ));
+        }
+        batches.push(batch);
+    }
+    let mem = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+    Ok((Arc::new(mem), rows, bytes))
+}
+
+/// A batch of the projected columns as a batch of the full schema (the others null).
+fn widen(
+    batch: &RecordBatch,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    projection: Option<&[usize]>,
+) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    let Some(projection) = projection else {
+        return RecordBatch::try_new(schema.clone(), batch.columns().to_vec());
+    };
+    let n = batch.num_rows();
+    let columns: Vec<ArrayRef> = (0..schema.fields().len())
+        .map(|i| match projection.iter().position(|&p| p == i) {
+            Some(k) => batch.column(k).clone(),
+            None => new_null_array(schema.field(i).data_type(), n),
+        })
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The disjunction of `predicates`, with the string-term tests that each implies checked
+/// first in one multi-pattern pass per column (DataFusion evaluates the rest of an `AND`
+/// only on the rows its left side keeps).
+fn prefilter(predicates: &[Expr]) -> Expr {
+    let mut tests: BTreeMap<String, Vec<Test>> = BTreeMap::new();
+    let mut keyed = Vec::new();
+    let mut unkeyed = Vec::new();
+    for p in predicates {
+        match key_tests(p) {
+            Some(ts) => {
+                for (column, test) in ts {
+                    let list = tests.entry(column).or_default();
+                    if !list.contains(&test) {
+                        list.push(test);
+                    }
+                }
+                keyed.push(p.clone());
+            }
+            None => unkeyed.push(p.clone()),
+        }
+    }
+    let mut parts = Vec::new();
+    if let Some(rest) = balanced_or(keyed) {
+        let matchers: Vec<Expr> = tests
+            .into_iter()
+            .map(|(column, ts)| {
+                functions::multi_match_udf(ts).call(vec![Expr::Column(Column::new_unqualified(column))])
+            })
+            .collect();
+        match balanced_or(matchers) {
+            Some(m) => parts.push(m.and(rest)),
+            None => parts.push(rest),
+        }
+    }
+    parts.extend(unkeyed);
+    balanced_or(parts).unwrap_or(Expr::Literal(ScalarValue::Boolean(Some(false)), None))
+}
+
+/// `a or b or …` as a balanced tree (shallow for many rules).
+fn balanced_or(mut exprs: Vec<Expr>) -> Option<Expr> {
+    if exprs.len() <= 2 {
+        return disjunction(exprs);
+    }
+    let right = exprs.split_off(exprs.len() / 2);
+    Some(balanced_or(exprs)?.or(balanced_or(right)?))
+}
+
+/// A string test `(op, needle, case_sensitive)` of `functions::MultiMatcher`.
+type Test = (StrOp, String, bool);
+
+/// String-term tests on columns that `e` implies: when `e` holds for a row, at least one
+/// of them does. `None` when there are none.
+fn key_tests(e: &Expr) -> Option<Vec<(String, Test)>> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            // Any conjunct will do; prefer the first (rules put their time filter first,
+            // which is no term test).
+            split_conjunction(e)
+                .into_iter()
+                .find_map(key_tests)
+                .or_else(|| key_tests(left).or_else(|| key_tests(right)))
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let mut l = key_tests(left)?;
+            l.extend(key_tests(right)?);
+            Some(l)
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => match (left.as_ref(), right.as_ref()) {
+            (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c)) => {
+                Some(vec![(c.name.clone(), (StrOp::Equals, string_literal(v)?, true))])
+            }
+            _ => None,
+        },
+        Expr::InList(InList {
+            expr,
+            list,
+            negated: false,
+        }) => {
+            let Expr::Column(c) = expr.as_ref() else { return None };
+            list.iter()
+                .map(|v| match v {
+                    Expr::Literal(v, _) => Some((c.name.clone(), (StrOp::Equals, string_literal(v)?, true))),
+                    _ => None,
+                })
+                .collect()
+        }
+        Expr::ScalarFunction(f) => {
+            let name = f.func.name();
+            if let Some((op, case_sensitive)) = functions::str_pred_of(name) {
+                match f.args.as_slice() {
+                    [Expr::Column(c), Expr::Literal(v, _)] => {
+                        Some(vec![(c.name.clone(), (op, string_literal(v)?, case_sensitive))])
+                    }
+                    _ => None,
+                }
+            } else if let Some(multi) = functions::multi_needle_of(name) {
+                let (Expr::Column(c), needles) = f.args.split_first()? else {
+                    return None;
+                };
+                let lists: Vec<ScalarValue> = needles
+                    .iter()
+                    .map(|n| match n {
+                        Expr::Literal(v, _) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?;
+                let mut texts = functions::multi_needle_texts(&lists).ok()?;
+                if multi.all {
+                    // Every needle must match: any one of them is implied.
+                    texts.truncate(1);
+                }
+                let out: Vec<_> = texts
+                    .into_iter()
+                    .map(|t| (c.name.clone(), (multi.op, t, multi.case_sensitive)))
+                    .collect();
+                (!out.is_empty()).then_some(out)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn string_literal(v: &ScalarValue) -> Option<String> {
+    match v {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            Some(s.clone())
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,168 @@
+//! Fused execution gives the same results as running every rule alone: the whole RMM pack,
+//! the seed rules and rules shaped to test the edges of sharing (no filter, joins, `or`,
+//! `has_any`, `=~`, negations, `take`, exclusions), over generated telemetry with planted
+//! tools and look-alikes.
+
+use hunt::{HuntOptions, Hunter, NowSpec, RunReport, Selection, Silent};
+use rules::{Provenance, Rule, SourceFormat};
+use std::collections::BTreeMap;
+use store::{GenerateConfig, Output, generate};
+
+fn extra_rules() -> Vec<Rule> {
+    let queries = [
+        // No filter: reads every row, so it cannot share.
+        ("all-devices", "DeviceInfo | summarize count() by OSPlatform"),
+        // A join of two shared tables.
+        (
+            "join",
+            "DeviceProcessEvents | where FileName has_any ('AteraAgent.exe', 'ScreenConnect.ClientService.exe', 'rutserv.exe')
+             | join kind=inner (DeviceNetworkEvents | where RemotePort == 443) on DeviceId
+             | summarize n = count() by DeviceId, FileName",
+        ),
+        // `or` across columns, `=~`, `!has`, `take` after a sort.
+        (
+            "or",
+            "DeviceProcessEvents | where ProcessVersionInfoCompanyName =~ 'AnyDesk Software GmbH' or FileName has 'TeamViewer'
+             | where not(FolderPath has 'Temp')
+             | project DeviceName, FileName, Timestamp | order by Timestamp asc, DeviceName asc | take 5",
+        ),
+        // A term that is also the prefix of look-alikes.
+        (
+            "prefix",
+            "DeviceFileCertificateInfo | where Signer hasprefix 'Screen' | summarize c = count() by Signer",
+        ),
+        // A filter without any string term.
+        ("ports", "DeviceNetworkEvents | where RemotePort in (5938, 5650) | summarize c = count() by RemotePort"),
+        // Non-ASCII and case.
+        (
+            "case",
+            "DeviceFileCertificateInfo | where Signer has_cs 'ACTION1' or Signer contains 'ñ' | count",
+        ),
+    ];
+    queries
+        .iter()
+        .map(|(id, q)| {
+            Rule::new(
+                format!("edge-{id}"),
+                format!("Edge case {id}"),
+                *q,
+                Provenance::new(SourceFormat::BuiltinPack),
+            )
+        })
+        .collect()
+}
+
+fn hunt(dir: &std::path::Path, rules: &[Rule], fused: bool) -> RunReport {
+    let options = HuntOptions {
+        now: NowSpec::Latest,
+        persist: false,
+        fused,
+        max_rows_per_rule: 0,
+        ..HuntOptions::default()
+    };
+    let selection = Selection::Rules {
+        label: "equivalence".into(),
+        rules: rules.to_vec(),
+    };
+    Hunter::new(dir).run(&selection, &options, &Silent).expect("hunt")
+}
+
+/// A row with the elements of its arrays sorted: `make_set` and `make_list` have no order
+/// (in Kusto either), and the order follows the order rows arrive in.
+fn canonical(row: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    row.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::Array(items) => {
+                    let mut items = items.clone();
+                    items.sort_by_key(|i| i.to_string());
+                    serde_json::Value::Array(items)
+                }
+                other => other.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// Per rule: status, row counts, and every finding with its rows in a canonical order.
+fn outcome(report: &RunReport) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &report.rules {
+        out.entry(r.rule_id.clone()).or_default().push(format!(
+            "{:?} rows={} suppressed={} findings={} truncated={} message={:?}",
+            r.status, r.rows, r.suppressed_rows, r.findings, r.truncated, r.message
+        ));
+    }
+    for f in &report.findings {
+        let mut rows: Vec<String> = f
+            .rows
+            .iter()
+            .map(|r| serde_json::to_string(&canonical(r)).unwrap())
+            .collect();
+        rows.sort();
+        out.entry(f.rule_id.clone()).or_default().push(format!(
+            "{} {} {}..{} suppressed={:?} {}",
+            f.entity_key,
+            f.device_label(),
+            f.first_seen,
+            f.last_seen,
+            f.suppressed.as_ref().map(|s| &s.exclusion),
+            rows.join("\n")
+        ));
+    }
+    for v in out.values_mut() {
+        v[1..].sort();
+    }
+    out
+}
+
+#[test]
+fn fused_hunts_find_exactly_what_separate_rules_find() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(&GenerateConfig {
+        devices: 80,
+        days: 2,
+        volume: 0.02,
+        rmm_fraction: 0.4,
+        lookalike_fraction: 0.3,
+        seed: 23,
+        ..GenerateConfig::new(Output::DataDir(dir.path().to_path_buf()))
+    })
+    .expect("generate");
+    let mut rules = rules::packs::rmm();
+    rules.extend(hunt::seeds::seed_rules().0.into_iter().map(|(r, _)| r));
+    rules.extend(extra_rules());
+
+    let separate = hunt(dir.path(), &rules, false);
+    let fused = hunt(dir.path(), &rules, true);
+    assert!(separate.shared_scans.is_empty());
+    assert!(
+        separate.active_findings().count() > 50,
+        "the data has planted tools to find"
+    );
+
+    // The tables the pack reads were each scanned once for many rules.
+    let shared: BTreeMap<&str, &hunt::SharedScan> = fused.shared_scans.iter().map(|s| (s.table.as_str(), s)).collect();
+    for table in [
+        "DeviceFileCertificateInfo",
+        "DeviceProcessEvents",
+        "DeviceNetworkEvents",
+    ] {
+        let s = shared
+            .get(table)
+            .unwrap_or_else(|| panic!("{table} shared: {:#?}", fused.shared_scans));
+        assert!(s.abandoned.is_none(), "{s:?}");
+        assert!(s.rules > 50, "{s:?}");
+        assert!(s.rows > 0, "{s:?}");
+    }
+    // DeviceInfo is read whole by one rule only: not shared.
+    assert!(!shared.contains_key("DeviceInfo"));
+
+    let (a, b) = (outcome(&separate), outcome(&fused));
+    assert_eq!(a.len(), rules.len());
+    for (rule, want) in &a {
+        assert_eq!(Some(want), b.get(rule), "rule {rule}");
+    }
+    assert_eq!(a, b);
+}
