@@ -107,6 +107,7 @@ impl SharedScans {
         options: &QueryOptions,
         runtime: &tokio::runtime::Handle,
         budget: usize,
+        observer: &dyn crate::HuntObserver,
     ) -> SharedScans {
         let mut out = SharedScans::none(rules.len());
         // Planning and optimizing walk the query recursively: a large stack, as the engine's.
@@ -133,8 +134,12 @@ impl SharedScans {
                 }
             }
         }
+        groups.retain(|_, m| m.len() >= 2);
+        if !groups.is_empty() {
+            observer.sharing(&groups.keys().cloned().collect::<Vec<_>>());
+        }
         let mut shared: BTreeMap<String, Arc<MemTable>> = BTreeMap::new();
-        for (table, members) in groups.into_iter().filter(|(_, m)| m.len() >= 2) {
+        for (table, members) in groups {
             let reads: Vec<&ScanUse> = members
                 .iter()
                 .filter_map(|&i| uses[i].as_ref())

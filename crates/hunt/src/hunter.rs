@@ -82,6 +82,9 @@ impl Default for HuntOptions {
 pub trait HuntObserver: Sync {
     /// The rules are loaded and about to run.
     fn planned(&self, _rules: usize) {}
+    /// Tables about to be read once for several rules (fused execution), before any rule
+    /// starts.
+    fn sharing(&self, _tables: &[String]) {}
     fn rule_started(&self, _rule: &Rule) {}
     fn rule_finished(&self, _report: &RuleReport) {}
 }
@@ -233,12 +236,20 @@ impl Hunter {
             .build()
             .map_err(|e| HuntError::Runtime(format!("cannot start the query runtime: {e}")))?;
         let rules = loaded.rules;
+        observer.planned(rules.len());
         let options_q = engine::QueryOptions {
             now: Some(prepared.now),
         };
         let base = Source { engine, catalog };
         let shared = if options.fused && rules.len() >= 2 {
-            SharedScans::build(&rules, &base, &options_q, runtime.handle(), shared_budget(options))
+            SharedScans::build(
+                &rules,
+                &base,
+                &options_q,
+                runtime.handle(),
+                shared_budget(options),
+                observer,
+            )
         } else {
             SharedScans::none(rules.len())
         };
@@ -249,7 +260,6 @@ impl Hunter {
             max_rows: options.max_rows_per_rule,
             runtime: runtime.handle().clone(),
         };
-        observer.planned(rules.len());
         let workers = match options.concurrency {
             0 => cores,
             n => n,

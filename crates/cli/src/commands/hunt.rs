@@ -188,6 +188,13 @@ impl HuntObserver for Progress {
         self.bar.set_length(rules as u64);
     }
 
+    fn sharing(&self, tables: &[String]) {
+        self.bar.set_message(format!(
+            "reading {} once for the rules that filter it",
+            tables.join(", ")
+        ));
+    }
+
     fn rule_started(&self, rule: &rules::Rule) {
         self.bar.set_message(rule.name.clone());
     }
