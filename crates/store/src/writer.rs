@@ -8,13 +8,13 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_
 use arrow::compute::{SortOptions, concat_batches, sort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, SchemaRef, TimestampNanosecondType};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use schema::TableSchema;
 use schema::values::NANOS_PER_DAY;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,6 +30,68 @@ pub const BUFFER_BYTES: usize = 768 * 1024 * 1024;
 /// columns; min/max of every string value would cost more than the rest of the write and
 /// prune nothing in unsorted columns.
 pub fn writer_properties(table: &TableSchema) -> WriterProperties {
+    properties_builder(table).build()
+}
+
+/// [`writer_properties`] tuned to the content of `batch`: columns whose values are mostly
+/// distinct (event times, report ids, hashes of unique files) are written without a
+/// dictionary. Parquet's dictionary encoder hashes and compares every value, and for such
+/// columns the dictionary outgrows its page limit and is dropped anyway, after the work is
+/// done; the sorted time column is delta-encoded instead.
+pub fn writer_properties_for(table: &TableSchema, batch: &RecordBatch) -> WriterProperties {
+    let mut b = properties_builder(table);
+    let time_col = table.time_column();
+    for (field, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        let path = ColumnPath::from(field.name().as_str());
+        if Some(field.name().as_str()) == time_col && matches!(col.data_type(), DataType::Timestamp(..)) {
+            b = b
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+        } else if mostly_distinct(col.as_ref()) {
+            b = b.set_column_dictionary_enabled(path, false);
+        }
+    }
+    b.build()
+}
+
+/// Rows sampled (evenly spaced) to estimate a column's cardinality.
+const CARDINALITY_SAMPLE: usize = 1024;
+
+/// Whether more than half of an evenly spaced sample of `col` is distinct.
+fn mostly_distinct(col: &dyn Array) -> bool {
+    let n = col.len();
+    if n < 2 * CARDINALITY_SAMPLE {
+        return false;
+    }
+    let step = n / CARDINALITY_SAMPLE;
+    let rows = (0..CARDINALITY_SAMPLE).map(|i| i * step);
+    let distinct = match col.data_type() {
+        DataType::Utf8 => {
+            let a = col.as_string::<i32>();
+            rows.map(|i| a.value(i)).collect::<HashSet<_>>().len()
+        }
+        DataType::Binary => {
+            let a = col.as_binary::<i32>();
+            rows.map(|i| a.value(i)).collect::<HashSet<_>>().len()
+        }
+        DataType::Int64 => {
+            let a = col.as_primitive::<arrow::datatypes::Int64Type>();
+            rows.map(|i| a.value(i)).collect::<HashSet<_>>().len()
+        }
+        DataType::Timestamp(..) => {
+            let a = col.as_primitive::<TimestampNanosecondType>();
+            rows.map(|i| a.value(i)).collect::<HashSet<_>>().len()
+        }
+        DataType::Float64 => {
+            let a = col.as_primitive::<arrow::datatypes::Float64Type>();
+            rows.map(|i| a.value(i).to_bits()).collect::<HashSet<_>>().len()
+        }
+        _ => return false,
+    };
+    distinct * 2 > CARDINALITY_SAMPLE
+}
+
+fn properties_builder(table: &TableSchema) -> parquet::file::properties::WriterPropertiesBuilder {
     let time_col = table.time_column();
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -54,7 +116,7 @@ pub fn writer_properties(table: &TableSchema) -> WriterProperties {
             nulls_first: true,
         }]));
     }
-    b.build()
+    b
 }
 
 /// Puts `batch` in the shape of `schema`: columns by name, missing ones null ("" for
@@ -196,7 +258,7 @@ impl PartWriter {
             std::fs::create_dir_all(parent).at(parent)?;
         }
         let file = std::fs::File::create(&staged).at(&staged)?;
-        let mut w = ArrowWriter::try_new(file, schema, Some(writer_properties(table)))?;
+        let mut w = ArrowWriter::try_new(file, schema, Some(writer_properties_for(table, &batch)))?;
         w.write(&batch)?;
         let file = w.into_inner()?;
         file.sync_all().at(&staged)?;
@@ -281,5 +343,92 @@ impl Partitioner {
             self.flush_key(&key, &schema_of(&key.0), writer)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray, TimestampNanosecondArray};
+
+    fn table() -> TableSchema {
+        schema::Catalog::builtin()
+            .get("DeviceFileCertificateInfo")
+            .map(|t| t.as_ref().clone())
+            .expect("built-in table")
+    }
+
+    /// `n` rows: distinct report ids and times, a signer from three.
+    fn batch(n: usize) -> RecordBatch {
+        let table = table();
+        let schema: SchemaRef = Arc::new(table.arrow_schema());
+        let rows = RecordBatch::try_from_iter([
+            (
+                "Timestamp",
+                Arc::new(TimestampNanosecondArray::from_iter_values(
+                    (0..n as i64).map(|i| i * 1_000),
+                )) as ArrayRef,
+            ),
+            (
+                "ReportId",
+                Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef,
+            ),
+            (
+                "Signer",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| ["Microsoft Windows", "Google LLC", "Zoom"][i % 3]),
+                )) as ArrayRef,
+            ),
+            (
+                "SHA1",
+                Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("{i:040x}")))) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        align(&rows, &schema).expect("aligned")
+    }
+
+    #[test]
+    fn distinct_columns_skip_the_dictionary_and_time_is_delta_encoded() {
+        let props = writer_properties_for(&table(), &batch(10_000));
+        let path = |c: &str| ColumnPath::from(c);
+        assert!(!props.dictionary_enabled(&path("ReportId")));
+        assert!(!props.dictionary_enabled(&path("SHA1")));
+        assert!(props.dictionary_enabled(&path("Signer")));
+        // Columns of one value (all "" or all null) keep the dictionary.
+        assert!(props.dictionary_enabled(&path("Issuer")));
+        assert!(!props.dictionary_enabled(&path("Timestamp")));
+        assert_eq!(props.encoding(&path("Timestamp")), Some(Encoding::DELTA_BINARY_PACKED));
+        assert_eq!(props.encoding(&path("ReportId")), None);
+    }
+
+    #[test]
+    fn small_batches_keep_the_defaults() {
+        let props = writer_properties_for(&table(), &batch(100));
+        assert!(props.dictionary_enabled(&ColumnPath::from("ReportId")));
+        assert!(props.dictionary_enabled(&ColumnPath::from("SHA1")));
+        // The time column is sorted whatever the size: delta encoding always pays.
+        assert_eq!(
+            props.encoding(&ColumnPath::from("Timestamp")),
+            Some(Encoding::DELTA_BINARY_PACKED)
+        );
+    }
+
+    #[test]
+    fn tuned_parts_read_back_unchanged() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let b = batch(5_000);
+        let table = table();
+        let file = std::fs::File::create(tmp.path().join("p.parquet")).expect("file");
+        let mut w = ArrowWriter::try_new(file, b.schema(), Some(writer_properties_for(&table, &b))).expect("writer");
+        w.write(&b).expect("write");
+        w.close().expect("close");
+        let file = std::fs::File::open(tmp.path().join("p.parquet")).expect("file");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("reader")
+            .build()
+            .expect("reader");
+        let read: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().expect("batches");
+        assert_eq!(concat_batches(&b.schema(), &read).expect("concat"), b);
     }
 }
