@@ -7,11 +7,12 @@ use crate::terms::{MultiMatcher, Needle, StrOp};
 use crate::udf::{StrArray, any_signature};
 use crate::val::{Val, parse_dynamic, val_at};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature};
 use serde_json::Value as Json;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// `haystack <op> needle` with or without case: `kql_has`, `kql_has_cs`, `kql_contains`…
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -20,6 +21,51 @@ pub struct StrPredUdf {
     op: StrOp,
     case_sensitive: bool,
     signature: Signature,
+    /// The matcher of the last constant needle (a filter's needle is the same in every
+    /// batch).
+    last: LastBuilt<MultiMatcher>,
+}
+
+/// The value last built from a UDF's constant arguments, reused while they stay the same
+/// (building an automaton for every 8192-row batch would cost more than searching it).
+/// Not part of the UDF's identity.
+struct LastBuilt<T>(Mutex<Option<(Vec<ScalarValue>, Arc<T>)>>);
+
+impl<T> Default for LastBuilt<T> {
+    fn default() -> Self {
+        LastBuilt(Mutex::new(None))
+    }
+}
+
+impl<T> LastBuilt<T> {
+    fn get(&self, key: &[ScalarValue], build: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
+        if let Ok(guard) = self.0.lock()
+            && let Some((k, v)) = guard.as_ref()
+            && k.as_slice() == key
+        {
+            return Ok(v.clone());
+        }
+        let built = Arc::new(build()?);
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((key.to_vec(), built.clone()));
+        }
+        Ok(built)
+    }
+}
+
+impl<T> std::fmt::Debug for LastBuilt<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LastBuilt")
+    }
+}
+impl<T> PartialEq for LastBuilt<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<T> Eq for LastBuilt<T> {}
+impl<T> std::hash::Hash for LastBuilt<T> {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// The `(op, case_sensitive)` of a string-predicate UDF name such as `"kql_has_cs"`
@@ -88,6 +134,7 @@ impl StrPredUdf {
             op,
             case_sensitive,
             signature: any_signature(),
+            last: LastBuilt::default(),
         }
     }
 }
@@ -134,9 +181,14 @@ impl ScalarUDFImpl for StrPredUdf {
                 bool_result(n, true, |_| Ok(needle.test(self.op, &h)))
             }
             (ColumnarValue::Array(h), ColumnarValue::Scalar(nd)) => {
-                let needle = Needle::new(&scalar_text(nd)?, self.case_sensitive);
-                let hs = StrArray::new(h.as_ref())?;
-                bool_result(n, false, |i| Ok(needle.test(self.op, hs.get(i))))
+                let matcher = self.last.get(std::slice::from_ref(nd), || {
+                    Ok(MultiMatcher::new(vec![(
+                        self.op,
+                        scalar_text(nd)?,
+                        self.case_sensitive,
+                    )]))
+                })?;
+                Ok(ColumnarValue::Array(Arc::new(matcher.any_match(h.as_ref())?)))
             }
             (h, nd) => {
                 let h = h.to_array(n)?;
@@ -180,6 +232,58 @@ pub struct MultiNeedleUdf {
     all: bool,
     case_sensitive: bool,
     signature: Signature,
+    last: LastBuilt<Prepared>,
+}
+
+/// Constant needle lists, prepared: one matcher for any, one per needle for all.
+enum Prepared {
+    Nothing,
+    Any(Box<MultiMatcher>),
+    All(Vec<MultiMatcher>),
+}
+
+impl Prepared {
+    fn new(op: StrOp, all: bool, case_sensitive: bool, needles: Vec<String>) -> Prepared {
+        if needles.is_empty() {
+            Prepared::Nothing
+        } else if all {
+            Prepared::All(
+                needles
+                    .into_iter()
+                    .map(|n| MultiMatcher::new(vec![(op, n, case_sensitive)]))
+                    .collect(),
+            )
+        } else {
+            Prepared::Any(Box::new(MultiMatcher::new(
+                needles.into_iter().map(|n| (op, n, case_sensitive)).collect(),
+            )))
+        }
+    }
+
+    fn test_row(&self, h: &str) -> bool {
+        match self {
+            Prepared::Nothing => false,
+            Prepared::Any(m) => m.test_row(h),
+            Prepared::All(ms) => ms.iter().all(|m| m.test_row(h)),
+        }
+    }
+
+    fn eval(&self, hay: &dyn Array) -> Result<BooleanArray> {
+        match self {
+            Prepared::Nothing => {
+                StrArray::new(hay)?;
+                Ok(BooleanArray::new(BooleanBuffer::new_unset(hay.len()), None))
+            }
+            Prepared::Any(m) => m.any_match(hay),
+            Prepared::All(ms) => {
+                let mut acc = BooleanBuffer::new_set(hay.len());
+                for m in ms {
+                    acc = &acc & m.any_match(hay)?.values();
+                }
+                Ok(BooleanArray::new(acc, None))
+            }
+        }
+    }
 }
 
 impl MultiNeedleUdf {
@@ -190,6 +294,7 @@ impl MultiNeedleUdf {
             all,
             case_sensitive,
             signature: any_signature(),
+            last: LastBuilt::default(),
         }
     }
 }
@@ -219,26 +324,29 @@ impl ScalarUDFImpl for MultiNeedleUdf {
             }
         };
         if const_lists {
-            let mut needles = Vec::new();
-            for l in lists {
-                if let ColumnarValue::Scalar(s) = l {
-                    push_needles(&crate::val::scalar_val(s)?, self.case_sensitive, &mut needles);
-                }
-            }
+            let scalars: Vec<ScalarValue> = lists
+                .iter()
+                .filter_map(|l| match l {
+                    ColumnarValue::Scalar(s) => Some(s.clone()),
+                    ColumnarValue::Array(_) => None,
+                })
+                .collect();
             // `has_all` of nothing is vacuously true in logic, but Kusto requires a
-            // non-empty list; an empty runtime list matches nothing.
-            if needles.is_empty() {
-                return bool_result(n, matches!(hay, ColumnarValue::Scalar(_)), |_| Ok(false));
-            }
+            // non-empty list; an empty runtime list matches nothing (`Prepared::Nothing`).
+            let prepared = self.last.get(&scalars, || {
+                Ok(Prepared::new(
+                    self.op,
+                    self.all,
+                    self.case_sensitive,
+                    multi_needle_texts(&scalars)?,
+                ))
+            })?;
             return match hay {
                 ColumnarValue::Scalar(h) => {
                     let h = scalar_text(h)?;
-                    bool_result(n, true, |_| Ok(test(&needles, &h)))
+                    bool_result(n, true, |_| Ok(prepared.test_row(&h)))
                 }
-                ColumnarValue::Array(h) => {
-                    let hs = StrArray::new(h.as_ref())?;
-                    bool_result(n, false, |i| Ok(test(&needles, hs.get(i))))
-                }
+                ColumnarValue::Array(h) => Ok(ColumnarValue::Array(Arc::new(prepared.eval(h.as_ref())?))),
             };
         }
         let h = hay.to_array(n)?;

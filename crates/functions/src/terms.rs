@@ -25,7 +25,13 @@
 //! Case-insensitive forms fold ASCII case cheaply and fall back to Unicode lower-casing
 //! when either side has non-ASCII characters.
 
+mod anchored;
+mod fold;
 mod multi;
+mod search;
+
+#[cfg(test)]
+pub(crate) mod proptests;
 
 pub use multi::MultiMatcher;
 

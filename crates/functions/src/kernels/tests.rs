@@ -95,3 +95,76 @@ fn multi_match_udf_evaluates_columns_and_scalars() {
     let ints: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![1]));
     assert!(invoke(&udf, vec![ColumnarValue::Array(ints)], 1).is_err());
 }
+
+fn bools(v: ColumnarValue) -> Vec<bool> {
+    let ColumnarValue::Array(a) = v else {
+        panic!("array expected")
+    };
+    assert_eq!(a.null_count(), 0);
+    a.as_boolean().values().iter().collect()
+}
+
+fn reference(op: StrOp, cs: bool, all: bool, needles: &[String], rows: &[Option<String>]) -> Vec<bool> {
+    let needles: Vec<Needle> = needles.iter().map(|n| Needle::new(n, cs)).collect();
+    rows.iter()
+        .map(|r| {
+            let h = r.as_deref().unwrap_or("");
+            !needles.is_empty()
+                && if all {
+                    needles.iter().all(|n| n.test(op, h))
+                } else {
+                    needles.iter().any(|n| n.test(op, h))
+                }
+        })
+        .collect()
+}
+
+mod properties {
+    use super::*;
+    use crate::terms::proptests::{column, layouts, op, text};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn predicate_udfs_agree_with_needle_test(
+            (rows, off, len) in column(),
+            op in op(),
+            cs in any::<bool>(),
+            needles in prop::collection::vec(text(5), 1..3),
+        ) {
+            let udf = ScalarUDF::new_from_impl(StrPredUdf::new(op, cs));
+            for a in layouts(&rows, off, len) {
+                // Several needles in turn through one UDF (its matcher is rebuilt).
+                for n in &needles {
+                    let want = reference(op, cs, false, std::slice::from_ref(n), &rows[off..off + len]);
+                    let args = vec![ColumnarValue::Array(a.clone()), ColumnarValue::Scalar(ScalarValue::Utf8(Some(n.clone())))];
+                    prop_assert_eq!(bools(invoke(&udf, args, len).unwrap()), want, "{:?} {:?}", a.data_type(), n);
+                }
+            }
+        }
+
+        #[test]
+        fn multi_needle_udfs_agree_with_needle_test(
+            (rows, off, len) in column(),
+            which in prop::sample::select(vec![HAS_ANY, HAS_ALL, IN_CI, IN_CS]),
+            needles in prop::collection::vec(text(5), 0..12),
+            as_dynamic in any::<bool>(),
+        ) {
+            let kind = multi_needle_of(which).unwrap();
+            let udf = kernel_udfs().into_iter().find(|u| u.name() == which).unwrap();
+            let lists: Vec<ScalarValue> = if as_dynamic {
+                vec![ScalarValue::Binary(Some(serde_json::to_vec(&needles).unwrap()))]
+            } else {
+                needles.iter().map(|n| ScalarValue::Utf8View(Some(n.clone()))).collect()
+            };
+            let want = reference(kind.op, kind.case_sensitive, kind.all, &needles, &rows[off..off + len]);
+            for a in layouts(&rows, off, len) {
+                let mut args = vec![ColumnarValue::Array(a.clone())];
+                args.extend(lists.iter().cloned().map(ColumnarValue::Scalar));
+                prop_assert_eq!(bools(invoke(&udf, args, len).unwrap()), want.clone(), "{:?}", a.data_type());
+            }
+        }
+    }
+}

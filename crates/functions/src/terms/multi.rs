@@ -1,9 +1,31 @@
-//! Many string tests over one column in one pass, for fused rule execution.
+//! Many string tests over one column in one pass: the kernel behind every string
+//! predicate UDF with constant needles, and the fused filter of a rule set.
+//!
+//! The tests are split by kind once, when the matcher is built:
+//!
+//! * substring tests (`has`, `hasprefix`, `hassuffix`, `contains`) go to one
+//!   [`SubstringSet`] per case sensitivity, searched over the whole values buffer of a
+//!   batch; the case-insensitive set searches an ASCII-lower-cased copy of the buffer
+//!   (one reused buffer per thread, same offsets), so that memchr's and Teddy's SIMD
+//!   searches apply;
+//! * anchored tests (`==`, `=~`, `startswith`, `endswith`) go to an [`AnchoredSet`] per
+//!   case sensitivity, checked in place for the rows the substring pass left false;
+//! * case-insensitive tests whose lower-cased needle is not ASCII can only match rows
+//!   that are not ASCII: those few rows are tested with [`Needle::test`], as are the rows
+//!   whose ASCII folding may disagree with Unicode lower-casing (see [`super::fold`]).
+//!
+//! `Utf8View` rows are first gathered into the thread's contiguous buffer.
 
+use super::anchored::AnchoredSet;
+use super::fold::{ascii_lower_into, lowercases_into_ascii, next_non_ascii};
+use super::search::{SubstringSet, SubstringTest, row_holding};
 use super::{Needle, StrOp};
 use crate::udf::StrArray;
-use datafusion::arrow::array::{Array, BooleanArray};
-use datafusion::common::Result;
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result};
+use std::cell::RefCell;
 
 /// Many `(op, needle, case_sensitive)` tests over one string column, evaluated in one pass.
 ///
@@ -12,30 +34,253 @@ use datafusion::common::Result;
 /// those UDFs (Kusto strings are never null), so a null row is false unless some test
 /// matches `""` (an empty needle, or `== ""`): the fused filter then agrees row for row
 /// with the rules' own filters.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct MultiMatcher {
+    /// Every test, for the rows the sets below cannot decide.
     tests: Vec<(StrOp, Needle)>,
+    /// Some test matches every string (an empty needle of a non-equality test).
+    matches_all: bool,
+    /// Whether `""` matches (the answer for null rows).
+    matches_empty: bool,
+    cs_substrings: Option<SubstringSet>,
+    ci_substrings: Option<SubstringSet>,
+    cs_anchored: Option<AnchoredSet>,
+    ci_anchored: Option<AnchoredSet>,
+    /// Case-insensitive tests whose lower-cased needle is not ASCII.
+    unicode: Vec<(StrOp, Needle)>,
+    /// Some test is case-insensitive: rows that are not ASCII may need [`Needle::test`].
+    any_ci: bool,
+    /// The substring automaton could not be built (beyond Aho-Corasick's limits): every
+    /// row is tested with [`Needle::test`].
+    row_by_row: bool,
+}
+
+fn is_substring_op(op: StrOp) -> bool {
+    matches!(op, StrOp::Has | StrOp::HasPrefix | StrOp::HasSuffix | StrOp::Contains)
 }
 
 impl MultiMatcher {
     pub fn new(tests: Vec<(StrOp, String, bool)>) -> MultiMatcher {
+        let tests: Vec<(StrOp, Needle)> = tests
+            .into_iter()
+            .map(|(op, needle, cs)| (op, Needle::new(&needle, cs)))
+            .collect();
+        let matches_all = tests.iter().any(|(op, n)| *op != StrOp::Equals && n.text.is_empty());
+        let matches_empty = tests.iter().any(|(op, n)| n.test(*op, ""));
+        let fast = |cs: bool| {
+            tests
+                .iter()
+                .filter(move |(_, n)| n.case_sensitive == cs && (cs || n.text.is_ascii()) && !n.text.is_empty())
+        };
+        let substrings = |cs: bool| {
+            let set = fast(cs)
+                .filter(|(op, _)| is_substring_op(*op))
+                .map(|(op, n)| SubstringTest {
+                    op: *op,
+                    bytes: n.text.as_bytes(),
+                    starts_term: n.starts_term,
+                    ends_term: n.ends_term,
+                });
+            let wanted = fast(cs).any(|(op, _)| is_substring_op(*op));
+            (SubstringSet::new(set), wanted)
+        };
+        let (cs_substrings, cs_wanted) = substrings(true);
+        let (ci_substrings, ci_wanted) = substrings(false);
+        let row_by_row = (cs_wanted && cs_substrings.is_none()) || (ci_wanted && ci_substrings.is_none());
+        // Empty equality needles are anchored tests too (`x == ""`).
+        let anchored = |cs: bool| {
+            AnchoredSet::new(
+                tests
+                    .iter()
+                    .filter(|(op, n)| n.case_sensitive == cs && (cs || n.text.is_ascii()) && !is_substring_op(*op))
+                    .map(|(op, n)| (*op, n.text.as_bytes())),
+                cs,
+            )
+        };
+        let cs_anchored = anchored(true);
+        let ci_anchored = anchored(false);
+        let unicode = tests
+            .iter()
+            .filter(|(_, n)| !n.case_sensitive && !n.text.is_ascii())
+            .cloned()
+            .collect();
+        let any_ci = tests.iter().any(|(_, n)| !n.case_sensitive);
         MultiMatcher {
-            tests: tests
-                .into_iter()
-                .map(|(op, needle, cs)| (op, Needle::new(&needle, cs)))
-                .collect(),
+            tests,
+            matches_all,
+            matches_empty,
+            cs_substrings,
+            ci_substrings,
+            cs_anchored,
+            ci_anchored,
+            unicode,
+            any_ci,
+            row_by_row,
         }
     }
 
     /// Per row: whether any test matches. Errors on arrays that are not strings (`Utf8`,
     /// `LargeUtf8`, `Utf8View`).
     pub fn any_match(&self, array: &dyn Array) -> Result<BooleanArray> {
+        let n = array.len();
         let strings = StrArray::new(array)?;
-        Ok((0..array.len())
-            .map(|i| {
-                let h = strings.get(i);
-                Some(self.tests.iter().any(|(op, n)| n.test(*op, h)))
-            })
-            .collect())
+        let matched = match array.data_type() {
+            _ if self.row_by_row => BooleanBuffer::collect_bool(n, |i| self.test_row(strings.get(i))),
+            _ if self.matches_all => BooleanBuffer::new_set(n),
+            DataType::Utf8 => {
+                let a = array.as_string::<i32>();
+                with_scratch(|s| self.eval(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+            }
+            DataType::LargeUtf8 => {
+                let a = array.as_string::<i64>();
+                with_scratch(|s| self.eval(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+            }
+            DataType::Utf8View => {
+                let a = array.as_string_view();
+                with_scratch(|s| {
+                    s.raw.clear();
+                    s.offsets.clear();
+                    s.offsets.push(0);
+                    for v in a.bytes_iter() {
+                        s.raw.extend_from_slice(v);
+                        s.offsets.push(s.raw.len() as i64);
+                    }
+                    self.eval(&s.raw, &s.offsets, a.nulls(), &mut s.lower)
+                })
+            }
+            other => {
+                return Err(DataFusionError::Execution(format!(
+                    "expected a string column, found {other}"
+                )));
+            }
+        };
+        let matched = match array.logical_nulls() {
+            Some(nulls) if self.matches_empty => &matched | &!nulls.inner(),
+            Some(nulls) => &matched & nulls.inner(),
+            None => matched,
+        };
+        Ok(BooleanArray::new(matched, None))
     }
+
+    /// Whether any test matches `s` (one value, no batch machinery).
+    pub fn test_row(&self, s: &str) -> bool {
+        self.tests.iter().any(|(op, n)| n.test(*op, s))
+    }
+
+    /// The rows `values[offsets[i]..offsets[i + 1]]` (of a valid array) that match; null
+    /// rows are left to the caller.
+    fn eval<O: OffsetSizeTrait>(
+        &self,
+        values: &[u8],
+        offsets: &[O],
+        nulls: Option<&NullBuffer>,
+        lower: &mut Vec<u8>,
+    ) -> BooleanBuffer {
+        let rows = offsets.len().saturating_sub(1);
+        let mut out = BooleanBufferBuilder::new(rows);
+        out.append_n(rows, false);
+        let (start, end) = match (offsets.first(), offsets.last()) {
+            (Some(s), Some(e)) if rows > 0 => (s.as_usize(), e.as_usize()),
+            _ => return out.finish(),
+        };
+        let row = |i: usize| &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        if let Some(set) = &self.cs_substrings {
+            set.scan(values, 0, offsets, &mut out);
+        }
+        if let Some(set) = &self.ci_substrings {
+            ascii_lower_into(lower, &values[start..end]);
+            set.scan(lower, start, offsets, &mut out);
+        }
+        let mut matched = out.finish();
+        if self.cs_anchored.is_some() || self.ci_anchored.is_some() {
+            let anchored = BooleanBuffer::collect_bool(rows, |i| {
+                let r = row(i);
+                self.cs_anchored.as_ref().is_some_and(|a| a.matches(r))
+                    || self.ci_anchored.as_ref().is_some_and(|a| a.matches(r))
+            });
+            matched = if self.cs_substrings.is_some() || self.ci_substrings.is_some() {
+                &matched | &anchored
+            } else {
+                anchored
+            };
+        }
+        if self.any_ci {
+            self.fix_non_ascii_rows(values, offsets, nulls, &mut matched);
+        }
+        matched
+    }
+
+    /// Re-decides the rows that are not ASCII where ASCII folding is not enough: rows
+    /// holding a character whose lower case is ASCII (every test by [`Needle::test`]),
+    /// and rows false so far when some needle is not ASCII (those needles).
+    fn fix_non_ascii_rows<O: OffsetSizeTrait>(
+        &self,
+        values: &[u8],
+        offsets: &[O],
+        nulls: Option<&NullBuffer>,
+        matched: &mut BooleanBuffer,
+    ) {
+        let rows = offsets.len().saturating_sub(1);
+        let at = |i: usize| offsets[i].as_usize();
+        let Some(end) = offsets.last().map(|o| o.as_usize()) else {
+            return;
+        };
+        let mut changes: Vec<(usize, bool)> = Vec::new();
+        let (mut pos, mut row) = (at(0), 0);
+        while let Some(p) = next_non_ascii(values, pos, end) {
+            row = row_holding(offsets, 0, row, p);
+            let r = &values[at(row)..at(row + 1)];
+            pos = at(row + 1);
+            if nulls.is_some_and(|n| n.is_null(row)) {
+                continue;
+            }
+            if lowercases_into_ascii(r) {
+                changes.push((row, self.test_row(&String::from_utf8_lossy(r))));
+            } else if !self.unicode.is_empty() && !matched.value(row) {
+                let text = String::from_utf8_lossy(r);
+                if self.unicode.iter().any(|(op, n)| n.test(*op, &text)) {
+                    changes.push((row, true));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let mut b = BooleanBufferBuilder::new(rows);
+        b.append_buffer(matched);
+        for (i, v) in changes {
+            b.set_bit(i, v);
+        }
+        *matched = b.finish();
+    }
+}
+
+/// Buffers reused from batch to batch by each thread.
+#[derive(Default)]
+struct Scratch {
+    /// `Utf8View` rows, back to back, and their offsets.
+    raw: Vec<u8>,
+    offsets: Vec<i64>,
+    /// A batch's values with ASCII letters lower-cased.
+    lower: Vec<u8>,
+}
+
+/// Buffers above this size are given back after use rather than kept for the next batch.
+const KEEP_SCRATCH: usize = 64 << 20;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => {
+            let r = f(&mut s);
+            if s.raw.capacity() + s.lower.capacity() + 8 * s.offsets.capacity() > KEEP_SCRATCH {
+                *s = Scratch::default();
+            }
+            r
+        }
+        Err(_) => f(&mut Scratch::default()),
+    })
 }

@@ -1,0 +1,184 @@
+//! The kernels agree with [`Needle::test`], the reference semantics, on random columns:
+//! ASCII and non-ASCII text (with the characters whose lower case is ASCII), nulls, every
+//! array layout, sliced arrays, empty needles and needles with punctuation at their ends.
+
+use super::{MultiMatcher, Needle, StrOp};
+use datafusion::arrow::array::{Array, ArrayRef, LargeStringArray, StringArray, StringViewArray};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+/// Text from a small alphabet, so that needles occur often: letters in both cases,
+/// digits, separators, and non-ASCII letters (`İ` and the Kelvin sign lower-case to
+/// ASCII; `ß`, `Ä`, `Σ` do not).
+pub(crate) fn text(max: usize) -> impl Strategy<Value = String> {
+    let ch = prop_oneof![
+        6 => prop::sample::select(vec!['a', 'b', 'A', 'B', 'k', 'K', 'i', 'I']),
+        3 => prop::sample::select(vec![' ', '.', '-', '_', '1']),
+        1 => prop::sample::select(vec!['İ', '\u{212A}', 'ß', 'Ä', 'ä', 'Σ', 'ς', '\u{307}']),
+    ];
+    prop::collection::vec(ch, 0..=max).prop_map(|cs| cs.into_iter().collect())
+}
+
+pub(crate) fn op() -> impl Strategy<Value = StrOp> {
+    prop::sample::select(StrOp::ALL.to_vec())
+}
+
+/// A column: rows (None is null), and the slice `(offset, len)` to test.
+pub(crate) fn column() -> impl Strategy<Value = (Vec<Option<String>>, usize, usize)> {
+    // Rows longer than 12 bytes live outside the views of a `Utf8View` array.
+    prop::collection::vec(prop::option::weighted(0.9, text(16)), 0..40).prop_flat_map(|rows| {
+        let n = rows.len();
+        (Just(rows), 0..=n).prop_flat_map(|(rows, off)| {
+            let n = rows.len();
+            (Just(rows), Just(off), 0..=n - off)
+        })
+    })
+}
+
+/// The column in each layout, sliced.
+pub(crate) fn layouts(rows: &[Option<String>], off: usize, len: usize) -> Vec<ArrayRef> {
+    let utf8: ArrayRef = Arc::new(StringArray::from(rows.to_vec()));
+    let large: ArrayRef = Arc::new(LargeStringArray::from(rows.to_vec()));
+    let view: ArrayRef = Arc::new(StringViewArray::from(rows.to_vec()));
+    [utf8, large, view].into_iter().map(|a| a.slice(off, len)).collect()
+}
+
+/// The reference: every test by [`Needle::test`], nulls read as "".
+fn expected(tests: &[(StrOp, String, bool)], rows: &[Option<String>]) -> Vec<bool> {
+    let needles: Vec<(StrOp, Needle)> = tests.iter().map(|(op, n, cs)| (*op, Needle::new(n, *cs))).collect();
+    rows.iter()
+        .map(|r| {
+            let h = r.as_deref().unwrap_or("");
+            needles.iter().any(|(op, n)| n.test(*op, h))
+        })
+        .collect()
+}
+
+fn got(m: &MultiMatcher, a: &dyn Array) -> Vec<bool> {
+    let out = m.any_match(a).expect("string array");
+    assert_eq!(out.null_count(), 0);
+    assert_eq!(out.len(), a.len());
+    out.values().iter().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn one_test_agrees_with_needle_test(
+        (rows, off, len) in column(),
+        op in op(),
+        needle in text(5),
+        cs in any::<bool>(),
+    ) {
+        let tests = vec![(op, needle, cs)];
+        let want = expected(&tests, &rows[off..off + len]);
+        let m = MultiMatcher::new(tests);
+        for a in layouts(&rows, off, len) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?}", a.data_type());
+        }
+    }
+
+    #[test]
+    fn many_tests_agree_with_needle_test(
+        (rows, off, len) in column(),
+        tests in prop::collection::vec((op(), text(5), any::<bool>()), 1..8),
+    ) {
+        let want = expected(&tests, &rows[off..off + len]);
+        let m = MultiMatcher::new(tests);
+        for a in layouts(&rows, off, len) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?}", a.data_type());
+        }
+    }
+
+    #[test]
+    fn many_needles_of_one_operation(
+        (rows, off, len) in column(),
+        op in op(),
+        cs in any::<bool>(),
+        needles in prop::collection::vec(text(4), 1..30),
+    ) {
+        let tests: Vec<_> = needles.into_iter().map(|n| (op, n, cs)).collect();
+        let want = expected(&tests, &rows[off..off + len]);
+        let m = MultiMatcher::new(tests);
+        for a in layouts(&rows, off, len) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?}", a.data_type());
+        }
+    }
+}
+
+#[test]
+fn rmm_signers_against_realistic_rows() {
+    let rows: Vec<Option<String>> = [
+        Some("Action1 Corporation"),
+        Some("ACTION1 CORPORATION LTD"),
+        Some("MyAction1 Corporation"),
+        None,
+        Some(""),
+        Some("Nanosystems S.R.L."),
+        Some("NANOSYSTEMS S.R.L. (Italy)"),
+        Some("DWSNET OÜ"),
+        Some("dwsnet oü"),
+        Some("Krämer IT Solutions GmbH"),
+        Some("KRÄMER IT SOLUTIONS GMBH"),
+        Some("\u{212A}aseya"),
+        Some("Microsoft Windows"),
+        Some("Atera Networks Ltd."),
+    ]
+    .into_iter()
+    .map(|r| r.map(str::to_string))
+    .collect();
+    let tests: Vec<(StrOp, String, bool)> = [
+        "Action1 Corporation",
+        "Nanosystems S.R.L.",
+        "DWSNET OÜ",
+        "Krämer IT Solutions GmbH",
+        "Kaseya",
+        "Atera Networks",
+        "Atera",
+    ]
+    .into_iter()
+    .map(|n| (StrOp::Has, n.to_string(), false))
+    .collect();
+    let want = expected(&tests, &rows);
+    assert_eq!(
+        want,
+        [
+            true, true, false, false, false, true, true, true, true, true, true, true, false, true
+        ]
+    );
+    let m = MultiMatcher::new(tests);
+    for a in layouts(&rows, 0, rows.len()) {
+        assert_eq!(got(&m, a.as_ref()), want, "{:?}", a.data_type());
+    }
+    // Sliced inside the rows.
+    for a in layouts(&rows, 5, 6) {
+        assert_eq!(got(&m, a.as_ref()), want[5..11], "{:?}", a.data_type());
+    }
+}
+
+#[test]
+fn null_rows_read_as_empty_strings() {
+    let rows = vec![None, Some("x".to_string()), Some(String::new())];
+    for (tests, want) in [
+        (vec![(StrOp::Has, "x".to_string(), false)], [false, true, false]),
+        (vec![(StrOp::Equals, String::new(), true)], [true, false, true]),
+        (vec![(StrOp::Contains, String::new(), false)], [true, true, true]),
+    ] {
+        let m = MultiMatcher::new(tests);
+        for a in layouts(&rows, 0, 3) {
+            assert_eq!(got(&m, a.as_ref()), want, "{:?}", a.data_type());
+        }
+    }
+}
+
+#[test]
+fn non_string_columns_are_errors() {
+    let m = MultiMatcher::new(vec![(StrOp::Contains, String::new(), false)]);
+    let ints: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![1]));
+    let err = m.any_match(ints.as_ref()).expect_err("not strings");
+    assert!(
+        err.to_string().contains("expected a string column, found Int64"),
+        "{err}"
+    );
+}
