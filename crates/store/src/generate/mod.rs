@@ -9,6 +9,9 @@
 
 pub mod catalog;
 pub mod device;
+mod emit;
+mod events;
+mod process;
 pub mod rmm;
 pub mod sink;
 
@@ -18,7 +21,10 @@ use crate::manifest::{Counts, IngestRecord, InputRecord};
 use crate::progress::Progress;
 use crate::writer::PartWriter;
 use chrono::NaiveDate;
-use device::{DAILY, Device, Plant, PlantedEvent, Sinks};
+use device::{DAILY, Device, Plant, PlantedEvent};
+use emit::{Layout, SizeHints};
+use events::Events;
+use process::Image;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -34,7 +40,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub use rmm::kusto_has;
 
-/// Devices generated together by one unit of work.
+/// At most this many devices are generated together by one unit of work (blocks are
+/// balanced: 100 devices make two blocks of 50, so that two threads finish together).
 const DEVICE_BLOCK: usize = 64;
 
 /// Where generated telemetry goes.
@@ -205,8 +212,10 @@ fn plan(cfg: &GenerateConfig) -> Result<Vec<Vec<Plant>>> {
         // Cycle through the tools so that every tool is planted when there are enough devices.
         let i = if lookalike { k - n_rmm } else { k };
         let base: &ToolProfile = &profiles[i % profiles.len()];
+        let profile = if lookalike { base.lookalike() } else { base.clone() };
         plants[d].push(Plant {
-            profile: if lookalike { base.lookalike() } else { base.clone() },
+            image: Image::of_tool(&profile),
+            profile,
             lookalike,
             install_day: rng.random_range(0..cfg.days),
             activity_seed: cfg.seed.wrapping_mul(31).wrapping_add(d as u64),
@@ -235,7 +244,9 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
             Device::new(i, cfg.seed, &mut rng)
         })
         .collect();
+    let layout = Layout::new(&schemas);
     let blocks = cfg.devices.div_ceil(DEVICE_BLOCK);
+    let block_size = cfg.devices.div_ceil(blocks.max(1));
     let units: Vec<(u32, usize)> = (0..cfg.days).flat_map(|d| (0..blocks).map(move |b| (d, b))).collect();
     let expected_rows: f64 = DAILY.iter().map(|(_, n)| *n as f64).sum::<f64>() * cfg.volume;
     cfg.progress
@@ -270,8 +281,8 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
     let failure: Mutex<Option<StoreError>> = Mutex::new(None);
     std::thread::scope(|s| {
         for w in 0..threads {
-            let (next, results, failure, units, devices, plants, schemas) =
-                (&next, &results, &failure, &units, &devices, &plants, &schemas);
+            let (next, results, failure, units, devices, plants, schemas, layout) =
+                (&next, &results, &failure, &units, &devices, &plants, &schemas, &layout);
             let dir = dir.clone();
             let staging = staging.clone();
             let id = id.clone();
@@ -280,13 +291,23 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
                     (Some(d), Some(st)) => Some(PartWriter::starting_at(d, &id, st.clone(), w * 1_000_000)),
                     _ => None,
                 };
+                let mut hints = SizeHints::default();
                 loop {
                     if failure.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
                         return;
                     }
                     let u = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(day, block)) = units.get(u) else { break };
-                    match run_unit(cfg, day, block, devices, plants, schemas, writer.as_mut()) {
+                    let unit = Unit {
+                        day,
+                        block,
+                        block_size,
+                        devices,
+                        plants,
+                        schemas,
+                        layout,
+                    };
+                    match run_unit(cfg, &unit, writer.as_mut(), &mut hints) {
                         Ok(r) => results.lock().unwrap_or_else(PoisonError::into_inner).push(r),
                         Err(e) => {
                             *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
@@ -415,30 +436,42 @@ struct UnitResult {
     bytes: u64,
 }
 
-fn run_unit(
-    cfg: &GenerateConfig,
+/// One unit of work: a block of devices on one day.
+struct Unit<'a> {
     day: u32,
     block: usize,
-    devices: &[Device],
-    plants: &[Vec<Plant>],
-    schemas: &[Arc<TableSchema>],
+    block_size: usize,
+    devices: &'a [Device],
+    plants: &'a [Vec<Plant>],
+    schemas: &'a [Arc<TableSchema>],
+    layout: &'a Layout,
+}
+
+fn run_unit(
+    cfg: &GenerateConfig,
+    unit: &Unit,
     mut writer: Option<&mut PartWriter>,
+    hints: &mut SizeHints,
 ) -> Result<UnitResult> {
-    let first = block * DEVICE_BLOCK;
-    let last = (first + DEVICE_BLOCK).min(devices.len());
+    let Unit {
+        day,
+        block,
+        block_size,
+        devices,
+        plants,
+        schemas,
+        layout,
+    } = *unit;
+    let first = (block * block_size).min(devices.len());
+    let last = (first + block_size).min(devices.len());
     let date = cfg.start + chrono::Duration::days(day as i64);
     let start = day_start(date);
-    let n_dev = last - first;
-    let capacity: Vec<usize> = DAILY
-        .iter()
-        .map(|(_, n)| ((*n as f64 * cfg.volume * 1.25) as usize + 8) * n_dev)
-        .collect();
-    let mut sinks = Sinks::new(schemas, &capacity);
+    let mut events = Events::with_capacity(last - first, cfg.volume);
     let mut result = UnitResult::default();
     for dev in &devices[first..last] {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, dev.index as u64, day as u64));
-        let before: usize = sinks.sinks.iter().map(|s| s.rows).sum();
-        let ev = device::generate_day(
+        let before = events.len();
+        let planted = events::draw_day(
             dev,
             day,
             cfg.days - 1,
@@ -446,16 +479,14 @@ fn run_unit(
             cfg.volume,
             &plants[dev.index],
             &mut rng,
-            &mut sinks,
+            &mut events,
         );
-        let after: usize = sinks.sinks.iter().map(|s| s.rows).sum();
-        cfg.progress.add_rows((after - before) as u64);
-        result.events.extend(ev);
+        cfg.progress.add_rows((events.len() - before) as u64);
+        result.events.extend(planted);
     }
     let mut text = String::new();
-    for (i, sink) in sinks.sinks.iter_mut().enumerate() {
-        let batch = sink.finish();
-        let schema = &schemas[i];
+    for (i, schema) in schemas.iter().enumerate() {
+        let batch = layout.batch(i, &events, devices, hints);
         *result.rows.entry(schema.name.clone()).or_default() += batch.num_rows() as u64;
         match &cfg.output {
             Output::DataDir(_) => {

@@ -34,20 +34,24 @@ pub struct Sink {
 }
 
 impl Sink {
-    pub fn new(schema: Arc<TableSchema>, capacity: usize) -> Self {
+    /// A sink for `capacity` rows; `hints` (from [`Sink::bytes_per_row`] of an earlier sink
+    /// of the table) sizes the string buffers so that they are allocated once.
+    pub fn new(schema: Arc<TableSchema>, capacity: usize, hints: &[usize]) -> Self {
+        let bytes = |i: usize, default: usize| capacity * hints.get(i).map_or(default, |h| h + h / 8 + 1);
         let builders = schema
             .columns
             .iter()
-            .map(|c| match c.ty {
+            .enumerate()
+            .map(|(i, c)| match c.ty {
                 KqlType::Bool => B::Bool(BooleanBuilder::with_capacity(capacity)),
                 KqlType::Int => B::Int(Int32Builder::with_capacity(capacity)),
                 KqlType::Long => B::Long(Int64Builder::with_capacity(capacity)),
                 KqlType::Real | KqlType::Decimal | KqlType::TimeSpan => {
                     B::Real(Float64Builder::with_capacity(capacity))
                 }
-                KqlType::String | KqlType::Guid => B::Str(StringBuilder::with_capacity(capacity, capacity * 8)),
+                KqlType::String | KqlType::Guid => B::Str(StringBuilder::with_capacity(capacity, bytes(i, 32))),
                 KqlType::DateTime => B::Time(TimestampNanosecondBuilder::with_capacity(capacity)),
-                KqlType::Dynamic => B::Dyn(BinaryBuilder::with_capacity(capacity, capacity * 4)),
+                KqlType::Dynamic => B::Dyn(BinaryBuilder::with_capacity(capacity, bytes(i, 4))),
             })
             .collect();
         let n = schema.columns.len();
@@ -57,6 +61,19 @@ impl Sink {
             set: vec![false; n],
             rows: 0,
         }
+    }
+
+    /// Bytes per row so far of each string and dynamic column (0 for the others).
+    pub fn bytes_per_row(&self) -> Vec<usize> {
+        let rows = self.rows.max(1);
+        self.builders
+            .iter()
+            .map(|b| match b {
+                B::Str(b) => b.values_slice().len() / rows,
+                B::Dyn(b) => b.values_slice().len() / rows,
+                _ => 0,
+            })
+            .collect()
     }
 
     /// The index of a column, or [`ABSENT`].
