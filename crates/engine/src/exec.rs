@@ -2,16 +2,21 @@
 //! entry points to validate, plan and run queries.
 
 use crate::catalog::TableCatalog;
+use crate::memory::{EngineConfig, format_bytes};
 use crate::planner::{Executor, PlannedResult, Planner};
 use crate::result::QueryResult;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use functions::LowerCtx;
 use kql::Diagnostic;
 use kql::ast::Query;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 /// Planning walks the query recursively; it runs on a thread with a large stack so that any
@@ -70,6 +75,10 @@ pub struct Engine {
     catalog: Arc<dyn TableCatalog>,
     session: SessionContext,
     workers: Arc<Workers>,
+    /// The memory limit of the session's pool (bytes), for error messages.
+    memory_limit: usize,
+    /// Whether operators may spill to disk.
+    spill: bool,
 }
 
 /// The engine's own runtime: queries run on its worker threads, whose large stacks let
@@ -110,15 +119,46 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// The DataFusion session every engine uses: KQL functions registered, and no round-robin
-/// repartitioning so that row order survives between a `sort` (or an ordered source) and
-/// the operators after it, as Kusto's serialized row sets require.
+/// The DataFusion session every engine uses, with the default [`EngineConfig`].
 pub fn new_session() -> Result<SessionContext, DataFusionError> {
-    let config = SessionConfig::new()
+    new_session_with(&EngineConfig::default())
+}
+
+/// The DataFusion session of an engine: KQL functions registered, and no round-robin
+/// repartitioning so that row order survives between a `sort` (or an ordered source) and
+/// the operators after it, as Kusto's serialized row sets require. Its operators share a
+/// memory pool of `config`'s limit (a [`FairSpillPool`]: every spilling operator of a query
+/// gets an equal share, so sorts and aggregations spill instead of one starving the
+/// others) and spill to `config.spill_dir`.
+pub fn new_session_with(config: &EngineConfig) -> Result<SessionContext, DataFusionError> {
+    let limit = config.effective_memory_limit();
+    let mut session_config = SessionConfig::new()
         .with_round_robin_repartition(false)
         .with_information_schema(false);
+    if config.target_partitions > 0 {
+        session_config = session_config.with_target_partitions(config.target_partitions);
+    }
+    // A sort reserves this much up front for merging what it spilled (10 MiB by default);
+    // under a small limit, every partition's reservation would take the whole pool.
+    let partitions = session_config.target_partitions().max(1);
+    let merge_reservation = (limit / (8 * partitions)).clamp(64 << 10, 10 << 20);
+    session_config = session_config.with_sort_spill_reservation_bytes(merge_reservation);
+    let pool = TrackConsumersPool::new(
+        FairSpillPool::new(limit),
+        NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
+    );
+    let disk = DiskManagerBuilder::default().with_mode(match (&config.spill_dir, config.spill) {
+        (_, false) => DiskManagerMode::Disabled,
+        (Some(dir), true) => DiskManagerMode::Directories(vec![dir.clone()]),
+        (None, true) => DiskManagerMode::OsTmpDirectory,
+    });
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(pool))
+        .with_disk_manager_builder(disk)
+        .build_arc()?;
     let mut state = SessionStateBuilder::new()
-        .with_config(config)
+        .with_config(session_config)
+        .with_runtime_env(runtime)
         .with_default_features()
         .build();
     functions::register_all(&mut state)?;
@@ -130,12 +170,38 @@ pub fn new_session() -> Result<SessionContext, DataFusionError> {
 }
 
 impl Engine {
+    /// An engine with the default [`EngineConfig`] (memory limit: half the machine's memory).
     pub fn new(catalog: Arc<dyn TableCatalog>) -> Result<Engine, DataFusionError> {
+        Engine::with_config(catalog, &EngineConfig::default())
+    }
+
+    /// An engine whose queries stay within `config`'s memory limit, spilling sorts and
+    /// aggregations to disk past it.
+    pub fn with_config(catalog: Arc<dyn TableCatalog>, config: &EngineConfig) -> Result<Engine, DataFusionError> {
         Ok(Engine {
             catalog,
-            session: new_session()?,
+            session: new_session_with(config)?,
             workers: Arc::new(Workers::new()?),
+            memory_limit: config.effective_memory_limit(),
+            spill: config.spill,
         })
+    }
+
+    /// An engine over another catalog sharing this one's session, worker threads and
+    /// memory pool: engines made this way stay within one memory limit together.
+    pub fn with_catalog(&self, catalog: Arc<dyn TableCatalog>) -> Engine {
+        Engine {
+            catalog,
+            session: self.session.clone(),
+            workers: self.workers.clone(),
+            memory_limit: self.memory_limit,
+            spill: self.spill,
+        }
+    }
+
+    /// The memory limit of the engine's pool, in bytes.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
     }
 
     pub fn catalog(&self) -> &Arc<dyn TableCatalog> {
@@ -193,7 +259,7 @@ impl Engine {
                 .spawn(async move { collect(&session, r.plan).await })
                 .await
                 .map_err(|e| QueryError::Execution(format!("the query task failed: {e}")))?
-                .map_err(|e| QueryError::Execution(e.to_string()))?;
+                .map_err(|e| execution_error(&e, self.memory_limit, self.spill))?;
             out.push(QueryResult {
                 name: r.name,
                 columns: r.columns,
@@ -278,6 +344,25 @@ fn plan_on_big_stack(
             (Vec::new(), vec![d])
         }
     }
+}
+
+/// The error of a failed query; running out of memory says which limit and how to raise it.
+fn execution_error(e: &DataFusionError, memory_limit: usize, spill: bool) -> QueryError {
+    let root = e.find_root();
+    if !matches!(root, DataFusionError::ResourcesExhausted(_)) {
+        return QueryError::Execution(e.to_string());
+    }
+    QueryError::Execution(format!(
+        "the query needs more memory than its limit of {}{}; raise the limit with --memory-limit \
+         (e.g. --memory-limit 8GiB) or narrow the query (a shorter time range, fewer columns or \
+         groups). DataFusion: {root}",
+        format_bytes(memory_limit as u64),
+        if spill {
+            ", even spilling sorts and aggregations to disk"
+        } else {
+            " and spilling to disk is off"
+        },
+    ))
 }
 
 async fn collect(session: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBatch>, DataFusionError> {

@@ -13,12 +13,14 @@ pub mod conformance;
 pub mod diag;
 mod exec;
 pub mod literal;
+pub mod memory;
 pub mod naming;
 pub mod planner;
 pub mod result;
 mod udf;
 
 pub use catalog::{CatalogTable, MemCatalog, SchemaCatalog, TableCatalog};
-pub use exec::{Engine, PlannedQuery, QueryError, QueryOptions, new_session, validate, validate_ast};
+pub use exec::{Engine, PlannedQuery, QueryError, QueryOptions, new_session, new_session_with, validate, validate_ast};
+pub use memory::{EngineConfig, default_memory_limit, parse_byte_size};
 pub use planner::PlannedResult;
 pub use result::QueryResult;
