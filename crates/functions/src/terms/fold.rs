@@ -27,16 +27,8 @@ pub(super) fn lowercases_into_ascii(row: &[u8]) -> bool {
 /// Sets `dst` to `src` with ASCII letters lower-cased (byte offsets are unchanged).
 pub(super) fn ascii_lower_into(dst: &mut Vec<u8>, src: &[u8]) {
     dst.clear();
-    dst.reserve(src.len());
-    // Branch-free per byte over fixed-size blocks, so that the loop is vectorised (and
-    // `dst` is not zeroed first).
-    let mut block = [0u8; 64];
-    for chunk in src.chunks(64) {
-        for (d, s) in block.iter_mut().zip(chunk) {
-            *d = s | (u8::from(s.is_ascii_uppercase()) << 5);
-        }
-        dst.extend_from_slice(&block[..chunk.len()]);
-    }
+    // Branch-free per byte, so that the loop is vectorised.
+    dst.extend(src.iter().map(|s| s | (u8::from(s.is_ascii_uppercase()) << 5)));
 }
 
 /// The position of the first byte at or after `from` (and before `to`) that is not

@@ -3,13 +3,15 @@
 //!
 //! The tests are split by kind once, when the matcher is built:
 //!
-//! * substring tests (`has`, `hasprefix`, `hassuffix`, `contains`) go to one
+//! * substring tests (`has`, `hasprefix`, `hassuffix`, `contains`), and anchored ones
+//!   (`==`, `=~`, `startswith`, `endswith`) of needles of 4 bytes or more, go to one
 //!   [`SubstringSet`] per case sensitivity, searched over the whole values buffer of a
 //!   batch; the case-insensitive set searches an ASCII-lower-cased copy of the buffer
 //!   (one reused buffer per thread, same offsets), so that memchr's and Teddy's SIMD
 //!   searches apply;
-//! * anchored tests (`==`, `=~`, `startswith`, `endswith`) go to an [`AnchoredSet`] per
-//!   case sensitivity, checked in place for the rows the substring pass left false;
+//! * anchored tests of shorter needles (which occur inside rows too often for a search
+//!   to pay) go to an [`AnchoredSet`] per case sensitivity, checked row by row, by
+//!   length first;
 //! * case-insensitive tests whose lower-cased needle is not ASCII can only match rows
 //!   that are not ASCII: those few rows are tested with [`Needle::test`], as are the rows
 //!   whose ASCII folding may disagree with Unicode lower-casing (see [`super::fold`]).
@@ -18,7 +20,7 @@
 
 use super::anchored::AnchoredSet;
 use super::fold::{ascii_lower_into, lowercases_into_ascii, next_non_ascii};
-use super::search::{SubstringSet, SubstringTest, row_holding};
+use super::search::{SubstringSet, SubstringTest};
 use super::{Needle, StrOp};
 use crate::udf::StrArray;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait};
@@ -39,7 +41,7 @@ pub struct MultiMatcher {
     /// Every test, for the rows the sets below cannot decide.
     tests: Vec<(StrOp, Needle)>,
     /// Some test matches every string (an empty needle of a non-equality test).
-    matches_all: bool,
+    pub(super) matches_all: bool,
     /// Whether `""` matches (the answer for null rows).
     matches_empty: bool,
     cs_substrings: Option<SubstringSet>,
@@ -47,7 +49,7 @@ pub struct MultiMatcher {
     cs_anchored: Option<AnchoredSet>,
     ci_anchored: Option<AnchoredSet>,
     /// Case-insensitive tests whose lower-cased needle is not ASCII.
-    unicode: Vec<(StrOp, Needle)>,
+    unicode: Vec<UnicodeTest>,
     /// Some test is case-insensitive: rows that are not ASCII may need [`Needle::test`].
     any_ci: bool,
     /// The substring automaton could not be built (beyond Aho-Corasick's limits): every
@@ -55,8 +57,41 @@ pub struct MultiMatcher {
     row_by_row: bool,
 }
 
-fn is_substring_op(op: StrOp) -> bool {
+/// A case-insensitive test whose lower-cased needle is not ASCII. It can only match rows
+/// that are not ASCII, and only those holding its longest ASCII run (ASCII case folded):
+/// lower-casing maps ASCII to ASCII and, apart from the two characters of
+/// [`super::fold`], everything else to non-ASCII, so that run survives in place.
+#[derive(Debug)]
+struct UnicodeTest {
+    op: StrOp,
+    needle: Needle,
+    fragment: Vec<u8>,
+}
+
+impl UnicodeTest {
+    /// Whether the test holds of `row`, which has no character whose lower case is ASCII.
+    fn test(&self, row: &[u8]) -> bool {
+        let f = self.fragment.as_slice();
+        let may = f.is_empty() || row.windows(f.len()).any(|w| w.eq_ignore_ascii_case(f));
+        may && self.needle.test(self.op, &String::from_utf8_lossy(row))
+    }
+}
+
+/// The longest run of ASCII bytes in `b`.
+fn longest_ascii_run(b: &[u8]) -> &[u8] {
+    b.split(|x| !x.is_ascii())
+        .max_by_key(|run| run.len())
+        .unwrap_or_default()
+}
+
+/// Anchored needles at least this long are found by the buffer search; shorter ones
+/// occur too often inside rows for that to pay, and are compared row by row.
+const SEARCH_ANCHORED_FROM: usize = 4;
+
+/// Whether a test (of a non-empty needle) is decided by the buffer search.
+fn searched(op: StrOp, needle: &Needle) -> bool {
     matches!(op, StrOp::Has | StrOp::HasPrefix | StrOp::HasSuffix | StrOp::Contains)
+        || needle.text.len() >= SEARCH_ANCHORED_FROM
 }
 
 impl MultiMatcher {
@@ -67,32 +102,33 @@ impl MultiMatcher {
             .collect();
         let matches_all = tests.iter().any(|(op, n)| *op != StrOp::Equals && n.text.is_empty());
         let matches_empty = tests.iter().any(|(op, n)| n.test(*op, ""));
-        let fast = |cs: bool| {
+        // The tests decided by ASCII folding (all case-sensitive ones, and the others
+        // whose needle is ASCII once lower-cased), by case sensitivity.
+        let folded = |cs: bool| {
             tests
                 .iter()
-                .filter(move |(_, n)| n.case_sensitive == cs && (cs || n.text.is_ascii()) && !n.text.is_empty())
+                .filter(move |(_, n)| n.case_sensitive == cs && (cs || n.text.is_ascii()))
         };
         let substrings = |cs: bool| {
-            let set = fast(cs)
-                .filter(|(op, _)| is_substring_op(*op))
+            let set = folded(cs)
+                .filter(|(op, n)| !n.text.is_empty() && searched(*op, n))
                 .map(|(op, n)| SubstringTest {
                     op: *op,
                     bytes: n.text.as_bytes(),
                     starts_term: n.starts_term,
                     ends_term: n.ends_term,
                 });
-            let wanted = fast(cs).any(|(op, _)| is_substring_op(*op));
+            let wanted = folded(cs).any(|(op, n)| !n.text.is_empty() && searched(*op, n));
             (SubstringSet::new(set), wanted)
         };
         let (cs_substrings, cs_wanted) = substrings(true);
         let (ci_substrings, ci_wanted) = substrings(false);
         let row_by_row = (cs_wanted && cs_substrings.is_none()) || (ci_wanted && ci_substrings.is_none());
-        // Empty equality needles are anchored tests too (`x == ""`).
+        // Short anchored needles, including the empty one of `x == ""`.
         let anchored = |cs: bool| {
             AnchoredSet::new(
-                tests
-                    .iter()
-                    .filter(|(op, n)| n.case_sensitive == cs && (cs || n.text.is_ascii()) && !is_substring_op(*op))
+                folded(cs)
+                    .filter(|(op, n)| !searched(*op, n))
                     .map(|(op, n)| (*op, n.text.as_bytes())),
                 cs,
             )
@@ -102,7 +138,11 @@ impl MultiMatcher {
         let unicode = tests
             .iter()
             .filter(|(_, n)| !n.case_sensitive && !n.text.is_ascii())
-            .cloned()
+            .map(|(op, n)| UnicodeTest {
+                op: *op,
+                fragment: longest_ascii_run(n.text.as_bytes()).to_vec(),
+                needle: n.clone(),
+            })
             .collect();
         let any_ci = tests.iter().any(|(_, n)| !n.case_sensitive);
         MultiMatcher {
@@ -228,7 +268,11 @@ impl MultiMatcher {
         let mut changes: Vec<(usize, bool)> = Vec::new();
         let (mut pos, mut row) = (at(0), 0);
         while let Some(p) = next_non_ascii(values, pos, end) {
-            row = row_holding(offsets, 0, row, p);
+            // Linearly: non-ASCII rows are usually near each other, and the offsets are
+            // read in order (a bisection would miss the cache on every probe).
+            while row + 1 < rows && at(row + 1) <= p {
+                row += 1;
+            }
             let r = &values[at(row)..at(row + 1)];
             pos = at(row + 1);
             if nulls.is_some_and(|n| n.is_null(row)) {
@@ -236,11 +280,8 @@ impl MultiMatcher {
             }
             if lowercases_into_ascii(r) {
                 changes.push((row, self.test_row(&String::from_utf8_lossy(r))));
-            } else if !self.unicode.is_empty() && !matched.value(row) {
-                let text = String::from_utf8_lossy(r);
-                if self.unicode.iter().any(|(op, n)| n.test(*op, &text)) {
-                    changes.push((row, true));
-                }
+            } else if !matched.value(row) && self.unicode.iter().any(|u| u.test(r)) {
+                changes.push((row, true));
             }
         }
         if changes.is_empty() {

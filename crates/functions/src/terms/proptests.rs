@@ -107,6 +107,69 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20))]
+
+    /// Enough needles for one automaton instead of Teddy groups.
+    #[test]
+    fn hundreds_of_needles(
+        (rows, off, len) in column(),
+        op in op(),
+        cs in any::<bool>(),
+        needles in prop::collection::vec(text(7), 200..260),
+    ) {
+        // No empty needle (one would match every row).
+        let tests: Vec<_> = needles.into_iter().filter(|n| !n.is_empty()).map(|n| (op, n, cs)).collect();
+        let m = MultiMatcher::new(tests.clone());
+        prop_assert!(!m.matches_all);
+        let want = expected(&tests, &rows[off..off + len]);
+        for a in layouts(&rows, off, len) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?}", a.data_type());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Rows glued from the needles themselves (in other cases too) and separators, so that
+    /// equalities, prefixes, suffixes and near-misses at row edges are frequent.
+    #[test]
+    fn rows_made_of_needles(
+        tests in prop::collection::vec((op(), text(6), any::<bool>()), 1..6),
+        picks in prop::collection::vec(
+            prop::collection::vec((any::<prop::sample::Index>(), 0u8..4), 0..4),
+            0..30,
+        ),
+        off in 0usize..3,
+    ) {
+        let pieces: Vec<String> = tests.iter().map(|t| t.1.clone()).collect();
+        let rows: Vec<Option<String>> = picks
+            .iter()
+            .map(|row| {
+                let mut r = String::new();
+                for (i, how) in row {
+                    let p = i.get(&pieces);
+                    match how {
+                        0 => r.push_str(p),
+                        1 => r.push_str(&p.to_uppercase()),
+                        2 => { r.push(' '); r.push_str(p) }
+                        _ => { r.push_str(p); r.push('x') }
+                    }
+                }
+                (!r.is_empty() || row.is_empty()).then_some(r)
+            })
+            .collect();
+        let off = off.min(rows.len());
+        let len = rows.len() - off;
+        let want = expected(&tests, &rows[off..]);
+        let m = MultiMatcher::new(tests);
+        for a in layouts(&rows, off, len) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?}", a.data_type());
+        }
+    }
+}
+
 #[test]
 fn rmm_signers_against_realistic_rows() {
     let rows: Vec<Option<String>> = [

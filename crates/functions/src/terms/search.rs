@@ -1,10 +1,12 @@
-//! The substring forms (`has`, `hasprefix`, `hassuffix`, `contains`) of many needles over
-//! a whole column at once.
+//! Many needles over a whole column at once: the substring forms (`has`, `hasprefix`,
+//! `hassuffix`, `contains`) and, as occurrences at a row's edges, the anchored ones
+//! (`startswith`, `endswith`, `==`).
 //!
 //! The rows of a `Utf8`/`LargeUtf8` batch lie back to back in one values buffer, so the
-//! needles are searched in that buffer in one pass — memchr's `memmem` for one needle,
-//! Aho-Corasick (whose prefilters are SIMD: Teddy, rare bytes) for several — and every
-//! occurrence is mapped to its row through the offsets. An occurrence counts when it lies
+//! needles are searched in that buffer — memchr's `memmem` for one needle, Teddy
+//! (aho-corasick's packed SIMD searcher) for groups of up to 16, one pass per group, and
+//! one Aho-Corasick automaton pass for hundreds — and every occurrence is mapped to its
+//! row through the offsets. An occurrence counts when it lies
 //! inside one row and its term boundaries hold against that row's bytes (a row edge is a
 //! boundary); once a row matches, the search jumps to the next row. With rare matches
 //! the cost is that of the SIMD scan, not of a call per row.
@@ -19,13 +21,16 @@ use datafusion::arrow::array::{BooleanBufferBuilder, OffsetSizeTrait};
 use memchr::memmem;
 use std::collections::HashMap;
 
-/// Which substring operations a needle is tested with (one needle can serve several).
+/// Which operations a needle is tested with (one needle can serve several).
 #[derive(Clone, Copy, Debug, Default)]
 struct Ops {
     contains: bool,
     has: bool,
     prefix: bool,
     suffix: bool,
+    starts_with: bool,
+    ends_with: bool,
+    equals: bool,
 }
 
 #[derive(Debug)]
@@ -44,29 +49,113 @@ impl Pattern {
         if self.ops.contains {
             return true;
         }
-        let start_ok = !self.starts_term || s == rs || !is_term_byte(hay[s - 1]);
-        let end_ok = !self.ends_term || e == re || !is_term_byte(hay[e]);
-        (self.ops.has && start_ok && end_ok) || (self.ops.prefix && start_ok) || (self.ops.suffix && end_ok)
+        let (at_start, at_end) = (s == rs, e == re);
+        let start_ok = !self.starts_term || at_start || !is_term_byte(hay[s - 1]);
+        let end_ok = !self.ends_term || at_end || !is_term_byte(hay[e]);
+        (self.ops.has && start_ok && end_ok)
+            || (self.ops.prefix && start_ok)
+            || (self.ops.suffix && end_ok)
+            || (self.ops.starts_with && at_start)
+            || (self.ops.ends_with && at_end)
+            || (self.ops.equals && at_start && at_end)
     }
 }
 
+/// Needles per Teddy searcher. Teddy's speed falls steeply with more needles per
+/// searcher (measured over signer names: ~14 GB/s for 16 lower-cased RMM signers, ~3 for
+/// 32, ~1.5 for 64), so many needles are searched in several passes of 16.
+const TEDDY_GROUP: usize = 16;
+
+/// Beyond this many needles, one Aho-Corasick automaton pass (~0.5–1 GB/s whatever the
+/// number of needles) beats a Teddy pass per group of 16.
+const MAX_TEDDY_NEEDLES: usize = 12 * TEDDY_GROUP;
+
 #[derive(Debug)]
-enum Finder {
+enum Searcher {
     One(Box<memmem::Finder<'static>>),
-    Many(AhoCorasick),
+    Teddy(aho_corasick::packed::Searcher),
+    /// Many needles, or where Teddy is unavailable (no SIMD support on the target).
+    Automaton(AhoCorasick),
+}
+
+/// A searcher over some of the patterns, and their indices in the set.
+#[derive(Debug)]
+struct Finder {
+    searcher: Searcher,
+    ids: Vec<usize>,
+}
+
+impl Finder {
+    /// The searchers for `patterns`: Teddy over groups when there are not too many.
+    fn all(patterns: &[Pattern]) -> Option<Vec<Finder>> {
+        let ids: Vec<usize> = (0..patterns.len()).collect();
+        if patterns.len() > MAX_TEDDY_NEEDLES {
+            return Some(vec![Finder::automaton(patterns, ids)?]);
+        }
+        ids.chunks(TEDDY_GROUP)
+            .map(|c| Finder::new(patterns, c.to_vec()))
+            .collect()
+    }
+
+    fn new(patterns: &[Pattern], ids: Vec<usize>) -> Option<Finder> {
+        let searcher = match ids.as_slice() {
+            [one] => Searcher::One(Box::new(memmem::Finder::new(&patterns.get(*one)?.bytes).into_owned())),
+            _ => match aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(ids.iter().filter_map(|&i| patterns.get(i)).map(|p| &p.bytes))
+                .build()
+            {
+                Some(teddy) => Searcher::Teddy(teddy),
+                None => return Finder::automaton(patterns, ids),
+            },
+        };
+        Some(Finder { searcher, ids })
+    }
+
+    fn automaton(patterns: &[Pattern], ids: Vec<usize>) -> Option<Finder> {
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(ids.iter().filter_map(|&i| patterns.get(i)).map(|p| &p.bytes))
+            .ok()?;
+        Some(Finder {
+            searcher: Searcher::Automaton(ac),
+            ids,
+        })
+    }
+
+    /// The leftmost occurrence starting in `from..` and ending by `to`: its start and
+    /// the index of one pattern occurring there.
+    #[inline]
+    fn find(&self, hay: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
+        let (start, local) = match &self.searcher {
+            Searcher::One(f) => (from + f.find(&hay[from..to])?, 0),
+            Searcher::Teddy(t) => {
+                let m = t.find_in(hay, aho_corasick::Span::from(from..to))?;
+                (m.start(), m.pattern().as_usize())
+            }
+            Searcher::Automaton(ac) => {
+                let m = ac.find(Input::new(hay).span(from..to))?;
+                (m.start(), m.pattern().as_usize())
+            }
+        };
+        Some((start, *self.ids.get(local)?))
+    }
 }
 
 /// Non-empty needles (already lower-cased for case-insensitive sets, whose haystacks are
-/// lower-cased too) with the substring operations each is tested with.
+/// lower-cased too) with the operations each is tested with. Anchored operations
+/// (`startswith`, `endswith`, `==`) are occurrences at a row's start and/or end.
 #[derive(Debug)]
 pub(super) struct SubstringSet {
     patterns: Vec<Pattern>,
     /// Per pattern: the other patterns that can occur at the same start.
     related: Vec<Vec<usize>>,
-    finder: Finder,
+    /// Searchers over the patterns, each pattern in one of them.
+    finders: Vec<Finder>,
 }
 
-/// A needle of a substring operation: its (folded) bytes and term flags.
+/// A needle and its operation: its (folded) bytes and term flags.
 pub(super) struct SubstringTest<'a> {
     pub op: super::StrOp,
     pub bytes: &'a [u8],
@@ -75,8 +164,8 @@ pub(super) struct SubstringTest<'a> {
 }
 
 impl SubstringSet {
-    /// `None` when there are no tests, or when Aho-Corasick cannot be built for them
-    /// (beyond its size limits: the caller then tests row by row).
+    /// `None` when there are no tests, or when no searcher can be built for them (beyond
+    /// Aho-Corasick's size limits: the caller then tests row by row).
     pub(super) fn new<'a>(tests: impl IntoIterator<Item = SubstringTest<'a>>) -> Option<SubstringSet> {
         let mut index: HashMap<&[u8], usize> = HashMap::new();
         let mut patterns: Vec<Pattern> = Vec::new();
@@ -96,27 +185,20 @@ impl SubstringSet {
                 super::StrOp::Has => ops.has = true,
                 super::StrOp::HasPrefix => ops.prefix = true,
                 super::StrOp::HasSuffix => ops.suffix = true,
-                // Anchored operations are not substring searches.
-                super::StrOp::StartsWith | super::StrOp::EndsWith | super::StrOp::Equals => {}
+                super::StrOp::StartsWith => ops.starts_with = true,
+                super::StrOp::EndsWith => ops.ends_with = true,
+                super::StrOp::Equals => ops.equals = true,
             }
         }
         if patterns.is_empty() {
             return None;
         }
-        let finder = if let [p] = patterns.as_slice() {
-            Finder::One(Box::new(memmem::Finder::new(&p.bytes).into_owned()))
-        } else {
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(patterns.iter().map(|p| &p.bytes))
-                .ok()?;
-            Finder::Many(ac)
-        };
+        let finders = Finder::all(&patterns)?;
         let related = related_patterns(&patterns);
         Some(SubstringSet {
             patterns,
             related,
-            finder,
+            finders,
         })
     }
 
@@ -136,30 +218,26 @@ impl SubstringSet {
             return;
         }
         let end = at(rows);
-        let mut pos = at(0);
-        let mut row = 0;
-        while pos < end {
-            let Some((s, k)) = self.find(hay, pos, end) else {
-                break;
-            };
-            row = row_holding(offsets, base, row, s);
-            let (rs, re) = (at(row), at(row + 1));
-            if self.matches_at(hay, s, k, rs, re) {
-                out.set_bit(row, true);
-                pos = re;
-            } else {
-                pos = s + 1;
+        // Each searcher finds every occurrence of its own patterns, so the passes are
+        // independent; a later pass skips the rows an earlier one matched.
+        for finder in &self.finders {
+            let mut pos = at(0);
+            let mut row = 0;
+            while pos < end {
+                let Some((s, k)) = finder.find(hay, pos, end) else {
+                    break;
+                };
+                row = row_holding(offsets, base, row, s);
+                let (rs, re) = (at(row), at(row + 1));
+                if out.get_bit(row) {
+                    pos = re;
+                } else if self.matches_at(hay, s, k, rs, re) {
+                    out.set_bit(row, true);
+                    pos = re;
+                } else {
+                    pos = s + 1;
+                }
             }
-        }
-    }
-
-    #[inline]
-    fn find(&self, hay: &[u8], from: usize, to: usize) -> Option<(usize, usize)> {
-        match &self.finder {
-            Finder::One(f) => f.find(&hay[from..to]).map(|i| (from + i, 0)),
-            Finder::Many(ac) => ac
-                .find(Input::new(hay).span(from..to))
-                .map(|m| (m.start(), m.pattern().as_usize())),
         }
     }
 
@@ -302,6 +380,54 @@ mod tests {
         // A later occurrence on boundaries after a failing one (overlapping).
         let s = set(&[(StrOp::Has, "aaa")]);
         assert_eq!(scan(&s, &["aaaa aaa", "aaaa"]), [true, false]);
+    }
+
+    #[test]
+    fn anchored_operations_are_occurrences_at_row_edges() {
+        let s = set(&[
+            (StrOp::Equals, "abc"),
+            (StrOp::StartsWith, "xy"),
+            (StrOp::EndsWith, "zz"),
+        ]);
+        assert_eq!(
+            scan(&s, &["abc", "abcd", "xabc", "xyq", "qxy", "qzz", "zzq", "ab", "c"]),
+            [true, false, false, true, false, true, false, false, false]
+        );
+    }
+
+    #[test]
+    fn searchers_by_number_of_needles() {
+        let names: Vec<String> = (0..400).map(|i| format!("needle{i}")).collect();
+        let kinds = |n: usize| {
+            let tests: Vec<(StrOp, &str)> = names[..n].iter().map(|s| (StrOp::Contains, s.as_str())).collect();
+            set(&tests)
+                .finders
+                .iter()
+                .map(|f| match f.searcher {
+                    Searcher::One(_) => 'm',
+                    Searcher::Teddy(_) => 't',
+                    Searcher::Automaton(_) => 'a',
+                })
+                .collect::<String>()
+        };
+        assert_eq!(kinds(1), "m");
+        // Teddy where the target has it (x86-64, aarch64), else automata.
+        let teddy = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            't'
+        } else {
+            'a'
+        };
+        assert_eq!(kinds(40), format!("{teddy}{teddy}{teddy}"));
+        assert_eq!(kinds(400), "a");
+        let rows: Vec<&str> = names
+            .iter()
+            .map(|s| s.as_str())
+            .chain(["needle", "xneedle399x"])
+            .collect();
+        let s = set(&names.iter().map(|s| (StrOp::Equals, s.as_str())).collect::<Vec<_>>());
+        let got = scan(&s, &rows);
+        assert!(got[..400].iter().all(|&b| b));
+        assert_eq!(got[400..], [false, false]);
     }
 
     #[test]
