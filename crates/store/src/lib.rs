@@ -16,8 +16,10 @@ pub use ingest::{Format, IngestOptions, IngestReport, ingest};
 pub use manifest::Counts;
 pub use progress::Progress;
 pub mod provider;
+mod scan_count;
 
 pub use provider::{DayPartitionedTable, FileTable, ScanMetrics, file_table, scan_metrics};
+pub use scan_count::{ScanTotals, scan_totals};
 pub mod generate;
 
 pub use generate::{GenerateConfig, GroundTruth, Output, Planted, generate};

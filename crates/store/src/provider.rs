@@ -98,7 +98,8 @@ impl TableProvider for DayPartitionedTable {
         // Our own scan of the selected parts (rather than a ListingTable): DataFusion's file
         // statistics would turn a column missing from an older part into a constant null
         // before the expression adapter below could make it "".
-        let mut source = ParquetSource::new(self.arrow.clone());
+        let mut source = ParquetSource::new(self.arrow.clone())
+            .with_parquet_file_reader_factory(Arc::new(crate::scan_count::CountingReaderFactory::local()));
         if let Some(predicate) = conjunction(filters.to_vec()) {
             let df_schema = DFSchema::try_from(self.arrow.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);

@@ -171,6 +171,10 @@ impl GroundTruth {
     }
 }
 
+/// Changes whenever the generated data for a given configuration and seed changes, so that
+/// caches of generated data (`quarry bench`'s) know when they are stale.
+pub const GENERATOR_VERSION: u32 = 1;
+
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
 pub const TABLES: [&str; 8] = [
     DAILY[0].0, DAILY[1].0, DAILY[2].0, DAILY[3].0, DAILY[4].0, DAILY[5].0, DAILY[6].0, DAILY[7].0,
