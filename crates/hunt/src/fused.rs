@@ -209,7 +209,7 @@ fn overlay(base: &Source, tables: &[String], shared: &BTreeMap<String, Arc<MemTa
         catalog.add_provider(schema.as_ref().clone(), shared.get(t)?.clone());
     }
     let catalog: Arc<dyn TableCatalog> = Arc::new(catalog);
-    let engine = Engine::new(catalog.clone()).ok()?;
+    let engine = base.engine.with_catalog(catalog.clone());
     Some(Source { engine, catalog })
 }
 
@@ -544,5 +544,94 @@ fn string_literal(v: &ScalarValue) -> Option<String> {
             Some(s.clone())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::DataDirCatalog;
+    use rules::{Provenance, SourceFormat};
+
+    fn rule(id: &str, query: &str) -> Rule {
+        Rule::new(id, id, query, Provenance::new(SourceFormat::BuiltinPack))
+    }
+
+    /// Which rules share which tables, and the budget.
+    #[test]
+    fn sharing_follows_the_filters_and_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        store::generate(&store::GenerateConfig {
+            devices: 20,
+            days: 1,
+            volume: 0.02,
+            rmm_fraction: 0.5,
+            seed: 5,
+            ..store::GenerateConfig::new(store::Output::DataDir(dir.path().to_path_buf()))
+        })
+        .unwrap();
+        let catalog: Arc<dyn TableCatalog> = Arc::new(DataDirCatalog::new(store::DataDir::open(dir.path())));
+        let base = Source {
+            engine: Engine::new(catalog.clone()).unwrap(),
+            catalog,
+        };
+        let rules = vec![
+            rule("a", "DeviceProcessEvents | where FileName has 'AnyDesk' | count"),
+            rule(
+                "b",
+                "DeviceProcessEvents | where ProcessVersionInfoCompanyName =~ 'TeamViewer GmbH' | count",
+            ),
+            // Reads the whole table: runs on its own.
+            rule("c", "DeviceProcessEvents | summarize count() by FileName"),
+            // Filtered by time only: runs on its own.
+            rule("d", "DeviceProcessEvents | where Timestamp > ago(1d) | count"),
+            // The only rule filtering this table: nothing to share.
+            rule("e", "DeviceNetworkEvents | where RemoteUrl has 'anydesk.com' | count"),
+            // Does not plan.
+            rule("f", "DeviceProcessEvents | where NoSuchColumn has 'x'"),
+        ];
+        let options = QueryOptions { now: Some(0) };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let shared = SharedScans::build(&rules, &base, &options, rt.handle(), 1 << 30, &crate::Silent);
+        assert_eq!(shared.report.len(), 1, "{:?}", shared.report);
+        let scan = &shared.report[0];
+        assert_eq!(
+            (scan.table.as_str(), scan.rules, scan.abandoned.as_deref()),
+            ("DeviceProcessEvents", 2, None)
+        );
+        assert!(scan.rows > 0, "AnyDesk is planted: {scan:?}");
+        let on_shared: Vec<bool> = shared.per_rule.iter().map(Option::is_some).collect();
+        assert_eq!(on_shared, [true, true, false, false, false, false]);
+
+        // Over budget: not shared, and said why.
+        let tight = SharedScans::build(&rules, &base, &options, rt.handle(), 1, &crate::Silent);
+        assert_eq!(tight.report.len(), 1);
+        let why = tight.report[0].abandoned.as_deref().expect("abandoned");
+        assert!(why.contains("memory budget"), "{why}");
+        assert!(tight.per_rule.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn term_tests_are_found_in_conjunctions_and_both_sides_of_or() {
+        use datafusion::prelude::{col, lit};
+        let has = |c: &str, n: &str| {
+            functions::lower_binary(
+                "has",
+                functions::TypedExpr::new(col(c), schema::KqlType::String),
+                functions::lit::string(n),
+            )
+            .unwrap()
+            .expr
+        };
+        let time = col("Timestamp").gt(lit(1i64));
+        let e = time.clone().and(has("Signer", "Action1"));
+        assert_eq!(key_tests(&e).unwrap().len(), 1);
+        let e = has("FileName", "a").or(has("Signer", "b"));
+        assert_eq!(key_tests(&e).unwrap().len(), 2);
+        // One side of the `or` has no term test: the row may match without any.
+        assert!(key_tests(&has("FileName", "a").or(time.clone())).is_none());
+        assert!(key_tests(&time).is_none());
+        // A negated test implies nothing.
+        assert!(key_tests(&Expr::Not(Box::new(has("FileName", "a")))).is_none());
     }
 }

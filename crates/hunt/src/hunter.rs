@@ -8,7 +8,7 @@ use crate::report::{RuleReport, RuleStatus, RunReport, RunStatus};
 use crate::rule_run::{RuleCtx, RuleOutcome};
 use crate::selection::{LoadedRules, Selection};
 use crate::store::FindingsStore;
-use engine::{Engine, TableCatalog};
+use engine::{Engine, EngineConfig, TableCatalog};
 use rules::{Level, Rule};
 use schema::values::{format_datetime, parse_datetime};
 use std::path::{Path, PathBuf};
@@ -228,7 +228,8 @@ impl Hunter {
         let dir = store::DataDir::open(&self.data_dir);
         let schemas = dir.catalog()?;
         let catalog: Arc<dyn TableCatalog> = Arc::new(DataDirCatalog::new(dir));
-        let engine = Engine::new(catalog.clone()).map_err(|e| HuntError::Runtime(e.to_string()))?;
+        let engine = Engine::with_config(catalog.clone(), &EngineConfig::with_memory_limit(options.memory_limit))
+            .map_err(|e| HuntError::Runtime(e.to_string()))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cores)
@@ -247,13 +248,14 @@ impl Hunter {
                 &base,
                 &options_q,
                 runtime.handle(),
-                shared_budget(options),
+                base.engine.memory_limit() / 4,
                 observer,
             )
         } else {
             SharedScans::none(rules.len())
         };
         let ctx = RuleCtx {
+            engine: base.engine.clone(),
             schemas,
             facts: &prepared.facts,
             now: prepared.now,
@@ -331,10 +333,4 @@ impl Hunter {
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
-}
-
-/// The bytes a shared scan may keep per table: a quarter of the engine's memory limit, or
-/// 1 GiB.
-fn shared_budget(options: &HuntOptions) -> usize {
-    options.memory_limit.map_or(1 << 30, |m| m / 4)
 }

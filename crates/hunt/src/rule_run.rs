@@ -46,6 +46,8 @@ enum RuleFailure {
 
 /// What one rule's run needs.
 pub(crate) struct RuleCtx<'a> {
+    /// The hunt's engine (its session, workers and memory pool serve every query).
+    pub engine: Engine,
     pub schemas: schema::Catalog,
     pub facts: &'a DataFacts,
     pub now: i64,
@@ -190,7 +192,7 @@ impl RuleCtx<'_> {
     ) -> Result<Vec<QueryResult>, RuleFailure> {
         let catalog = exclusions::input_catalog(&source.catalog, &source.engine, plans, slice, &self.options())
             .map_err(RuleFailure::Failed)?;
-        let engine = Engine::new(catalog).map_err(|e| RuleFailure::Failed(e.to_string()))?;
+        let engine = source.engine.with_catalog(catalog);
         self.block_on(engine.query(&rule.query, &self.options()))
             .map_err(|e| failure(rule, e))
     }
@@ -278,7 +280,7 @@ impl RuleCtx<'_> {
             .map(|(p, n)| format!("{n} = iff(({}), true, false)", p.predicate))
             .collect();
         let query = format!("{OUTPUT_TABLE}\n| extend {}", assignments.join(",\n    "));
-        let engine = Engine::new(Arc::new(catalog)).map_err(|e| fail(e.to_string()))?;
+        let engine = self.engine.with_catalog(Arc::new(catalog));
         let mut results = self
             .block_on(engine.query(&query, &self.options()))
             .map_err(|e| fail(e.to_string()))?;
