@@ -96,7 +96,7 @@ pub struct MultiNeedleKind {
 
 /// The kind of a multi-needle UDF by name (`kql_has_any`, `kql_has_all`, `kql_in_ci`,
 /// `kql_in_cs`), if it is one. With constant lists, `has_any`/`in~` is the same as a
-/// [`MultiMatcher`](crate::terms::MultiMatcher) of one test per needle.
+/// [`MultiMatcher`] of one test per needle.
 pub fn multi_needle_of(udf_name: &str) -> Option<MultiNeedleKind> {
     let (op, case_sensitive, all) = match udf_name {
         HAS_ANY => (StrOp::Has, false, false),

@@ -24,6 +24,10 @@
 //!
 //! Case-insensitive forms fold ASCII case cheaply and fall back to Unicode lower-casing
 //! when either side has non-ASCII characters.
+//!
+//! [`Needle::test`] is the reference; the column kernels ([`MultiMatcher`], in the
+//! submodules) compute the same answers for whole batches without per-row work where
+//! they can (see "String matching kernels" in `docs/functions.md`).
 
 mod anchored;
 mod fold;
