@@ -66,6 +66,10 @@ pub struct Args {
     /// the other rules that filter it (same results; for comparison).
     #[arg(long)]
     no_fuse: bool,
+    /// Memory the query engine may use before sorts and aggregations spill to disk
+    /// (e.g. 512MiB, 4GB, 2G, 50%); default: half the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = engine::parse_byte_size)]
+    memory_limit: Option<usize>,
     /// Invalid or failing rules do not make the exit code 2 (they are still reported).
     #[arg(long)]
     ignore_rule_errors: bool,
@@ -112,7 +116,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         max_rows_per_rule: args.max_rows,
         persist: !args.no_store,
         fused: !args.no_fuse,
-        ..HuntOptions::default()
+        memory_limit: args.memory_limit,
     };
     let progress = Progress::new(!global.quiet);
     let report = Hunter::new(&global.data)

@@ -36,6 +36,10 @@ pub struct Args {
     /// (CSV, JSON of any export shape, Parquet; repeatable). Shadows the data directory.
     #[arg(long = "table", value_name = "NAME=PATH")]
     tables: Vec<String>,
+    /// Memory the query may use before sorts and aggregations spill to disk (e.g. 512MiB,
+    /// 4GB, 2G, 50%); default: half the machine's memory.
+    #[arg(long, value_name = "SIZE", value_parser = engine::parse_byte_size)]
+    memory_limit: Option<usize>,
 }
 
 /// The tables of a data directory (stored ones, and the built-in schemas, empty, for tables
@@ -109,7 +113,8 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         catalog.add_provider((*table.schema).clone(), table.provider.clone());
         loaded.push(table);
     }
-    let engine = Engine::new(Arc::new(catalog)).into_diagnostic()?;
+    let config = engine::EngineConfig::with_memory_limit(args.memory_limit);
+    let engine = Engine::with_config(Arc::new(catalog), &config).into_diagnostic()?;
     let options = QueryOptions { now };
     let color = std::io::stderr().is_terminal();
     let render_opts = kql::RenderOptions {
