@@ -65,6 +65,8 @@ enum Command {
     Findings(commands::findings::Args),
     /// Sample data with planted RMM tools, the seed rules and the RMM pack, a hunt: Quarry in seconds.
     Demo(commands::demo::Args),
+    /// Benchmarks over generated data (1m, 10m, 100m rows): seed rules, the RMM pack, heavy queries, ingest.
+    Bench(commands::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Hunt(args) => commands::hunt::run(&global, args),
         Command::Findings(args) => commands::findings::run(&global, args),
         Command::Demo(args) => commands::demo::run(&global, args),
+        Command::Bench(args) => commands::bench::run(&global, args),
     };
     match result {
         Ok(code) => code,
