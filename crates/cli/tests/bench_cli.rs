@@ -125,3 +125,22 @@ fn list_run_reuse_and_compare() {
     assert_eq!(code, 2);
     assert!(err.contains("not the JSON of quarry bench --json"), "{err}");
 }
+
+#[test]
+fn ingest_data_is_written_when_its_case_runs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let work = tmp.path().join("work");
+    let base = ["bench", "--scale", "10k", "--work", s(&work), "--quiet"];
+    let (code, out, err) = quarry(&[&base[..], &["--cases", "query-summarize-sha1"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!work.join("streaming-json").exists());
+    let (code, out, err) = quarry(&[&base[..], &["--cases", "ingest"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(work.join("streaming-json").exists());
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("ingest-streaming-json"))
+        .expect("ingest line");
+    assert!(line.contains("of streaming JSON ->"), "{line}");
+    assert!(!work.join("ingest-out").exists(), "the ingested copy is removed");
+}

@@ -89,7 +89,10 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
             .unwrap_or_else(|| PathBuf::from("target/quarry-bench").join(args.scale.label())),
     };
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let dataset = data::prepare(&work, args.scale, args.seed, args.regenerate, !quiet, &say)?;
+    let mut dataset = data::prepare(&work, args.scale, args.seed, args.regenerate, !quiet, &say)?;
+    if selected.iter().any(|c| matches!(c.kind, cases::Kind::Ingest)) {
+        data::ensure_streaming_json(&work, &mut dataset, &say)?;
+    }
     say("reading the data once (warm page cache)");
     data::warm(&work.data());
     let mut cx = cases::Context::new(&work, &dataset, args.memory_limit).map_err(|e| miette!("{e}"))?;

@@ -83,8 +83,10 @@ pub struct Dataset {
     /// Generation time when this run generated the data (`None`: reused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_in_s: Option<f64>,
-    /// Streaming JSON for the ingest case: files, rows, bytes.
+    /// Streaming JSON for the ingest case (written when that case first runs): rows, bytes.
+    #[serde(default)]
     pub ingest_rows: u64,
+    #[serde(default)]
     pub ingest_bytes: u64,
 }
 
@@ -170,7 +172,6 @@ pub fn prepare(
         && let Some(found) = read_manifest(work)?
         && found.same_shape(&wanted)
         && work.data().join("ingests.json").exists()
-        && work.streaming_json().exists()
     {
         say(&format!(
             "reusing {} rows ({} devices x {} days, generator v{}, seed {}) in {}",
@@ -209,17 +210,14 @@ pub fn prepare(
         wanted.devices,
         work.data().display()
     ));
-    let base = GenerateConfig {
+    let t0 = Instant::now();
+    let truth = store::generate(&GenerateConfig {
         devices: wanted.devices,
         days: DAYS,
         start: start_date(),
         seed,
-        ..GenerateConfig::new(Output::DataDir(work.data()))
-    };
-    let t0 = Instant::now();
-    let truth = store::generate(&GenerateConfig {
         progress: Progress::new(progress),
-        ..base.clone()
+        ..GenerateConfig::new(Output::DataDir(work.data()))
     })
     .into_diagnostic()
     .wrap_err("generating the benchmark data")?;
@@ -230,18 +228,37 @@ pub fn prepare(
         rows as f64 / secs.max(1e-9)
     ));
 
-    let ingest_devices = wanted.devices.min(INGEST_DEVICES);
+    let dataset = Dataset {
+        tables: truth.rows.clone(),
+        rows,
+        bytes: dir_bytes(&work.data().join("tables")),
+        generated_in_s: Some(secs),
+        ..wanted
+    };
+    write_manifest(work, &dataset)?;
+    Ok(dataset)
+}
+
+/// Writes the Defender streaming JSON of the ingest case (the first day of at most
+/// [`INGEST_DEVICES`] devices, same seed) unless the work directory has it already.
+pub fn ensure_streaming_json(work: &Work, dataset: &mut Dataset, say: &dyn Fn(&str)) -> Result<()> {
+    if dataset.ingest_rows > 0 && work.streaming_json().exists() {
+        return Ok(());
+    }
+    work.clear(&work.streaming_json())?;
+    let devices = dataset.devices.min(INGEST_DEVICES);
     say(&format!(
-        "writing Defender streaming JSON (first day of {ingest_devices} devices) for the ingest case"
+        "writing Defender streaming JSON (first day of {devices} devices) for the ingest case"
     ));
     let json = store::generate(&GenerateConfig {
-        devices: ingest_devices,
+        devices,
         days: 1,
-        output: Output::StreamingJson {
+        start: start_date(),
+        seed: dataset.seed,
+        ..GenerateConfig::new(Output::StreamingJson {
             dir: work.streaming_json(),
             gzip: false,
-        },
-        ..base
+        })
     })
     .into_diagnostic()
     .wrap_err("writing the streaming JSON")?;
@@ -251,17 +268,9 @@ pub fn prepare(
             .into_diagnostic()
             .wrap_err_with(|| format!("removing {}", p.display()))?;
     }
-    let dataset = Dataset {
-        tables: truth.rows.clone(),
-        rows,
-        bytes: dir_bytes(&work.data().join("tables")),
-        generated_in_s: Some(secs),
-        ingest_rows: json.total_rows(),
-        ingest_bytes: dir_bytes(&work.streaming_json()),
-        ..wanted
-    };
-    write_manifest(work, &dataset)?;
-    Ok(dataset)
+    dataset.ingest_rows = json.total_rows();
+    dataset.ingest_bytes = dir_bytes(&work.streaming_json());
+    write_manifest(work, dataset)
 }
 
 fn read_manifest(work: &Work) -> Result<Option<Dataset>> {
