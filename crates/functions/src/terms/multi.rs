@@ -23,7 +23,7 @@ use super::fold::{ascii_lower_into, lowercases_into_ascii, next_non_ascii};
 use super::search::{SubstringSet, SubstringTest};
 use super::{Needle, StrOp};
 use crate::udf::StrArray;
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait, StringViewArray};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
@@ -169,24 +169,15 @@ impl MultiMatcher {
             _ if self.matches_all => BooleanBuffer::new_set(n),
             DataType::Utf8 => {
                 let a = array.as_string::<i32>();
-                with_scratch(|s| self.eval(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+                with_scratch(|s| self.eval_contiguous(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
             }
             DataType::LargeUtf8 => {
                 let a = array.as_string::<i64>();
-                with_scratch(|s| self.eval(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+                with_scratch(|s| self.eval_contiguous(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
             }
             DataType::Utf8View => {
                 let a = array.as_string_view();
-                with_scratch(|s| {
-                    s.raw.clear();
-                    s.offsets.clear();
-                    s.offsets.push(0);
-                    for v in a.bytes_iter() {
-                        s.raw.extend_from_slice(v);
-                        s.offsets.push(s.raw.len() as i64);
-                    }
-                    self.eval(&s.raw, &s.offsets, a.nulls(), &mut s.lower)
-                })
+                with_scratch(|s| self.eval_views(a, s))
             }
             other => {
                 return Err(DataFusionError::Execution(format!(
@@ -207,34 +198,58 @@ impl MultiMatcher {
         self.tests.iter().any(|(op, n)| n.test(*op, s))
     }
 
-    /// The rows `values[offsets[i]..offsets[i + 1]]` (of a valid array) that match; null
-    /// rows are left to the caller.
-    fn eval<O: OffsetSizeTrait>(
+    /// The rows `values[offsets[i]..offsets[i + 1]]` (of a valid array) that match.
+    fn eval_contiguous<O: OffsetSizeTrait>(
         &self,
         values: &[u8],
         offsets: &[O],
         nulls: Option<&NullBuffer>,
         lower: &mut Vec<u8>,
     ) -> BooleanBuffer {
-        let rows = offsets.len().saturating_sub(1);
+        let (Some(start), Some(end)) = (offsets.first(), offsets.last()) else {
+            return BooleanBuffer::new_unset(0);
+        };
+        let (start, end) = (start.as_usize(), end.as_usize());
+        let lower = self.ci_substrings.as_ref().map(|_| {
+            ascii_lower_into(lower, &values[start..end]);
+            (lower.as_slice(), start)
+        });
+        let laid = Laid {
+            offsets,
+            raw: values,
+            lower,
+        };
+        self.eval(&laid, nulls)
+    }
+
+    /// A `Utf8View` batch: its rows gathered into the scratch buffer (lower-casing the
+    /// gathered buffer in one pass afterwards is faster than row by row).
+    fn eval_views(&self, a: &StringViewArray, s: &mut Scratch) -> BooleanBuffer {
+        s.raw.clear();
+        s.offsets.clear();
+        s.offsets.push(0);
+        for v in a.bytes_iter() {
+            s.raw.extend_from_slice(v);
+            s.offsets.push(s.raw.len() as i64);
+        }
+        self.eval_contiguous(&s.raw, &s.offsets, a.nulls(), &mut s.lower)
+    }
+
+    /// The rows of `laid` that match. Null rows are left to the caller.
+    fn eval<O: OffsetSizeTrait>(&self, laid: &Laid<'_, O>, nulls: Option<&NullBuffer>) -> BooleanBuffer {
+        let rows = laid.offsets.len().saturating_sub(1);
         let mut out = BooleanBufferBuilder::new(rows);
         out.append_n(rows, false);
-        let (start, end) = match (offsets.first(), offsets.last()) {
-            (Some(s), Some(e)) if rows > 0 => (s.as_usize(), e.as_usize()),
-            _ => return out.finish(),
-        };
-        let row = |i: usize| &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
         if let Some(set) = &self.cs_substrings {
-            set.scan(values, 0, offsets, &mut out);
+            set.scan(laid.raw, 0, laid.offsets, &mut out);
         }
-        if let Some(set) = &self.ci_substrings {
-            ascii_lower_into(lower, &values[start..end]);
-            set.scan(lower, start, offsets, &mut out);
+        if let (Some(set), Some((lower, base))) = (&self.ci_substrings, laid.lower) {
+            set.scan(lower, base, laid.offsets, &mut out);
         }
         let mut matched = out.finish();
         if self.cs_anchored.is_some() || self.ci_anchored.is_some() {
             let anchored = BooleanBuffer::collect_bool(rows, |i| {
-                let r = row(i);
+                let r = laid.row(i);
                 self.cs_anchored.as_ref().is_some_and(|a| a.matches(r))
                     || self.ci_anchored.as_ref().is_some_and(|a| a.matches(r))
             });
@@ -245,7 +260,7 @@ impl MultiMatcher {
             };
         }
         if self.any_ci {
-            self.fix_non_ascii_rows(values, offsets, nulls, &mut matched);
+            self.fix_non_ascii_rows(laid, nulls, &mut matched);
         }
         matched
     }
@@ -255,11 +270,11 @@ impl MultiMatcher {
     /// and rows false so far when some needle is not ASCII (those needles).
     fn fix_non_ascii_rows<O: OffsetSizeTrait>(
         &self,
-        values: &[u8],
-        offsets: &[O],
+        laid: &Laid<'_, O>,
         nulls: Option<&NullBuffer>,
         matched: &mut BooleanBuffer,
     ) {
+        let (buf, offsets) = (laid.raw, laid.offsets);
         let rows = offsets.len().saturating_sub(1);
         let at = |i: usize| offsets[i].as_usize();
         let Some(end) = offsets.last().map(|o| o.as_usize()) else {
@@ -267,17 +282,17 @@ impl MultiMatcher {
         };
         let mut changes: Vec<(usize, bool)> = Vec::new();
         let (mut pos, mut row) = (at(0), 0);
-        while let Some(p) = next_non_ascii(values, pos, end) {
+        while let Some(p) = next_non_ascii(buf, pos, end) {
             // Linearly: non-ASCII rows are usually near each other, and the offsets are
             // read in order (a bisection would miss the cache on every probe).
             while row + 1 < rows && at(row + 1) <= p {
                 row += 1;
             }
-            let r = &values[at(row)..at(row + 1)];
             pos = at(row + 1);
             if nulls.is_some_and(|n| n.is_null(row)) {
                 continue;
             }
+            let r = laid.row(row);
             if lowercases_into_ascii(r) {
                 changes.push((row, self.test_row(&String::from_utf8_lossy(r))));
             } else if !matched.value(row) && self.unicode.iter().any(|u| u.test(r)) {
@@ -293,6 +308,22 @@ impl MultiMatcher {
             b.set_bit(i, v);
         }
         *matched = b.finish();
+    }
+}
+
+/// A batch's rows laid out for the searches: row `i` is `raw[offsets[i]..offsets[i +
+/// 1]]`, and `lower[offsets[i] - base..offsets[i + 1] - base]` when there is `lower`.
+struct Laid<'a, O> {
+    offsets: &'a [O],
+    /// The original bytes (base 0).
+    raw: &'a [u8],
+    /// The bytes with ASCII letters lower-cased, and their base.
+    lower: Option<(&'a [u8], usize)>,
+}
+
+impl<O: OffsetSizeTrait> Laid<'_, O> {
+    fn row(&self, i: usize) -> &[u8] {
+        &self.raw[self.offsets[i].as_usize()..self.offsets[i + 1].as_usize()]
     }
 }
 
