@@ -103,7 +103,7 @@ fn list_run_reuse_and_compare() {
             .all(|c| c["error"].is_null() && c["wall_s"].as_f64() > Some(0.0))
     );
     assert_eq!(report["scale"], "10k");
-    assert_eq!(report["dataset"]["generator_version"], 1);
+    assert_eq!(report["dataset"]["generator_version"], store::generate::GENERATOR_VERSION);
 
     // The data is reused, and the run is compared with the first.
     let second = tmp.path().join("second.json");

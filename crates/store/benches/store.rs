@@ -1,6 +1,8 @@
-//! Throughput of ingest (Defender streaming JSON → Parquet, MB/s and rows/s) and of the
-//! generator (rows/s). `cargo bench -p store`.
+//! Throughput of ingest (Defender streaming JSON → Parquet, MB/s and rows/s), of the
+//! generator (rows/s), and of scanning a string column of the data directory (bytes of
+//! string data per second: the floor under any filter on it). `cargo bench -p store`.
 
+use arrow::array::AsArray;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 use store::{DataDir, GenerateConfig, IngestOptions, Output, generate, ingest};
@@ -85,5 +87,66 @@ fn bench_generate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_ingest, bench_generate);
+/// Reads every `Signer` of a week of certificate rows through the table provider (a count
+/// of non-empty values, which decodes the whole column), in bytes of string data per second.
+fn bench_scan(c: &mut Criterion) {
+    use datafusion::prelude::{SessionContext, ident, lit};
+    let data = tempfile::tempdir().unwrap();
+    generate(&GenerateConfig {
+        devices: 128,
+        days: 7,
+        volume: 4.0,
+        rmm_fraction: 0.2,
+        ..GenerateConfig::new(Output::DataDir(data.path().to_path_buf()))
+    })
+    .unwrap();
+    let dir = DataDir::open(data.path());
+    let t = "DeviceFileCertificateInfo";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_table(t, dir.table_provider(t).unwrap().unwrap()).unwrap();
+    let query = || async {
+        ctx.table(t)
+            .await
+            .unwrap()
+            .filter(ident("Signer").not_eq(lit("")))
+            .unwrap()
+            .count()
+            .await
+            .unwrap()
+    };
+    let signer_bytes: u64 = runtime.block_on(async {
+        let batches = ctx
+            .table(t)
+            .await
+            .unwrap()
+            .select(vec![ident("Signer")])
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches
+            .iter()
+            .map(|b| {
+                let a = b.column(0).as_string::<i32>();
+                let o = a.value_offsets();
+                (o[o.len() - 1] - o[0]) as u64
+            })
+            .sum()
+    });
+    let rows = dir.table_stats(t).unwrap().rows;
+    eprintln!(
+        "scan input: {rows} rows, {:.1} MB of Signer strings",
+        signer_bytes as f64 / 1e6
+    );
+    let mut g = c.benchmark_group("scan");
+    g.sample_size(20);
+    g.throughput(Throughput::Bytes(signer_bytes));
+    g.bench_function("signer_column_string_bytes", |b| {
+        b.iter(|| assert!(runtime.block_on(query()) > 0))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_ingest, bench_generate, bench_scan);
 criterion_main!(benches);

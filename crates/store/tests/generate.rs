@@ -212,3 +212,25 @@ fn unknown_tools_are_rejected() {
     .unwrap_err();
     assert!(err.to_string().contains("unknown RMM tool 'NotATool'"));
 }
+
+#[test]
+fn small_tables_are_gathered_into_a_part_per_day_and_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("d");
+    // 130 devices make three blocks a day: six units, each a part per table before.
+    let truth = generate(&GenerateConfig {
+        devices: 130,
+        days: 2,
+        volume: 0.02,
+        threads: 2,
+        ..small(Output::DataDir(root.clone()))
+    })
+    .unwrap();
+    let dir = DataDir::open(&root);
+    for t in TABLES {
+        let stats = dir.table_stats(t).unwrap();
+        assert_eq!(stats.rows, truth.rows[t], "{t}");
+        assert_eq!(stats.partitions, 2, "{t}");
+        assert!(stats.files <= 4, "{t}: {} parts", stats.files);
+    }
+}

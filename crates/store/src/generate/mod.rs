@@ -14,8 +14,9 @@ mod events;
 mod process;
 pub mod rmm;
 pub mod sink;
+mod unit;
 
-use crate::datadir::{DataDir, Partition};
+use crate::datadir::DataDir;
 use crate::error::{IoContext, Result, StoreError};
 use crate::manifest::{Counts, IngestRecord, InputRecord};
 use crate::progress::Progress;
@@ -23,7 +24,6 @@ use crate::writer::PartWriter;
 use chrono::NaiveDate;
 use device::{DAILY, Device, Plant, PlantedEvent};
 use emit::{Layout, SizeHints};
-use events::Events;
 use process::Image;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -33,10 +33,10 @@ use schema::values::{NANOS_PER_DAY, format_datetime};
 use schema::{Catalog, TableSchema};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use unit::{Parts, Unit, UnitResult, run_unit};
 
 pub use rmm::kusto_has;
 
@@ -171,9 +171,10 @@ impl GroundTruth {
     }
 }
 
-/// Changes whenever the generated data for a given configuration and seed changes, so that
-/// caches of generated data (`quarry bench`'s) know when they are stale.
-pub const GENERATOR_VERSION: u32 = 1;
+/// Changes whenever the generated data for a given configuration and seed changes (its rows
+/// or its layout in parts), so that caches of generated data (`quarry bench`'s) know when
+/// they are stale. 2: the small tables' batches are gathered per day and thread.
+pub const GENERATOR_VERSION: u32 = 2;
 
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
 pub const TABLES: [&str; 8] = [
@@ -291,8 +292,8 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
             let staging = staging.clone();
             let id = id.clone();
             s.spawn(move || {
-                let mut writer = match (&dir, &staging) {
-                    (Some(d), Some(st)) => Some(PartWriter::starting_at(d, &id, st.clone(), w * 1_000_000)),
+                let mut parts = match (&dir, &staging) {
+                    (Some(d), Some(st)) => Some(Parts::new(PartWriter::starting_at(d, &id, st.clone(), w * 1_000_000))),
                     _ => None,
                 };
                 let mut hints = SizeHints::default();
@@ -311,7 +312,7 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
                         schemas,
                         layout,
                     };
-                    match run_unit(cfg, &unit, writer.as_mut(), &mut hints) {
+                    match run_unit(cfg, &unit, parts.as_mut(), &mut hints) {
                         Ok(r) => results.lock().unwrap_or_else(PoisonError::into_inner).push(r),
                         Err(e) => {
                             *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
@@ -319,12 +320,15 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
                         }
                     }
                 }
-                if let Some(w) = writer {
-                    results.lock().unwrap_or_else(PoisonError::into_inner).push(UnitResult {
-                        staged: w.staged,
-                        bytes: w.bytes_written,
-                        ..UnitResult::default()
-                    });
+                if let Some(p) = parts {
+                    match p.finish(schemas) {
+                        Ok(w) => results.lock().unwrap_or_else(PoisonError::into_inner).push(UnitResult {
+                            staged: w.staged,
+                            bytes: w.bytes_written,
+                            ..UnitResult::default()
+                        }),
+                        Err(e) => *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e),
+                    }
                 }
             });
         }
@@ -429,111 +433,6 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
     let mut x = [0u8; 8];
     x.copy_from_slice(&bytes.as_bytes()[..8]);
     u64::from_le_bytes(x)
-}
-
-#[derive(Default)]
-struct UnitResult {
-    rows: BTreeMap<String, u64>,
-    events: Vec<PlantedEvent>,
-    staged: Vec<(PathBuf, PathBuf)>,
-    files: usize,
-    bytes: u64,
-}
-
-/// One unit of work: a block of devices on one day.
-struct Unit<'a> {
-    day: u32,
-    block: usize,
-    block_size: usize,
-    devices: &'a [Device],
-    plants: &'a [Vec<Plant>],
-    schemas: &'a [Arc<TableSchema>],
-    layout: &'a Layout,
-}
-
-fn run_unit(
-    cfg: &GenerateConfig,
-    unit: &Unit,
-    mut writer: Option<&mut PartWriter>,
-    hints: &mut SizeHints,
-) -> Result<UnitResult> {
-    let Unit {
-        day,
-        block,
-        block_size,
-        devices,
-        plants,
-        schemas,
-        layout,
-    } = *unit;
-    let first = (block * block_size).min(devices.len());
-    let last = (first + block_size).min(devices.len());
-    let date = cfg.start + chrono::Duration::days(day as i64);
-    let start = day_start(date);
-    let mut events = Events::with_capacity(last - first, cfg.volume);
-    let mut result = UnitResult::default();
-    for dev in &devices[first..last] {
-        let mut rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, dev.index as u64, day as u64));
-        let before = events.len();
-        let planted = events::draw_day(
-            dev,
-            day,
-            cfg.days - 1,
-            start,
-            cfg.volume,
-            &plants[dev.index],
-            &mut rng,
-            &mut events,
-        );
-        cfg.progress.add_rows((events.len() - before) as u64);
-        result.events.extend(planted);
-    }
-    let mut text = String::new();
-    for (i, schema) in schemas.iter().enumerate() {
-        let batch = layout.batch(i, &events, devices, hints);
-        *result.rows.entry(schema.name.clone()).or_default() += batch.num_rows() as u64;
-        match &cfg.output {
-            Output::DataDir(_) => {
-                if let Some(w) = writer.as_deref_mut() {
-                    w.write(schema, Partition::Day(date), &[batch])?;
-                }
-            }
-            Output::StreamingJson { dir, gzip } => {
-                text.clear();
-                sink::write_streaming_json(&batch, schema, device::TENANT_ID, &mut text);
-                let d = dir.join(&schema.name);
-                std::fs::create_dir_all(&d).at(&d)?;
-                let name = format!(
-                    "{}-{block:04}.json{}",
-                    date.format("%Y-%m-%d"),
-                    if *gzip { ".gz" } else { "" }
-                );
-                result.bytes += write_text(&d.join(name), &text, *gzip)?;
-                result.files += 1;
-            }
-            Output::Csv(dir) => {
-                text.clear();
-                text.push_str(&sink::csv_header(schema));
-                sink::write_csv(&batch, schema, &mut text);
-                let name = format!("{}_{}-{block:04}.csv", schema.name, date.format("%Y-%m-%d"));
-                result.bytes += write_text(&dir.join(name), &text, false)?;
-                result.files += 1;
-            }
-        }
-    }
-    Ok(result)
-}
-
-fn write_text(path: &Path, text: &str, gzip: bool) -> Result<u64> {
-    let bytes = if gzip {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(text.as_bytes()).at(path)?;
-        e.finish().at(path)?
-    } else {
-        text.as_bytes().to_vec()
-    };
-    crate::manifest::write_atomic(path, &bytes)?;
-    Ok(bytes.len() as u64)
 }
 
 /// Folds planted events into one record per (device, tool, signal, look-alike).
