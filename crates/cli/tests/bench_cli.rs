@@ -64,7 +64,7 @@ fn a_query_over_its_memory_limit_names_it() {
 fn list_run_reuse_and_compare() {
     let (code, out, _) = quarry(&["bench", "--list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 13, "{out}");
+    assert_eq!(out.lines().count(), 14, "{out}");
     assert!(out.lines().any(|l| l == "pack-rmm-slowest-rule"));
 
     let tmp = tempfile::tempdir().expect("tmp");

@@ -67,6 +67,9 @@ pub const HEAVY: &[HeavyQuery] = &[
 pub enum Kind {
     /// A seed rule alone.
     Seed(Box<Rule>),
+    /// A seed rule's query through the engine alone, without the hunt around it
+    /// (validation, data facts, exclusions, findings): the scan and filter of `Signer`.
+    SeedQuery(Box<Rule>),
     /// The RMM pack, fused or not.
     Pack {
         fused: bool,
@@ -92,6 +95,12 @@ pub fn all() -> Vec<Case> {
         .map(|(r, _)| (format!("seed-{}", seed_tool(&r.name)), r))
         .collect();
     seeds.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some((name, rule)) = seeds.first() {
+        cases.push(Case {
+            name: format!("{name}-query"),
+            kind: Kind::SeedQuery(Box::new(rule.clone())),
+        });
+    }
     for (name, rule) in seeds {
         cases.push(Case {
             name,
@@ -313,42 +322,59 @@ pub fn run(case: &Case, cx: &mut Context) -> CaseResult {
             }
         }
         Kind::PackSlowest => run_slowest(case, cx),
-        Kind::Query(q) => {
-            let rows = cx.rows_read(q.text);
-            let config = EngineConfig {
-                memory_limit: cx.memory_limit,
-                spill_dir: Some(cx.work.spill()),
-                ..EngineConfig::default()
-            };
-            let _ = std::fs::create_dir_all(cx.work.spill());
-            let catalog = Arc::new(DataDirCatalog::new(super::data::data_dir(cx.work)));
-            let options = QueryOptions { now: Some(cx.now) };
-            let (out, m) = measure(|| {
-                let engine = Engine::with_config(catalog, &config).map_err(|e| e.to_string())?;
-                engine
-                    .query_blocking(q.text, &options)
-                    .map_err(|e| match e.diagnostics() {
-                        [] => e.to_string(),
-                        d => format!(
-                            "{e}: {}",
-                            d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")
-                        ),
-                    })
-            });
-            match out {
-                Ok(results) => {
-                    let detail = results
-                        .last()
-                        .and_then(|r| r.text_rows().ok())
-                        .and_then(|rows| rows.into_iter().next())
-                        .map(|row| format!("result: {}", row.join(", ")))
-                        .unwrap_or_default();
-                    result(&case.name, m, rows, detail, None)
-                }
-                Err(e) => result(&case.name, m, rows, String::new(), Some(e)),
+        Kind::SeedQuery(rule) => {
+            let mut r = run_query(&case.name, &rule.query, cx);
+            if let Some(b) = signer_bytes(cx, rule)
+                && r.wall_s > 0.0
+                && r.error.is_none()
+            {
+                r.string_bytes_per_s = Some(b as f64 / r.wall_s);
             }
+            r
         }
+        Kind::Query(q) => run_query(&case.name, q.text, cx),
         Kind::Ingest => run_ingest(case, cx),
+    }
+}
+
+/// Runs `text` through an engine over the data directory (memory limit and spill
+/// directory of the benchmark), with the newest event as `now()`.
+fn run_query(name: &str, text: &str, cx: &Context) -> CaseResult {
+    let rows = cx.rows_read(text);
+    let config = EngineConfig {
+        memory_limit: cx.memory_limit,
+        spill_dir: Some(cx.work.spill()),
+        ..EngineConfig::default()
+    };
+    let _ = std::fs::create_dir_all(cx.work.spill());
+    let catalog = Arc::new(DataDirCatalog::new(super::data::data_dir(cx.work)));
+    let options = QueryOptions { now: Some(cx.now) };
+    let engine = match Engine::with_config(catalog, &config) {
+        Ok(e) => e,
+        Err(e) => return result(name, Measured::default(), rows, String::new(), Some(e.to_string())),
+    };
+    let (out, m) = measure(|| {
+        engine
+            .query_blocking(text, &options)
+            .map_err(|e| match e.diagnostics() {
+                [] => e.to_string(),
+                d => format!(
+                    "{e}: {}",
+                    d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")
+                ),
+            })
+    });
+    match out {
+        Ok(results) => {
+            let detail = results
+                .last()
+                .and_then(|r| r.text_rows().ok())
+                .and_then(|rows| rows.into_iter().next())
+                .map(|row| format!("result: {}", row.join(", ")))
+                .unwrap_or_default();
+            result(name, m, rows, detail, None)
+        }
+        Err(e) => result(name, m, rows, String::new(), Some(e)),
     }
 }
 
@@ -462,6 +488,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "seed-action1-query",
                 "seed-action1",
                 "seed-connectwise",
                 "seed-remoteutilities",
@@ -481,12 +508,12 @@ mod tests {
             select(all(), &f.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .map(|cs| cs.into_iter().map(|c| c.name).collect::<Vec<_>>())
         };
-        assert_eq!(picked(&[]).map(|v| v.len()), Ok(13));
+        assert_eq!(picked(&[]).map(|v| v.len()), Ok(14));
         assert_eq!(
-            picked(&["seed-action1", "query-mv"]),
-            Ok(vec!["seed-action1".to_string(), "query-mv-expand".to_string()])
+            picked(&["seed-connectwise", "query-mv"]),
+            Ok(vec!["seed-connectwise".to_string(), "query-mv-expand".to_string()])
         );
-        assert_eq!(picked(&["seed"]).map(|v| v.len()), Ok(4));
+        assert_eq!(picked(&["seed"]).map(|v| v.len()), Ok(5));
         let err = picked(&["nope"]).expect_err("unknown");
         assert!(
             err.contains("no case is named or starts with 'nope'") && err.contains("seed-action1"),
