@@ -89,21 +89,30 @@ fn list_run_reuse_and_compare() {
     let (code, out, err) = run(args(&first));
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("generating about 10000 rows"), "{err}");
-    for case in ["seed-action1", "query-summarize-sha1", "query-summarize-reportid"] {
+    for case in [
+        "seed-action1-query",
+        "seed-action1",
+        "query-summarize-sha1",
+        "query-summarize-reportid",
+    ] {
         assert!(out.lines().any(|l| l.starts_with(case)), "{case}: {out}");
     }
     assert!(out.contains("memory limit 256.0 MiB"), "{out}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&first).expect("json")).expect("json");
     let cases = report["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 3);
+    // `seed-action1` names two cases by prefix: the rule and its query alone.
+    assert_eq!(cases.len(), 4);
     assert!(
         cases
             .iter()
             .all(|c| c["error"].is_null() && c["wall_s"].as_f64() > Some(0.0))
     );
     assert_eq!(report["scale"], "10k");
-    assert_eq!(report["dataset"]["generator_version"], store::generate::GENERATOR_VERSION);
+    assert_eq!(
+        report["dataset"]["generator_version"],
+        store::generate::GENERATOR_VERSION
+    );
 
     // The data is reused, and the run is compared with the first.
     let second = tmp.path().join("second.json");
