@@ -370,11 +370,19 @@ fn run_query(name: &str, text: &str, cx: &Context) -> CaseResult {
                 .last()
                 .and_then(|r| r.text_rows().ok())
                 .and_then(|rows| rows.into_iter().next())
-                .map(|row| format!("result: {}", row.join(", ")))
+                .map(|row| format!("result: {}", clip(&row.join(", "), 60)))
                 .unwrap_or_default();
             result(name, m, rows, detail, None)
         }
         Err(e) => result(name, m, rows, String::new(), Some(e)),
+    }
+}
+
+/// `text`, or its first `max` characters and `…`.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
     }
 }
 
@@ -532,5 +540,8 @@ mod tests {
             "action1"
         );
         assert_eq!(seed_tool("odd"), "odd");
+        assert_eq!(clip("abcdef", 3), "abc…");
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("éèàü", 2), "éè…");
     }
 }
