@@ -93,9 +93,9 @@ fn bench_scan(c: &mut Criterion) {
     use datafusion::prelude::{SessionContext, ident, lit};
     let data = tempfile::tempdir().unwrap();
     generate(&GenerateConfig {
-        devices: 128,
+        devices: 64,
         days: 7,
-        volume: 4.0,
+        volume: 2.0,
         rmm_fraction: 0.2,
         ..GenerateConfig::new(Output::DataDir(data.path().to_path_buf()))
     })
