@@ -84,14 +84,24 @@ impl QueryAnalyzer for EngineAnalyzer {
     }
 }
 
+/// An engine over `catalog` for planning. The DataFusion session (every KQL function
+/// registered) and the worker threads are made once per process and shared: making them is
+/// most of the cost of checking a small rule.
+fn planning_engine(catalog: Arc<dyn engine::TableCatalog>) -> Option<Engine> {
+    static TEMPLATE: std::sync::OnceLock<Option<Engine>> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| Engine::new(Arc::new(engine::MemCatalog::new())).ok())
+        .as_ref()
+        .map(|t| t.with_catalog(catalog))
+}
+
 /// Engine verdicts on the exclusions, for what the syntax analyzer cannot see (type
 /// errors, columns that exist in the query but not where the exclusion would apply).
 /// What the syntax analyzer reports already is left `NotAnalyzed` here.
 fn check_exclusions(rule: &Rule, catalog: &Catalog) -> Vec<ExclusionAnalysis> {
     let syntax = KQL.analyze(rule, catalog);
     let schemas: Arc<dyn engine::TableCatalog> = Arc::new(SchemaCatalog::new(catalog.clone()));
-    let output = Engine::new(schemas.clone())
-        .ok()
+    let output = planning_engine(schemas.clone())
         .and_then(|e| e.plan(&rule.query, &QueryOptions { now: Some(0) }).ok())
         .and_then(|p| p.results.into_iter().next())
         .map(|r| r.columns);
