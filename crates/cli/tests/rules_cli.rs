@@ -1,21 +1,10 @@
 //! `quarry rules …` end to end, with the built binary.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn quarry(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quarry"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("run quarry");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+#[path = "support/run.rs"]
+mod run;
+use run::quarry;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/tests/fixtures")
