@@ -72,3 +72,16 @@ fn roundtrip_conformance() {
         failures.join("\n\n")
     );
 }
+
+/// Found by the fuzzer: names glued by `-` into an operator's name print glued.
+#[test]
+fn hyphenated_operator_names_as_arithmetic() {
+    for q in [
+        "parse-where",
+        "print x = 1 | extend y = project-away",
+        "T | where a-b > 0",
+    ] {
+        check(q, q).unwrap();
+    }
+    assert_eq!(kql::print(&kql::parse("parse-where").query).trim(), "parse-where");
+}

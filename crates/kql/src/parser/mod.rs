@@ -568,3 +568,8 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// Whether `word` is the name of a tabular operator (`where`, `project-away`…).
+pub(crate) fn is_operator_name(word: &str) -> bool {
+    operators::OPERATOR_NAMES.contains(&word)
+}

@@ -44,6 +44,23 @@ pub(crate) fn join<T>(items: &[T], sep: &str, mut f: impl FnMut(&T) -> String) -
     items.iter().map(&mut f).collect::<Vec<_>>().join(sep)
 }
 
+/// For `a - b` of two plain names that together spell a hyphenated operator name
+/// (`parse-where`, `project-away`), `b`: the source had them glued, and only glued do they
+/// read back as names rather than as the operator.
+fn glued_operator_name(b: &BinaryExpr) -> Option<&str> {
+    if b.op != BinaryOp::Sub {
+        return None;
+    }
+    match (&b.left.kind, &b.right.kind) {
+        (ExprKind::Name(l), ExprKind::Name(r))
+            if !l.quoted && !r.quoted && crate::parser::is_operator_name(&format!("{}-{}", l.name, r.name)) =>
+        {
+            Some(r.name.as_str())
+        }
+        _ => None,
+    }
+}
+
 pub(crate) fn ident(id: &Ident) -> String {
     if id.quoted {
         let mut s = String::from("['");
@@ -425,7 +442,13 @@ impl Printer {
         loop {
             match &cur.kind {
                 ExprKind::Binary(b) => {
-                    suffixes.push(format!(" {} {}", binary_op(b.op), self.expr(&b.right, indent)));
+                    if let Some(right) = glued_operator_name(b) {
+                        // `parse-where` read as `parse - where` (names, not an operator,
+                        // where no operator can be): spaced, it would read as the operator.
+                        suffixes.push(format!("-{right}"));
+                    } else {
+                        suffixes.push(format!(" {} {}", binary_op(b.op), self.expr(&b.right, indent)));
+                    }
                     cur = &b.left;
                 }
                 ExprKind::In(i) => {
