@@ -44,21 +44,36 @@ pub(crate) fn join<T>(items: &[T], sep: &str, mut f: impl FnMut(&T) -> String) -
     items.iter().map(&mut f).collect::<Vec<_>>().join(sep)
 }
 
-/// For `a - b` of two plain names that together spell a hyphenated operator name
-/// (`parse-where`, `project-away`), `b`: the source had them glued, and only glued do they
-/// read back as names rather than as the operator.
-fn glued_operator_name(b: &BinaryExpr) -> Option<&str> {
-    if b.op != BinaryOp::Sub {
-        return None;
-    }
-    match (&b.left.kind, &b.right.kind) {
-        (ExprKind::Name(l), ExprKind::Name(r))
-            if !l.quoted && !r.quoted && crate::parser::is_operator_name(&format!("{}-{}", l.name, r.name)) =>
-        {
-            Some(r.name.as_str())
-        }
+/// A plain (unquoted) name.
+fn name_of(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Name(n) if !n.quoted => Some(&n.name),
         _ => None,
     }
+}
+
+/// `a - b - c` of plain names starting with an operator's name (`parse`, `project`), glued
+/// (`parse-where`): the source had them glued, and only glued do they read back as names
+/// rather than as the operator.
+fn glued_chain(e: &Expr) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut cur = e;
+    loop {
+        match &cur.kind {
+            ExprKind::Binary(b) if b.op == BinaryOp::Sub => {
+                parts.push(name_of(&b.right)?);
+                cur = &b.left;
+            }
+            _ => break,
+        }
+    }
+    let first = name_of(cur)?;
+    if !crate::parser::is_operator_name(first) {
+        return None;
+    }
+    parts.push(first);
+    parts.reverse();
+    Some(parts.join("-"))
 }
 
 pub(crate) fn ident(id: &Ident) -> String {
@@ -439,16 +454,23 @@ impl Printer {
     fn spine(&self, e: &Expr, indent: usize) -> String {
         let mut suffixes = Vec::new();
         let mut cur = e;
+        // Whether `cur` is known not to start a chain of names to glue.
+        let mut chain_checked = false;
         loop {
             match &cur.kind {
                 ExprKind::Binary(b) => {
-                    if let Some(right) = glued_operator_name(b) {
-                        // `parse-where` read as `parse - where` (names, not an operator,
-                        // where no operator can be): spaced, it would read as the operator.
-                        suffixes.push(format!("-{right}"));
-                    } else {
-                        suffixes.push(format!(" {} {}", binary_op(b.op), self.expr(&b.right, indent)));
+                    if !chain_checked && name_of(&b.right).is_some() && b.op == BinaryOp::Sub {
+                        if let Some(glued) = glued_chain(cur) {
+                            // `parse-where` read as `parse - where` (names, not an operator,
+                            // where no operator can be): spaced, it would read as the operator.
+                            suffixes.push(glued);
+                            return suffixes.iter().rev().map(String::as_str).collect();
+                        }
+                        chain_checked = true;
+                    } else if name_of(&b.right).is_none() || b.op != BinaryOp::Sub {
+                        chain_checked = false;
                     }
+                    suffixes.push(format!(" {} {}", binary_op(b.op), self.expr(&b.right, indent)));
                     cur = &b.left;
                 }
                 ExprKind::In(i) => {
