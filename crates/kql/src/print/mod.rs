@@ -52,30 +52,6 @@ fn name_of(e: &Expr) -> Option<&str> {
     }
 }
 
-/// `a - b - c` of plain names starting with an operator's name (`parse`, `project`), glued
-/// (`parse-where`): the source had them glued, and only glued do they read back as names
-/// rather than as the operator.
-fn glued_chain(e: &Expr) -> Option<String> {
-    let mut parts = Vec::new();
-    let mut cur = e;
-    loop {
-        match &cur.kind {
-            ExprKind::Binary(b) if b.op == BinaryOp::Sub => {
-                parts.push(name_of(&b.right)?);
-                cur = &b.left;
-            }
-            _ => break,
-        }
-    }
-    let first = name_of(cur)?;
-    if !crate::parser::is_operator_name(first) {
-        return None;
-    }
-    parts.push(first);
-    parts.reverse();
-    Some(parts.join("-"))
-}
-
 pub(crate) fn ident(id: &Ident) -> String {
     if id.quoted {
         let mut s = String::from("['");
@@ -454,23 +430,21 @@ impl Printer {
     fn spine(&self, e: &Expr, indent: usize) -> String {
         let mut suffixes = Vec::new();
         let mut cur = e;
-        // Whether `cur` is known not to start a chain of names to glue.
-        let mut chain_checked = false;
         loop {
             match &cur.kind {
                 ExprKind::Binary(b) => {
-                    if !chain_checked && name_of(&b.right).is_some() && b.op == BinaryOp::Sub {
-                        if let Some(glued) = glued_chain(cur) {
-                            // `parse-where` read as `parse - where` (names, not an operator,
-                            // where no operator can be): spaced, it would read as the operator.
-                            suffixes.push(glued);
-                            return suffixes.iter().rev().map(String::as_str).collect();
-                        }
-                        chain_checked = true;
-                    } else if name_of(&b.right).is_none() || b.op != BinaryOp::Sub {
-                        chain_checked = false;
+                    let right = self.expr(&b.right, indent);
+                    if b.op == BinaryOp::Sub
+                        && name_of(&b.left).is_some_and(crate::parser::is_operator_name)
+                        && right.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    {
+                        // `parse-where` read as `parse - where` (names, not the operator,
+                        // because the glued word is not one): spaced, `parse` would start
+                        // the operator.
+                        suffixes.push(format!("-{right}"));
+                    } else {
+                        suffixes.push(format!(" {} {right}", binary_op(b.op)));
                     }
-                    suffixes.push(format!(" {} {}", binary_op(b.op), self.expr(&b.right, indent)));
                     cur = &b.left;
                 }
                 ExprKind::In(i) => {
