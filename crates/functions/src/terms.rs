@@ -283,15 +283,7 @@ mod robustness {
             "Ab-c_d",
             "ΣΑΣ ς",
         ];
-        let ops = [
-            StrOp::Has,
-            StrOp::HasPrefix,
-            StrOp::HasSuffix,
-            StrOp::Contains,
-            StrOp::StartsWith,
-            StrOp::EndsWith,
-            StrOp::Equals,
-        ];
+        let ops = StrOp::ALL;
         for h in texts {
             for n in texts {
                 for op in ops {
