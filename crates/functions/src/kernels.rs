@@ -147,7 +147,11 @@ fn scalar_text(s: &ScalarValue) -> Result<String> {
     })
 }
 
-fn bool_result(number_rows: usize, all_scalar: bool, f: impl Fn(usize) -> Result<bool>) -> Result<ColumnarValue> {
+fn bool_result(
+    number_rows: usize,
+    all_scalar: bool,
+    mut f: impl FnMut(usize) -> Result<bool>,
+) -> Result<ColumnarValue> {
     if all_scalar {
         return Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(f(0)?))));
     }
@@ -195,10 +199,42 @@ impl ScalarUDFImpl for StrPredUdf {
                 let nd = nd.to_array(n)?;
                 let hs = StrArray::new(h.as_ref())?;
                 let ns = StrArray::new(nd.as_ref())?;
-                bool_result(n, false, |i| {
-                    Ok(Needle::new(ns.get(i), self.case_sensitive).test(self.op, hs.get(i)))
-                })
+                // A needle per row (`X has Y` of two columns, often after a join with a
+                // small table): each distinct needle is prepared once per batch.
+                let mut prepared = NeedleCache::new(self.case_sensitive);
+                bool_result(n, false, |i| Ok(prepared.get(ns.get(i)).test(self.op, hs.get(i))))
             }
+        }
+    }
+}
+
+/// Needles prepared for the texts seen so far (up to [`NeedleCache::MAX`] of them; past
+/// that, a needle is prepared for every row that brings a new one).
+struct NeedleCache<'a> {
+    case_sensitive: bool,
+    known: datafusion::common::HashMap<&'a str, Needle>,
+    spare: Option<Needle>,
+}
+
+impl<'a> NeedleCache<'a> {
+    const MAX: usize = 4096;
+
+    fn new(case_sensitive: bool) -> Self {
+        NeedleCache {
+            case_sensitive,
+            known: datafusion::common::HashMap::new(),
+            spare: None,
+        }
+    }
+
+    fn get(&mut self, text: &'a str) -> &Needle {
+        if self.known.len() < Self::MAX {
+            let cs = self.case_sensitive;
+            return self.known.entry(text).or_insert_with(|| Needle::new(text, cs));
+        }
+        match self.known.get(text) {
+            Some(n) => n,
+            None => self.spare.insert(Needle::new(text, self.case_sensitive)),
         }
     }
 }
