@@ -317,6 +317,11 @@ fn pairs(tools: &[RmmTool], pick: impl Fn(&RmmTool) -> &Vec<String>) -> Vec<(Str
 
 /// One query per signal over every tool's indicators. Attribution to a tool happens by
 /// joining the matched value (signer, company, domain suffix) back to the datatable.
+///
+/// Process creation: a row can match a tool that names a product only through that
+/// product, so company names prefilter only for tools without one; otherwise every Google
+/// Chrome launch would pass (Chrome Remote Desktop's company is "Google LLC") and be joined
+/// with every tool.
 fn combined_query(tools: &[RmmTool], signal: Signal) -> String {
     match signal {
         Signal::FileSignature => format!(
@@ -325,8 +330,8 @@ fn combined_query(tools: &[RmmTool], signal: Signal) -> String {
         ),
         Signal::ProcessCreation => format!(
             "{}{HEADER}DeviceProcessEvents\n| where Timestamp between (Time_start..Time_end)\n\
-| where ProcessVersionInfoCompanyName has_any (RmmVersionInfo | where isnotempty(Company) | distinct Company)\n\
-    or ProcessVersionInfoProductName has_any (RmmVersionInfo | where isnotempty(Product) | distinct Product)\n\
+| where ProcessVersionInfoProductName has_any (RmmVersionInfo | where isnotempty(Product) | distinct Product)\n\
+    or ProcessVersionInfoCompanyName has_any (RmmVersionInfo | where isempty(Product) | distinct Company)\n\
 | extend JoinKey = 1\n\
 | join kind=inner (RmmVersionInfo | extend JoinKey = 1) on JoinKey\n\
 | where (isempty(Company) or ProcessVersionInfoCompanyName has Company)\n\
