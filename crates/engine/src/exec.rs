@@ -135,6 +135,10 @@ pub fn new_session_with(config: &EngineConfig) -> Result<SessionContext, DataFus
     let mut session_config = SessionConfig::new()
         .with_round_robin_repartition(false)
         .with_information_schema(false);
+    // Data-directory scans evaluate their filters inside the Parquet reader and decode the
+    // other columns only for matching rows (see store::provider); cheapest filters first.
+    session_config.options_mut().execution.parquet.pushdown_filters = true;
+    session_config.options_mut().execution.parquet.reorder_filters = true;
     if config.target_partitions > 0 {
         session_config = session_config.with_target_partitions(config.target_partitions);
     }

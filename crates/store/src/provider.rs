@@ -100,6 +100,14 @@ impl TableProvider for DayPartitionedTable {
         // before the expression adapter below could make it "".
         let mut source = ParquetSource::new(self.arrow.clone())
             .with_parquet_file_reader_factory(Arc::new(crate::scan_count::CountingReaderFactory::local()));
+        // Late materialization when the session asks for it (the engine's does): the
+        // predicate runs inside the reader on its own columns first, and the other projected
+        // columns are decoded only for the rows that pass (whole pages of them are skipped
+        // through the page index), which is most of the work of a selective hunt.
+        let parquet = &state.config_options().execution.parquet;
+        source = source
+            .with_pushdown_filters(parquet.pushdown_filters)
+            .with_reorder_filters(parquet.reorder_filters);
         if let Some(predicate) = conjunction(filters.to_vec()) {
             let df_schema = DFSchema::try_from(self.arrow.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
