@@ -16,13 +16,14 @@
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use datafusion::catalog::MemTable;
-use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::utils::{conjunction, disjunction, split_conjunction};
-use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, TableScan};
-use datafusion::prelude::DataFrame;
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, TableScan};
+use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::filter::FilterExec;
 use engine::{Engine, MemCatalog, QueryOptions, TableCatalog};
 use functions::StrOp;
 use futures::StreamExt;
@@ -352,15 +353,24 @@ async fn shared_scan(
             .collect()
     });
     let filter = prefilter(&predicates);
-    let plan = LogicalPlanBuilder::scan(table, provider_as_source(provider.clone()), projection.clone())
-        .and_then(|b| b.filter(filter))
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
+    // The scan itself gets only what is cheap to evaluate per file and per row: the
+    // comparisons of columns with constants every rule makes (time ranges: partition,
+    // row-group and page pruning) and the multi-pattern term pass. The whole disjunction
+    // runs above it, on the rows those keep — handed to the scan, it would be rewritten and
+    // turned into pruning predicates for every file, which for a pack costs more than the
+    // scan.
     let state = base.engine.session().state();
-    let mut stream = DataFrame::new(state, plan)
-        .execute_stream()
+    let scan_filters: Vec<Expr> = scan_filters(&predicates);
+    let scan = provider
+        .scan(&state, projection.as_ref(), &scan_filters, None)
         .await
         .map_err(|e| e.to_string())?;
+    let scan_schema = DFSchema::try_from(scan.schema().as_ref().clone()).map_err(|e| e.to_string())?;
+    let predicate = state
+        .create_physical_expr(filter, &scan_schema)
+        .map_err(|e| e.to_string())?;
+    let plan = Arc::new(FilterExec::try_new(predicate, scan).map_err(|e| e.to_string())?);
+    let mut stream = execute_stream(plan, state.task_ctx()).map_err(|e| e.to_string())?;
     let mut batches = Vec::new();
     let (mut rows, mut bytes) = (0usize, 0usize);
     while let Some(batch) = stream.next().await {
@@ -402,22 +412,87 @@ fn widen(
     RecordBatch::try_new(schema.clone(), columns)
 }
 
+/// Filters for the shared scan of `predicates` that never drop a row one of them keeps:
+/// the disjunction over the predicates of their comparisons of a column with constants
+/// (when every predicate has some), and the multi-pattern pass over the terms every
+/// predicate implies (when each implies some).
+fn scan_filters(predicates: &[Expr]) -> Vec<Expr> {
+    let mut out = Vec::new();
+    let simple: Option<Vec<Expr>> = predicates
+        .iter()
+        .map(|p| {
+            conjunction(
+                split_conjunction(p)
+                    .into_iter()
+                    .filter(|c| is_simple_comparison(c))
+                    .cloned(),
+            )
+        })
+        .collect();
+    if let Some(simple) = simple {
+        let mut distinct: Vec<Expr> = Vec::new();
+        for e in simple {
+            if !distinct.contains(&e) {
+                distinct.push(e);
+            }
+        }
+        out.extend(balanced_or(distinct));
+    }
+    let tests: Option<Vec<Vec<(String, Test)>>> = predicates.iter().map(key_tests).collect();
+    if let Some(tests) = tests {
+        out.extend(matchers(tests.into_iter().flatten()));
+    }
+    out
+}
+
+/// `column <cmp> constant` (or `between` constants, or `is not null`): cheap per row, and
+/// what Parquet statistics and the day partitions prune by.
+fn is_simple_comparison(e: &Expr) -> bool {
+    let constant = |e: &Expr| matches!(e, Expr::Literal(..));
+    let column = |e: &Expr| matches!(e, Expr::Column(_));
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            matches!(
+                op,
+                Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+            ) && ((column(left) && constant(right)) || (constant(left) && column(right)))
+        }
+        Expr::Between(b) => column(&b.expr) && constant(&b.low) && constant(&b.high),
+        Expr::IsNotNull(x) => column(x),
+        _ => false,
+    }
+}
+
+/// One `kql_multi_match` per column over `tests`, or-ed.
+fn matchers(tests: impl IntoIterator<Item = (String, Test)>) -> Option<Expr> {
+    let mut by_column: BTreeMap<String, Vec<Test>> = BTreeMap::new();
+    for (column, test) in tests {
+        let list = by_column.entry(column).or_default();
+        if !list.contains(&test) {
+            list.push(test);
+        }
+    }
+    balanced_or(
+        by_column
+            .into_iter()
+            .map(|(column, ts)| {
+                functions::multi_match_udf(ts).call(vec![Expr::Column(Column::new_unqualified(column))])
+            })
+            .collect(),
+    )
+}
+
 /// The disjunction of `predicates`, with the string-term tests that each implies checked
 /// first in one multi-pattern pass per column (DataFusion evaluates the rest of an `AND`
 /// only on the rows its left side keeps).
 fn prefilter(predicates: &[Expr]) -> Expr {
-    let mut tests: BTreeMap<String, Vec<Test>> = BTreeMap::new();
+    let mut tests = Vec::new();
     let mut keyed = Vec::new();
     let mut unkeyed = Vec::new();
     for p in predicates {
         match key_tests(p) {
             Some(ts) => {
-                for (column, test) in ts {
-                    let list = tests.entry(column).or_default();
-                    if !list.contains(&test) {
-                        list.push(test);
-                    }
-                }
+                tests.extend(ts);
                 keyed.push(p.clone());
             }
             None => unkeyed.push(p.clone()),
@@ -425,13 +500,7 @@ fn prefilter(predicates: &[Expr]) -> Expr {
     }
     let mut parts = Vec::new();
     if let Some(rest) = balanced_or(keyed) {
-        let matchers: Vec<Expr> = tests
-            .into_iter()
-            .map(|(column, ts)| {
-                functions::multi_match_udf(ts).call(vec![Expr::Column(Column::new_unqualified(column))])
-            })
-            .collect();
-        match balanced_or(matchers) {
+        match matchers(tests) {
             Some(m) => parts.push(m.and(rest)),
             None => parts.push(rest),
         }
@@ -633,5 +702,52 @@ mod tests {
         assert!(key_tests(&time).is_none());
         // A negated test implies nothing.
         assert!(key_tests(&Expr::Not(Box::new(has("FileName", "a")))).is_none());
+    }
+
+    /// What the shared scan itself evaluates: constant comparisons every predicate makes
+    /// (or-ed across predicates) and the term pass, only when each predicate has them.
+    #[test]
+    fn the_scan_gets_the_cheap_filters_every_predicate_implies() {
+        use datafusion::prelude::lit;
+        let col = |n: &str| Expr::Column(Column::new_unqualified(n));
+        let has = |c: &str, n: &str| {
+            functions::lower_binary(
+                "has",
+                functions::TypedExpr::new(col(c), schema::KqlType::String),
+                functions::lit::string(n),
+            )
+            .unwrap()
+            .expr
+        };
+        let recent = col("Timestamp").gt_eq(lit(10i64));
+        let older = col("Timestamp").between(lit(1i64), lit(5i64));
+        // Neither a comparison with a constant nor a term test.
+        let computed = col("FileName").eq(col("FolderPath"));
+        let a = recent.clone().and(has("Signer", "Action1")).and(computed.clone());
+        let b = older.clone().and(has("FileName", "b"));
+        let names = |fs: &[Expr]| fs.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        let filters = scan_filters(&[a.clone(), b.clone()]);
+        assert_eq!(filters.len(), 2, "{:?}", names(&filters));
+        assert_eq!(filters[0], recent.clone().or(older.clone()));
+        let matcher = filters[1].to_string();
+        assert!(
+            matcher.contains("kql_multi_match(FileName)") && matcher.contains("kql_multi_match(Signer)"),
+            "{matcher}"
+        );
+        // The same time filter in every rule is one comparison.
+        let c = recent.clone().and(has("FileName", "c"));
+        assert_eq!(scan_filters(&[a.clone(), c])[0], recent);
+        // A predicate without a constant comparison: no range for the scan; one without a
+        // term test: no term pass.
+        let filters = scan_filters(&[a.clone(), has("FileName", "d")]);
+        assert_eq!(filters.len(), 1);
+        assert!(
+            filters[0].to_string().starts_with("kql_multi_match"),
+            "{:?}",
+            names(&filters)
+        );
+        let filters = scan_filters(&[a, older.clone()]);
+        assert_eq!(filters, vec![recent.or(older)]);
+        assert!(scan_filters(&[computed]).is_empty());
     }
 }
