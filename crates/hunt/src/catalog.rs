@@ -54,7 +54,7 @@ impl DataFacts {
                 continue;
             }
             let newest = if with_times {
-                dir.table_stats(&schema.name)?.time_range.map(|(_, hi)| hi)
+                dir.newest_time(&schema.name)?
             } else {
                 None
             };

@@ -236,6 +236,39 @@ impl DataDir {
     }
 
     /// Row count, time range, partitions and size of a table, from the Parquet footers.
+    /// The newest time value of a time-partitioned table (`None` for an empty table or
+    /// one without a time column). Rows sit in the partition of their day, so only the
+    /// newest day's parts are read — a hunt's `now() = latest` costs a few footers, not
+    /// every one.
+    pub fn newest_time(&self, table: &str) -> Result<Option<i64>> {
+        let schema = self.schema(table)?;
+        let Some(time_col) = schema.as_ref().and_then(|s| s.time_column().map(str::to_string)) else {
+            return Ok(None);
+        };
+        let parts = self.parts(table)?;
+        let mut days: Vec<NaiveDate> = parts
+            .iter()
+            .filter_map(|p| match p.partition {
+                Partition::Day(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        days.sort_unstable();
+        days.dedup();
+        for day in days.into_iter().rev() {
+            let mut newest = None;
+            for part in parts.iter().filter(|p| p.partition == Partition::Day(day)) {
+                if let (_, Some((_, hi))) = part_stats(part, Some(&time_col))? {
+                    newest = newest.max(Some(hi));
+                }
+            }
+            if newest.is_some() {
+                return Ok(newest);
+            }
+        }
+        Ok(None)
+    }
+
     pub fn table_stats(&self, table: &str) -> Result<TableStats> {
         let schema = self.schema(table)?;
         let time_col = schema.as_ref().and_then(|s| s.time_column().map(str::to_string));
@@ -247,33 +280,47 @@ impl DataDir {
             ..TableStats::default()
         };
         for part in &parts {
-            let file = std::fs::File::open(&part.path).at(&part.path)?;
-            let reader = SerializedFileReader::new(file).map_err(|e| StoreError::Input {
-                path: part.path.clone(),
-                message: e.to_string(),
-            })?;
-            let meta = reader.metadata();
-            let col_idx = time_col.as_deref().and_then(|tc| {
-                meta.file_metadata()
-                    .schema_descr()
-                    .columns()
-                    .iter()
-                    .position(|c| c.name() == tc)
-            });
-            for rg in meta.row_groups() {
-                stats.rows += rg.num_rows().max(0) as u64;
-                if let Some(Statistics::Int64(s)) = col_idx.and_then(|i| rg.column(i).statistics())
-                    && let (Some(&lo), Some(&hi)) = (s.min_opt(), s.max_opt())
-                {
-                    stats.time_range = Some(match stats.time_range {
-                        Some((a, b)) => (a.min(lo), b.max(hi)),
-                        None => (lo, hi),
-                    });
-                }
+            let (rows, range) = part_stats(part, time_col.as_deref())?;
+            stats.rows += rows;
+            if let Some((lo, hi)) = range {
+                stats.time_range = Some(match stats.time_range {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
             }
         }
         Ok(stats)
     }
+}
+
+/// Rows of a part and the range of its time column, from its footer.
+fn part_stats(part: &Part, time_col: Option<&str>) -> Result<(u64, Option<(i64, i64)>)> {
+    let file = std::fs::File::open(&part.path).at(&part.path)?;
+    let reader = SerializedFileReader::new(file).map_err(|e| StoreError::Input {
+        path: part.path.clone(),
+        message: e.to_string(),
+    })?;
+    let meta = reader.metadata();
+    let col_idx = time_col.and_then(|tc| {
+        meta.file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == tc)
+    });
+    let (mut rows, mut range) = (0u64, None);
+    for rg in meta.row_groups() {
+        rows += rg.num_rows().max(0) as u64;
+        if let Some(Statistics::Int64(s)) = col_idx.and_then(|i| rg.column(i).statistics())
+            && let (Some(&lo), Some(&hi)) = (s.min_opt(), s.max_opt())
+        {
+            range = Some(match range {
+                Some((a, b)) => (lo.min(a), hi.max(b)),
+                None => (lo, hi),
+            });
+        }
+    }
+    Ok((rows, range))
 }
 
 /// Part files are `part-<ingest id>-<n>.parquet`; a part is visible once its ingest is

@@ -232,5 +232,9 @@ fn small_tables_are_gathered_into_a_part_per_day_and_thread() {
         assert_eq!(stats.rows, truth.rows[t], "{t}");
         assert_eq!(stats.partitions, 2, "{t}");
         assert!(stats.files <= 4, "{t}: {} parts", stats.files);
+        // The newest time, from the newest day's parts alone, is the whole table's.
+        let newest = dir.newest_time(t).unwrap();
+        assert_eq!(newest, stats.time_range.map(|(_, hi)| hi), "{t}");
+        assert!(newest.is_some(), "{t}");
     }
 }
