@@ -530,11 +530,18 @@ fn key_tests(e: &Expr) -> Option<Vec<(String, Test)>> {
             op: Operator::And,
             right,
         }) => {
-            // Any conjunct will do; prefer the first (rules put their time filter first,
-            // which is no term test).
-            split_conjunction(e)
-                .into_iter()
-                .find_map(key_tests)
+            // Any conjunct will do. The scan keeps every row its tests match, so take the
+            // likeliest to be selective: the one whose shortest needle is longest
+            // (`Product has 'Chrome Remote Desktop'` rather than `Company has 'Google
+            // LLC'`), the first of equals.
+            let mut best: Option<(usize, Vec<(String, Test)>)> = None;
+            for tests in split_conjunction(e).into_iter().filter_map(key_tests) {
+                let score = tests.iter().map(|(_, (_, needle, _))| needle.len()).min().unwrap_or(0);
+                if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                    best = Some((score, tests));
+                }
+            }
+            best.map(|(_, tests)| tests)
                 .or_else(|| key_tests(left).or_else(|| key_tests(right)))
         }
         Expr::BinaryExpr(BinaryExpr {
@@ -695,6 +702,11 @@ mod tests {
         let time = col("Timestamp").gt(lit(1i64));
         let e = time.clone().and(has("Signer", "Action1"));
         assert_eq!(key_tests(&e).unwrap().len(), 1);
+        // Of several conjuncts with terms, the one with the longer needles.
+        let e = has("Company", "Google LLC").and(has("Product", "Chrome Remote Desktop"));
+        assert_eq!(key_tests(&e).unwrap()[0].0, "Product");
+        let e = has("Product", "Chrome Remote Desktop").and(has("Company", "Google LLC"));
+        assert_eq!(key_tests(&e).unwrap()[0].0, "Product");
         let e = has("FileName", "a").or(has("Signer", "b"));
         assert_eq!(key_tests(&e).unwrap().len(), 2);
         // One side of the `or` has no term test: the row may match without any.
