@@ -689,7 +689,8 @@ mod tests {
 
     #[test]
     fn term_tests_are_found_in_conjunctions_and_both_sides_of_or() {
-        use datafusion::prelude::{col, lit};
+        use datafusion::prelude::lit;
+        let col = |n: &str| Expr::Column(Column::new_unqualified(n));
         let has = |c: &str, n: &str| {
             functions::lower_binary(
                 "has",
