@@ -124,21 +124,28 @@ pub fn new_session() -> Result<SessionContext, DataFusionError> {
     new_session_with(&EngineConfig::default())
 }
 
-/// The DataFusion session of an engine: KQL functions registered, and no round-robin
-/// repartitioning so that row order survives between a `sort` (or an ordered source) and
-/// the operators after it, as Kusto's serialized row sets require. Its operators share a
+/// The settings of every session that runs the engine's plans: no round-robin
+/// repartitioning, so that row order survives between a `sort` (or an ordered source) and
+/// the operators after it; data-directory scans evaluate their filters inside the Parquet
+/// reader, cheapest first, and decode the other columns only for matching rows (late
+/// materialization, see `store::provider`).
+pub fn base_session_config() -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_round_robin_repartition(false)
+        .with_information_schema(false);
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
+    config
+}
+
+/// The DataFusion session of an engine: [`base_session_config`] (row order survives, as
+/// Kusto's serialized row sets require) and KQL functions registered. Its operators share a
 /// memory pool of `config`'s limit (a [`FairSpillPool`]: every spilling operator of a query
 /// gets an equal share, so sorts and aggregations spill instead of one starving the
 /// others) and spill to `config.spill_dir`.
 pub fn new_session_with(config: &EngineConfig) -> Result<SessionContext, DataFusionError> {
     let limit = config.effective_memory_limit();
-    let mut session_config = SessionConfig::new()
-        .with_round_robin_repartition(false)
-        .with_information_schema(false);
-    // Data-directory scans evaluate their filters inside the Parquet reader and decode the
-    // other columns only for matching rows (see store::provider); cheapest filters first.
-    session_config.options_mut().execution.parquet.pushdown_filters = true;
-    session_config.options_mut().execution.parquet.reorder_filters = true;
+    let mut session_config = base_session_config();
     if config.target_partitions > 0 {
         session_config = session_config.with_target_partitions(config.target_partitions);
     }

@@ -10,7 +10,7 @@ use crate::console::{Column, QueryBackend, QueryFailure, QueryFuture, QueryLimit
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use engine::{CatalogTable, Engine, QueryError, QueryOptions, QueryResult, TableCatalog};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -51,16 +51,14 @@ impl EngineBackend {
     }
 }
 
-/// A session like the engine's (no round-robin repartitioning, so row order survives) whose
-/// operators share a memory pool of `bytes`.
+/// A session with the engine's settings (`engine::base_session_config`) whose operators
+/// share a memory pool of `bytes`.
 fn limited_session(bytes: usize) -> Result<SessionContext, String> {
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(bytes, 1.0)
         .build_arc()
         .map_err(|e| e.to_string())?;
-    let config = SessionConfig::new()
-        .with_round_robin_repartition(false)
-        .with_information_schema(false);
+    let config = engine::base_session_config();
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
