@@ -334,7 +334,19 @@ async fn a_column_added_later_reads_as_empty_string_in_older_parts() {
     );
     run(&data, &[&a], &IngestOptions::default());
     run(&data, &[&b], &IngestOptions::default());
-    let ctx = SessionContext::new();
+    // Without and with late materialization (filters evaluated inside the Parquet reader,
+    // as the engine's session does): the filter on the missing column is rewritten to ""
+    // in both places.
+    for pushdown in [false, true] {
+        let mut config = datafusion::prelude::SessionConfig::new();
+        config.options_mut().execution.parquet.pushdown_filters = pushdown;
+        config.options_mut().execution.parquet.reorder_filters = pushdown;
+        added_column_reads_as_empty(&data, SessionContext::new_with_config(config)).await;
+    }
+}
+
+async fn added_column_reads_as_empty(data: &DataDir, ctx: datafusion::prelude::SessionContext) {
+    use datafusion::prelude::ident;
     ctx.register_table("App_CL", data.table_provider("App_CL").unwrap().unwrap())
         .unwrap();
     let df = ctx
