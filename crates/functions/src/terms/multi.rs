@@ -26,7 +26,7 @@ use crate::udf::StrArray;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait, StringViewArray};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::{DataFusionError, HashMap, Result};
 use std::cell::RefCell;
 
 /// Many `(op, needle, case_sensitive)` tests over one string column, evaluated in one pass.
@@ -169,11 +169,15 @@ impl MultiMatcher {
             _ if self.matches_all => BooleanBuffer::new_set(n),
             DataType::Utf8 => {
                 let a = array.as_string::<i32>();
-                with_scratch(|s| self.eval_contiguous(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+                self.eval_repeated(a.values(), a.value_offsets()).unwrap_or_else(|| {
+                    with_scratch(|s| self.eval_contiguous(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+                })
             }
             DataType::LargeUtf8 => {
                 let a = array.as_string::<i64>();
-                with_scratch(|s| self.eval_contiguous(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+                self.eval_repeated(a.values(), a.value_offsets()).unwrap_or_else(|| {
+                    with_scratch(|s| self.eval_contiguous(a.values(), a.value_offsets(), a.nulls(), &mut s.lower))
+                })
             }
             DataType::Utf8View => {
                 let a = array.as_string_view();
@@ -191,6 +195,48 @@ impl MultiMatcher {
             None => matched,
         };
         Ok(BooleanArray::new(matched, None))
+    }
+
+    /// A batch whose rows repeat few distinct values (URLs, signers, company names —
+    /// what hunting rules filter on), for a matcher of many tests: each distinct value is
+    /// tested once, in one buffer search over the distinct values, and the rows take their
+    /// value's answer. `None` when the batch is small, the matcher cheap (a few needles
+    /// are found by memchr faster than a row is hashed), or the first rows show that
+    /// values do not repeat enough. Null rows are answered by the caller.
+    pub(super) fn eval_repeated<O: OffsetSizeTrait>(&self, values: &[u8], offsets: &[O]) -> Option<BooleanBuffer> {
+        let rows = offsets.len().saturating_sub(1);
+        if rows < REPEATED_MIN_ROWS || self.tests.len() < REPEATED_MIN_TESTS {
+            return None;
+        }
+        let row = |i: usize| &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        let probe = rows.min(REPEATED_PROBE);
+        let mut seen: HashMap<&[u8], ()> = HashMap::with_capacity(probe);
+        for i in 0..probe {
+            seen.insert(row(i), ());
+        }
+        if seen.len() * REPEATED_MAX_SHARE > probe {
+            return None;
+        }
+        let mut index: HashMap<&[u8], u32> = HashMap::with_capacity(seen.len() * 2);
+        let mut distinct: Vec<u8> = Vec::new();
+        let mut distinct_offsets: Vec<i64> = vec![0];
+        let mut ids: Vec<u32> = Vec::with_capacity(rows);
+        for i in 0..rows {
+            let v = row(i);
+            let next = index.len() as u32;
+            let id = *index.entry(v).or_insert_with(|| {
+                distinct.extend_from_slice(v);
+                distinct_offsets.push(distinct.len() as i64);
+                next
+            });
+            ids.push(id);
+            if index.len() * REPEATED_MAX_SHARE > rows {
+                // Values stopped repeating: the whole-buffer search is cheaper.
+                return None;
+            }
+        }
+        let answers = with_scratch(|s| self.eval_contiguous(&distinct, &distinct_offsets, None, &mut s.lower));
+        Some(BooleanBuffer::collect_bool(rows, |i| answers.value(ids[i] as usize)))
     }
 
     /// Whether any test matches `s` (one value, no batch machinery).
@@ -326,6 +372,14 @@ impl<O: OffsetSizeTrait> Laid<'_, O> {
         &self.raw[self.offsets[i].as_usize()..self.offsets[i + 1].as_usize()]
     }
 }
+
+/// [`MultiMatcher::eval_repeated`] is tried on batches of at least this many rows, for
+/// matchers of at least this many tests, when at most one row in this many brings a new
+/// value (among the first `REPEATED_PROBE` rows, and over the batch).
+const REPEATED_MIN_ROWS: usize = 256;
+const REPEATED_MIN_TESTS: usize = 8;
+const REPEATED_MAX_SHARE: usize = 4;
+const REPEATED_PROBE: usize = 512;
 
 /// Buffers reused from batch to batch by each thread.
 #[derive(Default)]

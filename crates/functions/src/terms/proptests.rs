@@ -245,3 +245,40 @@ fn non_string_columns_are_errors() {
         "{err}"
     );
 }
+
+/// A column of `rows` rows drawn from a few distinct values (and nulls), as hunting
+/// columns are: the batch path that tests each distinct value once.
+fn repeated_column() -> impl Strategy<Value = Vec<Option<String>>> {
+    prop::collection::vec(text(12), 1..24).prop_flat_map(|pool| {
+        let n = pool.len();
+        prop::collection::vec(prop::option::weighted(0.95, 0..n), 256..700)
+            .prop_map(move |picks| picks.into_iter().map(|p| p.map(|i| pool[i].clone())).collect())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+
+    #[test]
+    fn repeated_values_agree_with_needle_test(
+        rows in repeated_column(),
+        tests in prop::collection::vec((op(), text(4), any::<bool>()), 8..20),
+    ) {
+        let want = expected(&tests, &rows);
+        let m = MultiMatcher::new(tests);
+        let utf8 = StringArray::from(rows.clone());
+        prop_assert!(
+            m.eval_repeated(utf8.values(), utf8.value_offsets()).is_some(),
+            "a column of at most 23 values takes the repeated-values path"
+        );
+        for a in layouts(&rows, 0, rows.len()) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?}", a.data_type());
+        }
+        // Sliced: the offsets no longer start at 0.
+        let (off, len) = (rows.len() / 3, rows.len() - rows.len() / 3);
+        let want = want[off..].to_vec();
+        for a in layouts(&rows, off, len) {
+            prop_assert_eq!(got(&m, a.as_ref()), want.clone(), "{:?} sliced", a.data_type());
+        }
+    }
+}
