@@ -111,16 +111,32 @@ impl SharedScans {
         observer: &dyn crate::HuntObserver,
     ) -> SharedScans {
         let mut out = SharedScans::none(rules.len());
-        // Planning and optimizing walk the query recursively: a large stack, as the engine's.
+        // Planning and optimizing walk the query recursively: a large stack, as the engine's;
+        // the rules are planned on as many threads as there are cores.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = rules.len().div_ceil(threads).max(1);
         let uses: Vec<Option<Vec<ScanUse>>> = std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .name("quarry-fuse".into())
-                .stack_size(256 << 20)
-                .spawn_scoped(s, || rules.iter().map(|r| scan_uses(r, base, options)).collect())
-                .ok()
-                .and_then(|h| h.join().ok())
-        })
-        .unwrap_or_default();
+            let handles: Vec<_> = rules
+                .chunks(chunk)
+                .map(|part| {
+                    std::thread::Builder::new()
+                        .name("quarry-fuse".into())
+                        .stack_size(256 << 20)
+                        .spawn_scoped(s, move || {
+                            part.iter().map(|r| scan_uses(r, base, options)).collect::<Vec<_>>()
+                        })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(rules.len());
+            for h in handles {
+                match h.ok().and_then(|h| h.join().ok()) {
+                    Some(part) => all.extend(part),
+                    // A thread that could not start or panicked: no sharing at all.
+                    None => return Vec::new(),
+                }
+            }
+            all
+        });
         if uses.len() != rules.len() {
             return out;
         }
