@@ -319,7 +319,7 @@ fn directories_and_globs_expand() {
 
 #[tokio::test]
 async fn a_column_added_later_reads_as_empty_string_in_older_parts() {
-    use datafusion::prelude::{SessionContext, ident};
+    use datafusion::prelude::SessionContext;
     let tmp = tempfile::tempdir().unwrap();
     let data = DataDir::open(tmp.path().join("data"));
     let a = write(
