@@ -465,7 +465,12 @@ fn scan_filters(predicates: &[Expr]) -> Vec<Expr> {
 /// what Parquet statistics and the day partitions prune by.
 fn is_simple_comparison(e: &Expr) -> bool {
     let constant = |e: &Expr| matches!(e, Expr::Literal(..));
-    let column = |e: &Expr| matches!(e, Expr::Column(_));
+    // A column, also under a cast (a time column compared with a date).
+    let column = |e: &Expr| match e {
+        Expr::Cast(c) => matches!(c.expr.as_ref(), Expr::Column(_)),
+        Expr::TryCast(c) => matches!(c.expr.as_ref(), Expr::Column(_)),
+        e => matches!(e, Expr::Column(_)),
+    };
     match e {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             matches!(
@@ -763,6 +768,13 @@ mod tests {
             matcher.contains("kql_multi_match(FileName)") && matcher.contains("kql_multi_match(Signer)"),
             "{matcher}"
         );
+        // A column under a cast compared with a constant counts too.
+        let cast = Expr::Cast(datafusion::logical_expr::Cast::new(
+            Box::new(col("Timestamp")),
+            datafusion::arrow::datatypes::DataType::Int64,
+        ))
+        .gt(lit(3i64));
+        assert_eq!(scan_filters(&[cast.clone().and(has("FileName", "e"))])[0], cast);
         // The same time filter in every rule is one comparison.
         let c = recent.clone().and(has("FileName", "c"));
         assert_eq!(scan_filters(&[a.clone(), c])[0], recent);
