@@ -96,6 +96,38 @@ fn multi_match_udf_evaluates_columns_and_scalars() {
     assert!(invoke(&udf, vec![ColumnarValue::Array(ints)], 1).is_err());
 }
 
+/// `X has Y` of two columns: a needle per row, prepared once per distinct needle — also
+/// past the cache's capacity, where new needles are prepared row by row.
+#[test]
+fn a_needle_per_row_agrees_with_needle_test() {
+    let n = NeedleCache::MAX + 500;
+    let hay: Vec<String> = (0..n).map(|i| format!("Tool{} Corporation", i % 700)).collect();
+    // Repeated needles first (cached), then more distinct ones than the cache holds.
+    let needles: Vec<String> = (0..n)
+        .map(|i| match i {
+            0..1000 if i % 2 == 0 => format!("tool{}", i % 700),
+            0..1000 => format!("Tool{}", i % 700),
+            _ => format!("TOOL{i}"),
+        })
+        .collect();
+    for (op, cs) in [(StrOp::Has, false), (StrOp::Has, true), (StrOp::StartsWith, false)] {
+        let udf = ScalarUDF::new_from_impl(StrPredUdf::new(op, cs));
+        let h: ArrayRef = Arc::new(StringArray::from(hay.clone()));
+        let nd: ArrayRef = Arc::new(StringArray::from(needles.clone()));
+        let got = bools(invoke(&udf, vec![ColumnarValue::Array(h), ColumnarValue::Array(nd)], n).unwrap());
+        let want: Vec<bool> = hay
+            .iter()
+            .zip(&needles)
+            .map(|(h, nd)| Needle::new(nd, cs).test(op, h))
+            .collect();
+        assert_eq!(got, want, "{op:?} cs={cs}");
+        assert!(
+            want.iter().any(|b| *b) && want.iter().any(|b| !*b),
+            "{op:?} cs={cs}: both answers occur"
+        );
+    }
+}
+
 fn bools(v: ColumnarValue) -> Vec<bool> {
     let ColumnarValue::Array(a) = v else {
         panic!("array expected")
