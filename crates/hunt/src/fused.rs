@@ -708,19 +708,25 @@ mod tests {
         assert!(tight.per_rule.iter().all(Option::is_none));
     }
 
+    /// A column as plans name it (DataFusion's `col()` lower-cases).
+    fn col(name: &str) -> Expr {
+        Expr::Column(Column::new_unqualified(name))
+    }
+
+    /// `column has needle`, as the planner lowers it.
+    fn has(column: &str, needle: &str) -> Expr {
+        functions::lower_binary(
+            "has",
+            functions::TypedExpr::new(col(column), schema::KqlType::String),
+            functions::lit::string(needle),
+        )
+        .unwrap()
+        .expr
+    }
+
     #[test]
     fn term_tests_are_found_in_conjunctions_and_both_sides_of_or() {
         use datafusion::prelude::lit;
-        let col = |n: &str| Expr::Column(Column::new_unqualified(n));
-        let has = |c: &str, n: &str| {
-            functions::lower_binary(
-                "has",
-                functions::TypedExpr::new(col(c), schema::KqlType::String),
-                functions::lit::string(n),
-            )
-            .unwrap()
-            .expr
-        };
         let time = col("Timestamp").gt(lit(1i64));
         let e = time.clone().and(has("Signer", "Action1"));
         assert_eq!(key_tests(&e).unwrap().len(), 1);
@@ -743,16 +749,6 @@ mod tests {
     #[test]
     fn the_scan_gets_the_cheap_filters_every_predicate_implies() {
         use datafusion::prelude::lit;
-        let col = |n: &str| Expr::Column(Column::new_unqualified(n));
-        let has = |c: &str, n: &str| {
-            functions::lower_binary(
-                "has",
-                functions::TypedExpr::new(col(c), schema::KqlType::String),
-                functions::lit::string(n),
-            )
-            .unwrap()
-            .expr
-        };
         let recent = col("Timestamp").gt_eq(lit(10i64));
         let older = col("Timestamp").between(lit(1i64), lit(5i64));
         // Neither a comparison with a constant nor a term test.
