@@ -1,19 +1,10 @@
 //! `quarry bench` and the `--memory-limit` flags end to end, with the built binary.
 
-use std::path::Path;
-use std::process::Command;
+#[path = "support/run.rs"]
+mod run;
 
-fn quarry(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quarry"))
-        .args(args)
-        .output()
-        .expect("run quarry");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use run::quarry_args as quarry;
+use std::path::Path;
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
