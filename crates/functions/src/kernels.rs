@@ -79,6 +79,15 @@ pub fn str_pred_of(udf_name: &str) -> Option<(StrOp, bool)> {
         .find(|&(op, cs)| StrPredUdf::udf_name(op, cs) == udf_name)
 }
 
+/// Whether the UDF `udf_name` also takes its haystack (first argument) as a dictionary
+/// of strings when every other argument is a constant: the string predicates, the
+/// multi-needle ones and `kql_multi_match`, whose constant needles run through a
+/// [`MultiMatcher`], which answers a dictionary once per distinct value. A scan may then
+/// hand them a dictionary-encoded column as it is instead of decoding every row.
+pub fn takes_dictionary_haystack(udf_name: &str) -> bool {
+    udf_name == MULTI_MATCH || str_pred_of(udf_name).is_some() || multi_needle_of(udf_name).is_some()
+}
+
 /// What a multi-needle UDF (`has_any`, `has_all`, `in~`, `in` with dynamic lists) tests.
 ///
 /// A call `name(haystack, list1, list2, …)` is true of a row when the haystack passes
@@ -307,7 +316,10 @@ impl Prepared {
     fn eval(&self, hay: &dyn Array) -> Result<BooleanArray> {
         match self {
             Prepared::Nothing => {
-                StrArray::new(hay)?;
+                match hay.data_type() {
+                    DataType::Dictionary(..) => StrArray::new(hay.as_any_dictionary().values().as_ref())?,
+                    _ => StrArray::new(hay)?,
+                };
                 Ok(BooleanArray::new(BooleanBuffer::new_unset(hay.len()), None))
             }
             Prepared::Any(m) => m.any_match(hay),

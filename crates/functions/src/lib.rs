@@ -37,7 +37,9 @@ pub use aggregate::{aggregate_function_names, lower_aggregate};
 pub use api::{Arg, LowerCtx, TypedAgg, TypedExpr};
 pub use catalog::{Expansion, expansion, lower_call, scalar_function_names};
 pub use error::FnError;
-pub use kernels::{MultiNeedleKind, multi_match_udf, multi_needle_of, multi_needle_texts, str_pred_of};
+pub use kernels::{
+    MultiNeedleKind, multi_match_udf, multi_needle_of, multi_needle_texts, str_pred_of, takes_dictionary_haystack,
+};
 pub use ops::{
     BINARY_OPERATORS, lower_between, lower_binary, lower_in, lower_index, lower_member, lower_neg, lower_not,
 };

@@ -16,18 +16,25 @@
 //!   that are not ASCII: those few rows are tested with [`Needle::test`], as are the rows
 //!   whose ASCII folding may disagree with Unicode lower-casing (see [`super::fold`]).
 //!
-//! `Utf8View` rows are first gathered into the thread's contiguous buffer.
+//! `Utf8View` rows are first gathered into the thread's contiguous buffer. A dictionary
+//! array (a column the Parquet reader hands over still dictionary-encoded) is answered
+//! per distinct value: the tests run over its values once, and the answers are kept for
+//! the following batches of the same column chunk, which share those values.
 
 use super::anchored::AnchoredSet;
 use super::fold::{ascii_lower_into, lowercases_into_ascii, next_non_ascii};
 use super::search::{SubstringSet, SubstringTest};
 use super::{Needle, StrOp};
 use crate::udf::StrArray;
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait, StringViewArray};
+use datafusion::arrow::array::{
+    Array, AnyDictionaryArray, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait,
+    StringViewArray,
+};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, HashMap, Result};
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 /// Many `(op, needle, case_sensitive)` tests over one string column, evaluated in one pass.
 ///
@@ -55,7 +62,14 @@ pub struct MultiMatcher {
     /// The substring automaton could not be built (beyond Aho-Corasick's limits): every
     /// row is tested with [`Needle::test`].
     row_by_row: bool,
+    /// The answers for the values of the dictionaries seen last (most recent first): the
+    /// batches of one Parquet column chunk share its dictionary's buffers. Each entry keeps
+    /// its values alive, so their buffers cannot be freed and reused by another array.
+    pub(super) dictionaries: Mutex<Vec<(ArrayRef, BooleanBuffer)>>,
 }
+
+/// Dictionaries whose answers a matcher keeps (a few partitions, each reading a chunk).
+pub(super) const KEEP_DICTIONARIES: usize = 8;
 
 /// A case-insensitive test whose lower-cased needle is not ASCII. It can only match rows
 /// that are not ASCII, and only those holding its longest ASCII run (ASCII case folded):
@@ -156,12 +170,16 @@ impl MultiMatcher {
             unicode,
             any_ci,
             row_by_row,
+            dictionaries: Mutex::new(Vec::new()),
         }
     }
 
     /// Per row: whether any test matches. Errors on arrays that are not strings (`Utf8`,
     /// `LargeUtf8`, `Utf8View`).
     pub fn any_match(&self, array: &dyn Array) -> Result<BooleanArray> {
+        if let DataType::Dictionary(..) = array.data_type() {
+            return self.any_match_dictionary(array.as_any_dictionary());
+        }
         let n = array.len();
         let strings = StrArray::new(array)?;
         let matched = match array.data_type() {
@@ -195,6 +213,47 @@ impl MultiMatcher {
             None => matched,
         };
         Ok(BooleanArray::new(matched, None))
+    }
+
+    /// A dictionary-encoded string column: the tests run over the dictionary's values
+    /// (once per dictionary, see `dictionaries`) and each row takes its key's answer; a
+    /// null row reads as `""`, as everywhere.
+    fn any_match_dictionary(&self, dict: &dyn AnyDictionaryArray) -> Result<BooleanArray> {
+        let values = dict.values();
+        let answers = self.dictionary_answers(values)?;
+        let nulls = dict.nulls();
+        // (`normalized_keys` needs values: without any, every row of a valid array is null.)
+        let keys = if values.is_empty() {
+            vec![0; dict.keys().len()]
+        } else {
+            dict.normalized_keys()
+        };
+        let matched = BooleanBuffer::collect_bool(keys.len(), |i| {
+            if nulls.is_some_and(|n| n.is_null(i)) {
+                self.matches_empty
+            } else {
+                // In range for a valid array; out of range reads as no match.
+                keys[i] < answers.len() && answers.value(keys[i])
+            }
+        });
+        Ok(BooleanArray::new(matched, None))
+    }
+
+    /// The answer for each value of a dictionary, from the cache when the same values were
+    /// answered before.
+    fn dictionary_answers(&self, values: &ArrayRef) -> Result<BooleanBuffer> {
+        let data = values.to_data();
+        if let Ok(cache) = self.dictionaries.lock()
+            && let Some((_, answers)) = cache.iter().find(|(v, _)| v.to_data().ptr_eq(&data))
+        {
+            return Ok(answers.clone());
+        }
+        let answers = self.any_match(values.as_ref())?.values().clone();
+        if let Ok(mut cache) = self.dictionaries.lock() {
+            cache.insert(0, (values.clone(), answers.clone()));
+            cache.truncate(KEEP_DICTIONARIES);
+        }
+        Ok(answers)
     }
 
     /// A batch whose rows repeat few distinct values (URLs, signers, company names —

@@ -2,8 +2,10 @@
 //! ASCII and non-ASCII text (with the characters whose lower case is ASCII), nulls, every
 //! array layout, sliced arrays, empty needles and needles with punctuation at their ends.
 
+use super::multi::KEEP_DICTIONARIES;
 use super::{MultiMatcher, Needle, StrOp};
-use datafusion::arrow::array::{Array, ArrayRef, LargeStringArray, StringArray, StringViewArray};
+use datafusion::arrow::array::{Array, ArrayRef, DictionaryArray, LargeStringArray, StringArray, StringViewArray};
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -35,12 +37,22 @@ pub(crate) fn column() -> impl Strategy<Value = (Vec<Option<String>>, usize, usi
     })
 }
 
-/// The column in each layout, sliced.
+/// The column in each layout, sliced: the three string layouts, and dictionaries of
+/// them (null rows as null keys; the Parquet reader's layout is `Int32` keys over `Utf8`).
 pub(crate) fn layouts(rows: &[Option<String>], off: usize, len: usize) -> Vec<ArrayRef> {
     let utf8: ArrayRef = Arc::new(StringArray::from(rows.to_vec()));
     let large: ArrayRef = Arc::new(LargeStringArray::from(rows.to_vec()));
     let view: ArrayRef = Arc::new(StringViewArray::from(rows.to_vec()));
-    [utf8, large, view].into_iter().map(|a| a.slice(off, len)).collect()
+    let dict: ArrayRef = Arc::new(rows.iter().map(|r| r.as_deref()).collect::<DictionaryArray<Int32Type>>());
+    let dict_large = datafusion::arrow::compute::cast(
+        &large,
+        &DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::LargeUtf8)),
+    )
+    .expect("a dictionary of large strings");
+    [utf8, large, view, dict, dict_large]
+        .into_iter()
+        .map(|a| a.slice(off, len))
+        .collect()
 }
 
 /// The reference: every test by [`Needle::test`], nulls read as "".
@@ -218,6 +230,41 @@ fn rmm_signers_against_realistic_rows() {
     for a in layouts(&rows, 5, 6) {
         assert_eq!(got(&m, a.as_ref()), want[5..11], "{:?}", a.data_type());
     }
+}
+
+/// Batches of one Parquet column chunk share its dictionary's values (new arrays over the
+/// same buffers): the answers computed for the first batch serve the next ones, and a
+/// dictionary with other values (even of the same length) is answered afresh.
+#[test]
+fn dictionary_answers_are_kept_for_the_same_values_only() {
+    let values: ArrayRef = Arc::new(StringArray::from(vec!["Action1 Corporation", "Microsoft Windows", ""]));
+    let keys = |k: Vec<Option<i32>>| datafusion::arrow::array::Int32Array::from(k);
+    let batch = |k: Vec<Option<i32>>, v: &ArrayRef| -> ArrayRef {
+        // A new values array over the same buffers, as the reader makes for each batch.
+        let v = datafusion::arrow::array::make_array(v.to_data());
+        Arc::new(DictionaryArray::<Int32Type>::try_new(keys(k), v).expect("valid keys"))
+    };
+    let m = MultiMatcher::new(vec![(StrOp::Has, "action1".to_string(), false)]);
+    assert_eq!(got(&m, batch(vec![Some(0), Some(1), None], &values).as_ref()), [true, false, false]);
+    assert_eq!(m.dictionaries.lock().unwrap().len(), 1);
+    assert_eq!(got(&m, batch(vec![Some(1), Some(0), Some(0), Some(2)], &values).as_ref()), [false, true, true, false]);
+    assert_eq!(m.dictionaries.lock().unwrap().len(), 1, "the same values: answered from the cache");
+    let other: ArrayRef = Arc::new(StringArray::from(vec!["Microsoft Windows", "ACTION1 CORPORATION", "x"]));
+    assert_eq!(got(&m, batch(vec![Some(0), Some(1)], &other).as_ref()), [false, true]);
+    assert_eq!(m.dictionaries.lock().unwrap().len(), 2);
+    // A slice of the values is other values.
+    let sliced = values.slice(1, 2);
+    assert_eq!(got(&m, batch(vec![Some(0), Some(1)], &sliced).as_ref()), [false, false]);
+    // Past the limit, the oldest answers go.
+    for i in 0..2 * KEEP_DICTIONARIES {
+        let v: ArrayRef = Arc::new(StringArray::from(vec![format!("Action1 {i}")]));
+        assert_eq!(got(&m, batch(vec![Some(0)], &v).as_ref()), [true]);
+    }
+    assert_eq!(m.dictionaries.lock().unwrap().len(), KEEP_DICTIONARIES);
+    // Dictionaries of other values than strings are refused, as other arrays are.
+    let ints: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![1, 2]));
+    let dict = DictionaryArray::<Int32Type>::try_new(keys(vec![Some(0)]), ints).expect("valid keys");
+    assert!(m.any_match(&dict).is_err());
 }
 
 #[test]
