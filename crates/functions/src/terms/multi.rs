@@ -31,7 +31,7 @@ use datafusion::arrow::array::{
     StringViewArray,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{DataFusionError, HashMap, Result};
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -222,20 +222,28 @@ impl MultiMatcher {
         let values = dict.values();
         let answers = self.dictionary_answers(values)?;
         let nulls = dict.nulls();
-        // (`normalized_keys` needs values: without any, every row of a valid array is null.)
-        let keys = if values.is_empty() {
-            vec![0; dict.keys().len()]
-        } else {
-            dict.normalized_keys()
-        };
-        let matched = BooleanBuffer::collect_bool(keys.len(), |i| {
+        let answer = |key: usize, i: usize| {
             if nulls.is_some_and(|n| n.is_null(i)) {
                 self.matches_empty
             } else {
                 // In range for a valid array; out of range reads as no match.
-                keys[i] < answers.len() && answers.value(keys[i])
+                key < answers.len() && answers.value(key)
             }
-        });
+        };
+        let n = dict.keys().len();
+        let matched = match dict.keys().as_primitive_opt::<Int32Type>() {
+            // The Parquet reader's keys: read in place.
+            Some(keys) => {
+                let keys = keys.values();
+                BooleanBuffer::collect_bool(n, |i| answer(usize::try_from(keys[i]).unwrap_or(usize::MAX), i))
+            }
+            // (`normalized_keys` needs values: without any, every row of a valid array is null.)
+            None if values.is_empty() => BooleanBuffer::collect_bool(n, |i| answer(0, i)),
+            None => {
+                let keys = dict.normalized_keys();
+                BooleanBuffer::collect_bool(n, |i| answer(keys[i], i))
+            }
+        };
         Ok(BooleanArray::new(matched, None))
     }
 
