@@ -27,8 +27,7 @@ use super::search::{SubstringSet, SubstringTest};
 use super::{Needle, StrOp};
 use crate::udf::StrArray;
 use datafusion::arrow::array::{
-    Array, AnyDictionaryArray, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait,
-    StringViewArray,
+    AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait, StringViewArray,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::{DataType, Int32Type};

@@ -43,7 +43,11 @@ pub(crate) fn layouts(rows: &[Option<String>], off: usize, len: usize) -> Vec<Ar
     let utf8: ArrayRef = Arc::new(StringArray::from(rows.to_vec()));
     let large: ArrayRef = Arc::new(LargeStringArray::from(rows.to_vec()));
     let view: ArrayRef = Arc::new(StringViewArray::from(rows.to_vec()));
-    let dict: ArrayRef = Arc::new(rows.iter().map(|r| r.as_deref()).collect::<DictionaryArray<Int32Type>>());
+    let dict: ArrayRef = Arc::new(
+        rows.iter()
+            .map(|r| r.as_deref())
+            .collect::<DictionaryArray<Int32Type>>(),
+    );
     let dict_large = datafusion::arrow::compute::cast(
         &large,
         &DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::LargeUtf8)),
@@ -245,10 +249,20 @@ fn dictionary_answers_are_kept_for_the_same_values_only() {
         Arc::new(DictionaryArray::<Int32Type>::try_new(keys(k), v).expect("valid keys"))
     };
     let m = MultiMatcher::new(vec![(StrOp::Has, "action1".to_string(), false)]);
-    assert_eq!(got(&m, batch(vec![Some(0), Some(1), None], &values).as_ref()), [true, false, false]);
+    assert_eq!(
+        got(&m, batch(vec![Some(0), Some(1), None], &values).as_ref()),
+        [true, false, false]
+    );
     assert_eq!(m.dictionaries.lock().unwrap().len(), 1);
-    assert_eq!(got(&m, batch(vec![Some(1), Some(0), Some(0), Some(2)], &values).as_ref()), [false, true, true, false]);
-    assert_eq!(m.dictionaries.lock().unwrap().len(), 1, "the same values: answered from the cache");
+    assert_eq!(
+        got(&m, batch(vec![Some(1), Some(0), Some(0), Some(2)], &values).as_ref()),
+        [false, true, true, false]
+    );
+    assert_eq!(
+        m.dictionaries.lock().unwrap().len(),
+        1,
+        "the same values: answered from the cache"
+    );
     let other: ArrayRef = Arc::new(StringArray::from(vec!["Microsoft Windows", "ACTION1 CORPORATION", "x"]));
     assert_eq!(got(&m, batch(vec![Some(0), Some(1)], &other).as_ref()), [false, true]);
     assert_eq!(m.dictionaries.lock().unwrap().len(), 2);
