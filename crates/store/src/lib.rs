@@ -15,6 +15,7 @@ pub mod progress;
 pub use ingest::{Format, IngestOptions, IngestReport, ingest};
 pub use manifest::Counts;
 pub use progress::Progress;
+pub mod dictionary;
 pub mod provider;
 mod scan_count;
 

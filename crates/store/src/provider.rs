@@ -175,7 +175,7 @@ impl PhysicalExprAdapter for EmptyStringsAdapter {
                 Ok(Transformed::no(e))
             })
             .data()?;
-        self.inner.rewrite(filled)
+        crate::dictionary::keep_dictionary_haystacks(self.inner.rewrite(filled)?, &self.physical)
     }
 }
 
@@ -477,5 +477,67 @@ mod tests {
         assert!(!r.admits(Partition::NoTime));
         assert!(TimeRange::ALL.admits(Partition::NoTime));
         assert!(r.admits(Partition::All));
+    }
+
+    /// The adapter of a file whose `Signer` is a dictionary hands that column, uncast, to
+    /// a string predicate with a constant needle, and casts it everywhere else.
+    #[test]
+    fn dictionary_columns_reach_constant_string_predicates_uncast() {
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::physical_expr::ScalarFunctionExpr;
+        use datafusion::physical_expr::expressions::CastExpr;
+        let logical = Arc::new(Schema::new(vec![
+            Field::new("Signer", DataType::Utf8, true),
+            Field::new("Url", DataType::Utf8, true),
+        ]));
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let physical = Arc::new(Schema::new(vec![
+            Field::new("Signer", dict, true),
+            Field::new("Url", DataType::Utf8, true),
+        ]));
+        let adapter = EmptyStringsForMissingColumns
+            .create(logical.clone(), physical.clone())
+            .unwrap();
+        let df_schema = DFSchema::try_from(logical.as_ref().clone()).unwrap();
+        let state = datafusion::prelude::SessionContext::new().state();
+        let physical_expr = |e: Expr| state.create_physical_expr(e, &df_schema).unwrap();
+        let udf = |name: &str| {
+            Arc::new(
+                functions::kernels::kernel_udfs()
+                    .into_iter()
+                    .find(|u| u.name() == name)
+                    .unwrap(),
+            )
+        };
+        let call = |name: &str, args: Vec<Expr>| {
+            Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(udf(name), args))
+        };
+        let first_arg = |e: &Arc<dyn PhysicalExpr>| {
+            let f = e.downcast_ref::<ScalarFunctionExpr>().expect("a call");
+            f.args()[0].clone()
+        };
+        // A constant needle: the dictionary column as it is.
+        for e in [
+            call("kql_has", vec![col("Signer"), lit("Action1")]),
+            call("kql_has_any", vec![col("Signer"), lit("a"), lit("b")]),
+        ] {
+            let out = adapter.rewrite(physical_expr(e)).unwrap();
+            let arg = first_arg(&out);
+            assert!(arg.downcast_ref::<PhysicalColumn>().is_some(), "{out}");
+        }
+        // A needle per row, and a column that is not a dictionary: cast or left alone.
+        let out = adapter
+            .rewrite(physical_expr(call("kql_has", vec![col("Signer"), col("Url")])))
+            .unwrap();
+        assert!(first_arg(&out).downcast_ref::<CastExpr>().is_some(), "{out}");
+        let out = adapter
+            .rewrite(physical_expr(call("kql_has", vec![col("Url"), lit("x")])))
+            .unwrap();
+        assert!(first_arg(&out).downcast_ref::<PhysicalColumn>().is_some(), "{out}");
+        // Elsewhere (the scan's output, other operators) the column is cast to the table's type.
+        let out = adapter.rewrite(physical_expr(col("Signer"))).unwrap();
+        assert!(out.downcast_ref::<CastExpr>().is_some(), "{out}");
+        let out = adapter.rewrite(physical_expr(col("Signer").eq(lit("x")))).unwrap();
+        assert!(out.to_string().contains("CAST"), "{out}");
     }
 }

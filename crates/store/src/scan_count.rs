@@ -43,7 +43,8 @@ pub fn scan_totals() -> ScanTotals {
     }
 }
 
-/// DataFusion's reader factory, counting what its readers fetch.
+/// DataFusion's reader factory, counting what its readers fetch; its readers present
+/// dictionary-encoded string columns as dictionaries (see [`crate::dictionary`]).
 #[derive(Debug)]
 pub(crate) struct CountingReaderFactory(DefaultParquetFileReaderFactory);
 
@@ -90,6 +91,9 @@ impl AsyncFileReader for CountingReader {
         &'a mut self,
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
-        self.0.get_metadata(options)
+        Box::pin(async move {
+            let metadata = self.0.get_metadata(options).await?;
+            Ok(crate::dictionary::with_dictionary_strings(metadata))
+        })
     }
 }

@@ -1,0 +1,160 @@
+//! Dictionary-encoded string columns read as Arrow dictionaries.
+//!
+//! The columns hunting rules filter on (signers, companies, product and file names,
+//! domains) repeat a few values, and the writer stores them with a Parquet dictionary.
+//! Read as plain strings, every row's bytes are copied out of the dictionary and then
+//! searched; read as an Arrow dictionary, a row is its key, and the string predicates with
+//! constant needles (`has`, `has_any`, `=~`, the fused term pass…; see
+//! [`functions::takes_dictionary_haystack`]) answer each distinct value once per column
+//! chunk.
+//!
+//! Two pieces do it. [`with_dictionary_strings`] marks, in the file's embedded Arrow
+//! schema, the string columns whose data pages are all dictionary-encoded in every row
+//! group (a chunk whose dictionary overflowed to plain pages stays a string column: the
+//! reader would rebuild a dictionary by hashing every row). [`keep_dictionary_haystacks`]
+//! then keeps those columns as they are under such predicates, where DataFusion's
+//! expression adapter would cast them to the table's string type; everything else (the
+//! scan's output, other expressions) still gets the cast, so nothing above the scan sees a
+//! dictionary.
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::ScalarFunctionExpr;
+use datafusion::physical_expr::expressions::{CastExpr, Column, Literal};
+use parquet::arrow::{ARROW_SCHEMA_META_KEY, encode_arrow_schema, parquet_to_arrow_schema};
+use parquet::basic::{Encoding, PageType};
+use parquet::file::metadata::{ColumnChunkMetaData, FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataBuilder};
+use std::sync::Arc;
+
+/// The key type of the dictionaries (Parquet dictionary indices are 32-bit).
+fn dictionary_of(value: &DataType) -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(value.clone()))
+}
+
+/// Whether every data page of a column chunk is dictionary-encoded (as the page encoding
+/// statistics tell; without them, no).
+fn all_dictionary_encoded(c: &ColumnChunkMetaData) -> bool {
+    if c.dictionary_page_offset().is_none() {
+        return false;
+    }
+    let dict = |e: Encoding| matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY);
+    if let Some(mask) = c.page_encoding_stats_mask() {
+        return mask.is_only(Encoding::PLAIN_DICTIONARY) || mask.is_only(Encoding::RLE_DICTIONARY);
+    }
+    c.page_encoding_stats().is_some_and(|stats| {
+        stats
+            .iter()
+            .filter(|s| matches!(s.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2))
+            .all(|s| dict(s.encoding))
+    })
+}
+
+/// `metadata` with the string columns that are dictionary-encoded throughout typed as
+/// dictionaries in its embedded Arrow schema (the reader then returns their keys and
+/// dictionary rather than decoding every row); `metadata` itself when there is none or
+/// the schema cannot be read.
+pub fn with_dictionary_strings(metadata: Arc<ParquetMetaData>) -> Arc<ParquetMetaData> {
+    let file = metadata.file_metadata();
+    let descr = file.schema_descr();
+    if metadata.num_row_groups() == 0 {
+        return metadata;
+    }
+    let Ok(schema) = parquet_to_arrow_schema(descr, file.key_value_metadata()) else {
+        return metadata;
+    };
+    let leaf = |name: &str| {
+        descr
+            .columns()
+            .iter()
+            .position(|c| c.path().parts().len() == 1 && c.path().parts()[0] == name)
+    };
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dictionary = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8)
+                && leaf(f.name()).is_some_and(|i| {
+                    metadata
+                        .row_groups()
+                        .iter()
+                        .all(|rg| rg.num_rows() == 0 || all_dictionary_encoded(rg.column(i)))
+                });
+            if dictionary {
+                changed = true;
+                f.as_ref().clone().with_data_type(dictionary_of(f.data_type()))
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    if !changed {
+        return metadata;
+    }
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let mut kv: Vec<KeyValue> = file
+        .key_value_metadata()
+        .map(|kv| kv.iter().filter(|k| k.key != ARROW_SCHEMA_META_KEY).cloned().collect())
+        .unwrap_or_default();
+    kv.push(KeyValue::new(
+        ARROW_SCHEMA_META_KEY.to_string(),
+        encode_arrow_schema(&schema),
+    ));
+    let file = FileMetaData::new(
+        file.version(),
+        file.num_rows(),
+        file.created_by().map(str::to_string),
+        Some(kv),
+        file.schema_descr_ptr(),
+        file.column_orders().cloned(),
+    );
+    let built = ParquetMetaDataBuilder::new(file)
+        .set_row_groups(metadata.row_groups().to_vec())
+        .set_column_index(metadata.column_index().cloned())
+        .set_offset_index(metadata.offset_index().cloned())
+        .build();
+    Arc::new(built)
+}
+
+/// `expr` (adapted to a file's `physical` schema) with the casts of dictionary columns to
+/// strings removed where a string predicate with constant needles takes the column as
+/// its haystack.
+pub fn keep_dictionary_haystacks(
+    expr: Arc<dyn PhysicalExpr>,
+    physical: &SchemaRef,
+) -> datafusion::error::Result<Arc<dyn PhysicalExpr>> {
+    expr.transform(|e| {
+        let Some(call) = e.downcast_ref::<ScalarFunctionExpr>() else {
+            return Ok(Transformed::no(e));
+        };
+        let args = call.args();
+        let Some(column) = args.first().and_then(|a| dictionary_under_cast(a, physical)) else {
+            return Ok(Transformed::no(e));
+        };
+        if !functions::takes_dictionary_haystack(call.name())
+            || !args[1..].iter().all(|a| a.downcast_ref::<Literal>().is_some())
+        {
+            return Ok(Transformed::no(e));
+        }
+        let mut children: Vec<Arc<dyn PhysicalExpr>> = args.to_vec();
+        children[0] = column;
+        Ok(Transformed::yes(e.clone().with_new_children(children)?))
+    })
+    .data()
+}
+
+/// The column under `expr` when `expr` casts a dictionary-of-strings column of the file
+/// to a string type.
+fn dictionary_under_cast(expr: &Arc<dyn PhysicalExpr>, physical: &SchemaRef) -> Option<Arc<dyn PhysicalExpr>> {
+    let cast = expr.downcast_ref::<CastExpr>()?;
+    let column = cast.expr().downcast_ref::<Column>()?;
+    let field = physical.fields().get(column.index())?;
+    let to_string = matches!(
+        cast.cast_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    let from_dictionary = matches!(field.data_type(), DataType::Dictionary(_, v)
+        if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8));
+    (field.name() == column.name() && to_string && from_dictionary).then(|| cast.expr().clone())
+}
