@@ -8,24 +8,42 @@
 //! [`functions::takes_dictionary_haystack`]) answer each distinct value once per column
 //! chunk.
 //!
-//! Two pieces do it. [`with_dictionary_strings`] marks, in the file's embedded Arrow
-//! schema, the string columns whose data pages are all dictionary-encoded in every row
-//! group (a chunk whose dictionary overflowed to plain pages stays a string column: the
+//! Three pieces do it. [`dictionary_haystacks`] picks, from a scan's filters, the columns
+//! such predicates test (only those: a column read as a dictionary and then cast back to
+//! strings for the scan's output costs a little more than reading it as strings).
+//! [`with_dictionary_strings`] marks those of them whose data pages are all
+//! dictionary-encoded in every row group as dictionaries in the file's embedded Arrow
+//! schema (a chunk whose dictionary overflowed to plain pages stays a string column: the
 //! reader would rebuild a dictionary by hashing every row). [`keep_dictionary_haystacks`]
-//! then keeps those columns as they are under such predicates, where DataFusion's
+//! then keeps those columns as they are under the predicates, where DataFusion's
 //! expression adapter would cast them to the table's string type; everything else (the
 //! scan's output, other expressions) still gets the cast, so nothing above the scan sees a
 //! dictionary.
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::{CastExpr, Column, Literal};
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, encode_arrow_schema, parquet_to_arrow_schema};
 use parquet::basic::{Encoding, PageType};
 use parquet::file::metadata::{ColumnChunkMetaData, FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataBuilder};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+/// The environment variable that turns dictionary reading off (`QUARRY_SCAN_DICTIONARIES=0`):
+/// for comparing both readings in benchmarks, or as a way around a reader problem.
+pub const SWITCH: &str = "QUARRY_SCAN_DICTIONARIES";
+
+/// Whether scans read dictionary-encoded string columns as dictionaries (on unless
+/// [`SWITCH`] is `0`, `off` or `false` when first asked).
+pub fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        !std::env::var(SWITCH).is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "off" | "false"))
+    })
+}
 
 /// The key type of the dictionaries (Parquet dictionary indices are 32-bit).
 fn dictionary_of(value: &DataType) -> DataType {
@@ -50,14 +68,36 @@ fn all_dictionary_encoded(c: &ColumnChunkMetaData) -> bool {
     })
 }
 
-/// `metadata` with the string columns that are dictionary-encoded throughout typed as
-/// dictionaries in its embedded Arrow schema (the reader then returns their keys and
-/// dictionary rather than decoding every row); `metadata` itself when there is none or
-/// the schema cannot be read.
-pub fn with_dictionary_strings(metadata: Arc<ParquetMetaData>) -> Arc<ParquetMetaData> {
+/// The columns of `filters` that some string predicate with constant needles takes as
+/// its haystack (empty when dictionary reading is off, see [`enabled`]).
+pub fn dictionary_haystacks(filters: &[Expr]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if !enabled() {
+        return out;
+    }
+    for f in filters {
+        let _ = f.apply(|e| {
+            if let Expr::ScalarFunction(call) = e
+                && functions::takes_dictionary_haystack(call.name())
+                && let Some((Expr::Column(c), rest)) = call.args.split_first()
+                && rest.iter().all(|a| matches!(a, Expr::Literal(..)))
+            {
+                out.insert(c.name.clone());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    out
+}
+
+/// `metadata` with those of `columns` that are strings dictionary-encoded throughout
+/// typed as dictionaries in its embedded Arrow schema (the reader then returns their keys
+/// and dictionary rather than decoding every row); `metadata` itself when there is none
+/// or the schema cannot be read.
+pub fn with_dictionary_strings(metadata: Arc<ParquetMetaData>, columns: &BTreeSet<String>) -> Arc<ParquetMetaData> {
     let file = metadata.file_metadata();
     let descr = file.schema_descr();
-    if metadata.num_row_groups() == 0 {
+    if metadata.num_row_groups() == 0 || columns.is_empty() {
         return metadata;
     }
     let Ok(schema) = parquet_to_arrow_schema(descr, file.key_value_metadata()) else {
@@ -75,6 +115,7 @@ pub fn with_dictionary_strings(metadata: Arc<ParquetMetaData>) -> Arc<ParquetMet
         .iter()
         .map(|f| {
             let dictionary = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8)
+                && columns.contains(f.name())
                 && leaf(f.name()).is_some_and(|i| {
                     metadata
                         .row_groups()
@@ -157,4 +198,38 @@ fn dictionary_under_cast(expr: &Arc<dyn PhysicalExpr>, physical: &SchemaRef) -> 
     let from_dictionary = matches!(field.data_type(), DataType::Dictionary(_, v)
         if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8));
     (field.name() == column.name() && to_string && from_dictionary).then(|| cast.expr().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::expr::ScalarFunction;
+    use datafusion::logical_expr::lit;
+
+    fn col(name: &str) -> Expr {
+        Expr::Column(datafusion::common::Column::new_unqualified(name))
+    }
+
+    fn call(name: &str, args: Vec<Expr>) -> Expr {
+        let udf = functions::kernels::kernel_udfs()
+            .into_iter()
+            .find(|u| u.name() == name)
+            .unwrap();
+        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), args))
+    }
+
+    #[test]
+    fn haystacks_of_constant_string_predicates_anywhere_in_the_filters() {
+        let filters = vec![
+            col("Timestamp").gt(lit(5)),
+            call("kql_has", vec![col("Signer"), lit("Action1")])
+                .or(call("kql_has_any", vec![col("Company"), lit("a"), lit("b")])),
+            // A needle per row, and a column that is not the haystack.
+            call("kql_has", vec![col("Url"), col("Needle")]),
+            call("kql_contains", vec![lit("x"), col("Other")]),
+        ];
+        let got = dictionary_haystacks(&filters);
+        assert_eq!(got, ["Company", "Signer"].map(str::to_string).into());
+        assert!(dictionary_haystacks(&[]).is_empty());
+    }
 }

@@ -98,8 +98,9 @@ impl TableProvider for DayPartitionedTable {
         // Our own scan of the selected parts (rather than a ListingTable): DataFusion's file
         // statistics would turn a column missing from an older part into a constant null
         // before the expression adapter below could make it "".
-        let mut source = ParquetSource::new(self.arrow.clone())
-            .with_parquet_file_reader_factory(Arc::new(crate::scan_count::CountingReaderFactory::local()));
+        let mut source = ParquetSource::new(self.arrow.clone()).with_parquet_file_reader_factory(Arc::new(
+            crate::scan_count::CountingReaderFactory::local(crate::dictionary::dictionary_haystacks(filters)),
+        ));
         // Late materialization when the session asks for it (the engine's does): the
         // predicate runs inside the reader on its own columns first, and the other projected
         // columns are decoded only for the rows that pass (whole pages of them are skipped

@@ -11,6 +11,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::ParquetMetaData;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
@@ -44,15 +45,23 @@ pub fn scan_totals() -> ScanTotals {
 }
 
 /// DataFusion's reader factory, counting what its readers fetch; its readers present
-/// dictionary-encoded string columns as dictionaries (see [`crate::dictionary`]).
+/// the given string columns, where dictionary-encoded, as dictionaries (see
+/// [`crate::dictionary`]).
 #[derive(Debug)]
-pub(crate) struct CountingReaderFactory(DefaultParquetFileReaderFactory);
+pub(crate) struct CountingReaderFactory {
+    inner: DefaultParquetFileReaderFactory,
+    dictionaries: Arc<BTreeSet<String>>,
+}
 
 impl CountingReaderFactory {
-    pub fn local() -> Self {
-        CountingReaderFactory(DefaultParquetFileReaderFactory::new(Arc::new(
-            datafusion::object_store::local::LocalFileSystem::new(),
-        )))
+    /// Over the local file system, reading `dictionaries` as dictionaries.
+    pub fn local(dictionaries: BTreeSet<String>) -> Self {
+        CountingReaderFactory {
+            inner: DefaultParquetFileReaderFactory::new(Arc::new(
+                datafusion::object_store::local::LocalFileSystem::new(),
+            )),
+            dictionaries: Arc::new(dictionaries),
+        }
     }
 }
 
@@ -65,26 +74,32 @@ impl ParquetFileReaderFactory for CountingReaderFactory {
         metrics: &ExecutionPlanMetricsSet,
     ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
         let inner = self
-            .0
+            .inner
             .create_reader(partition_index, partitioned_file, metadata_size_hint, metrics)?;
-        Ok(Box::new(CountingReader(inner)))
+        Ok(Box::new(CountingReader {
+            inner,
+            dictionaries: self.dictionaries.clone(),
+        }))
     }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-struct CountingReader(Box<dyn AsyncFileReader + Send>);
+struct CountingReader {
+    inner: Box<dyn AsyncFileReader + Send>,
+    dictionaries: Arc<BTreeSet<String>>,
+}
 
 impl AsyncFileReader for CountingReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
         BYTES.fetch_add(range.end.saturating_sub(range.start), Ordering::Relaxed);
-        self.0.get_bytes(range)
+        self.inner.get_bytes(range)
     }
 
     fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         let n: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
         BYTES.fetch_add(n, Ordering::Relaxed);
-        self.0.get_byte_ranges(ranges)
+        self.inner.get_byte_ranges(ranges)
     }
 
     fn get_metadata<'a>(
@@ -92,8 +107,8 @@ impl AsyncFileReader for CountingReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         Box::pin(async move {
-            let metadata = self.0.get_metadata(options).await?;
-            Ok(crate::dictionary::with_dictionary_strings(metadata))
+            let metadata = self.inner.get_metadata(options).await?;
+            Ok(crate::dictionary::with_dictionary_strings(metadata, &self.dictionaries))
         })
     }
 }

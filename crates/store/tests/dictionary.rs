@@ -66,8 +66,15 @@ fn only_columns_dictionary_encoded_throughout_become_dictionaries() {
     let file = std::fs::File::open(part(&data)).unwrap();
     let metadata = Arc::new(SerializedFileReader::new(file).unwrap().metadata().clone());
     let plain = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new()).unwrap();
+    let asked = ["Signer", "Url", "Big"].map(str::to_string).into();
     let hinted = ArrowReaderMetadata::try_new(
-        store::dictionary::with_dictionary_strings(metadata),
+        store::dictionary::with_dictionary_strings(metadata.clone(), &asked),
+        ArrowReaderOptions::new(),
+    )
+    .unwrap();
+    // Columns no predicate asks for stay strings.
+    let unasked = ArrowReaderMetadata::try_new(
+        store::dictionary::with_dictionary_strings(metadata, &["Url".to_string()].into()),
         ArrowReaderOptions::new(),
     )
     .unwrap();
@@ -85,6 +92,7 @@ fn only_columns_dictionary_encoded_throughout_become_dictionaries() {
         DataType::Utf8,
         "its dictionary overflowed to plain pages"
     );
+    assert_eq!(ty(&unasked, "Signer"), DataType::Utf8, "not asked for");
     // Everything else is as it was (names, order, the time column).
     assert_eq!(plain.schema().fields().len(), hinted.schema().fields().len());
     assert_eq!(ty(&plain, "TimeGenerated"), ty(&hinted, "TimeGenerated"));
