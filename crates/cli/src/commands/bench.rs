@@ -46,6 +46,10 @@ pub struct Args {
     /// Generate the data again even if the work directory holds it.
     #[arg(long)]
     regenerate: bool,
+    /// Run each case this many times and report its median run (and the range of the
+    /// runs' wall times): steadier figures for short cases on a busy machine.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
 }
 
 fn read_report(path: &std::path::Path) -> Result<BenchReport> {
@@ -99,7 +103,8 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
     let mut results = Vec::new();
     for case in &selected {
         say(&format!("{} …", case.name));
-        let r = cases::run(case, &mut cx);
+        let runs = (0..args.repeat).map(|_| cases::run(case, &mut cx)).collect();
+        let Some(r) = report::median_run(runs) else { continue };
         match &r.error {
             Some(e) => say(&format!("{}: FAILED after {:.2} s: {e}", r.name, r.wall_s)),
             None => say(&format!("{}: {:.2} s", r.name, r.wall_s)),
@@ -113,6 +118,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         scale: args.scale.label(),
         dataset,
         memory_limit: args.memory_limit.unwrap_or_else(engine::default_memory_limit) as u64,
+        repeat: args.repeat,
         cases: results,
     };
     print!("{}", report.table());

@@ -262,6 +262,7 @@ fn result(name: &str, m: Measured, rows: u64, detail: String, error: Option<Stri
         string_bytes_per_s: None,
         detail,
         error,
+        wall_range_s: None,
     }
 }
 

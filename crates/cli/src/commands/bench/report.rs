@@ -16,7 +16,14 @@ pub struct BenchReport {
     pub dataset: Dataset,
     /// The engine's memory limit (bytes).
     pub memory_limit: u64,
+    /// Runs of each case (`--repeat`); each case's figures are those of its median run.
+    #[serde(default = "one")]
+    pub repeat: u32,
     pub cases: Vec<CaseResult>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -62,6 +69,25 @@ pub struct CaseResult {
     /// Why the case failed (its figures are then meaningless).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With `--repeat`: the fastest and slowest of the runs (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_range_s: Option<(f64, f64)>,
+}
+
+/// The median run of a case's runs (by wall time; of an even number, the faster of the two
+/// middle ones), with the range of their wall times; the first failed run if any failed.
+pub fn median_run(mut runs: Vec<CaseResult>) -> Option<CaseResult> {
+    if let Some(i) = runs.iter().position(|r| r.error.is_some()) {
+        return Some(runs.swap_remove(i));
+    }
+    if runs.len() < 2 {
+        return runs.pop();
+    }
+    runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    let range = (runs[0].wall_s, runs[runs.len() - 1].wall_s);
+    let mut median = runs.swap_remove((runs.len() - 1) / 2);
+    median.wall_range_s = Some(range);
+    Some(median)
 }
 
 /// `1.2 K`, `3.4 M`, `5.6 G` (powers of 1000), for counts.
@@ -162,11 +188,14 @@ impl BenchReport {
             .to_vec(),
         ];
         for c in &self.cases {
-            let detail = match (&c.error, c.string_bytes_per_s) {
+            let mut detail = match (&c.error, c.string_bytes_per_s) {
                 (Some(e), _) => format!("FAILED: {e}"),
                 (None, Some(s)) => format!("{}; Signer {}/s", c.detail, bytes(s)),
                 (None, None) => c.detail.clone(),
             };
+            if let (None, Some((lo, hi))) = (&c.error, c.wall_range_s) {
+                detail.push_str(&format!("; {} runs: {}–{}", self.repeat, secs(lo), secs(hi)));
+            }
             rows.push(vec![
                 c.name.clone(),
                 secs(c.wall_s),
@@ -277,6 +306,7 @@ mod tests {
             string_bytes_per_s: None,
             detail: "1 rule, 2 findings".into(),
             error: None,
+            wall_range_s: None,
         }
     }
 
@@ -304,8 +334,37 @@ mod tests {
                 ingest_bytes: 350_000_000,
             },
             memory_limit: 12 << 30,
+            repeat: 1,
             cases,
         }
+    }
+
+    #[test]
+    fn the_median_run_of_several_and_their_range() {
+        let runs = vec![
+            case("a", 0.30, 1),
+            case("a", 0.10, 1),
+            case("a", 0.20, 1),
+            case("a", 0.50, 1),
+        ];
+        let m = median_run(runs).unwrap();
+        assert_eq!(m.wall_s, 0.20);
+        assert_eq!(m.wall_range_s, Some((0.10, 0.50)));
+        let m = median_run(vec![case("a", 0.3, 1), case("a", 0.1, 1), case("a", 0.2, 1)]).unwrap();
+        assert_eq!(m.wall_s, 0.2);
+        // One run: no range; a failed run is reported as it is.
+        assert_eq!(median_run(vec![case("a", 0.3, 1)]).unwrap().wall_range_s, None);
+        let mut failed = case("a", 0.9, 1);
+        failed.error = Some("out of memory".into());
+        let m = median_run(vec![case("a", 0.1, 1), failed]).unwrap();
+        assert_eq!(m.error.as_deref(), Some("out of memory"));
+        assert!(median_run(Vec::new()).is_none());
+        let mut r = report(
+            "2026-11-22T12:00:00Z",
+            vec![median_run(vec![case("a", 0.1, 1), case("a", 0.3, 1)]).unwrap()],
+        );
+        r.repeat = 2;
+        assert!(r.table().contains("2 runs: 0.10 s–0.30 s"), "{}", r.table());
     }
 
     #[test]
