@@ -10,12 +10,6 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: queries allocate and free many short-lived
-/// buffers from several threads at once (Arrow arrays per batch, Parquet page buffers),
-/// where glibc's allocator spends a tenth of a hunt's CPU (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "quarry",
