@@ -87,10 +87,7 @@ fn rmm_signers() -> Vec<String> {
 }
 
 fn udf(name: &str) -> ScalarUDF {
-    functions::kernels::kernel_udfs()
-        .into_iter()
-        .find(|u| u.name() == name)
-        .expect("udf")
+    functions::kernels::kernel_udf(name).expect("udf")
 }
 
 fn utf8(s: &str) -> ColumnarValue {

@@ -524,6 +524,11 @@ pub fn kernel_udfs() -> Vec<ScalarUDF> {
     out
 }
 
+/// The kernel UDF named `name` (`kql_has`, `kql_has_any`…), if there is one.
+pub fn kernel_udf(name: &str) -> Option<ScalarUDF> {
+    kernel_udfs().into_iter().find(|u| u.name() == name)
+}
+
 pub const HAS_ANY: &str = "kql_has_any";
 pub const HAS_ALL: &str = "kql_has_all";
 /// `x in~ (…)` over strings (also with dynamic arrays in the list).

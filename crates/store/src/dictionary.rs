@@ -201,7 +201,7 @@ fn dictionary_under_cast(expr: &Arc<dyn PhysicalExpr>, physical: &SchemaRef) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use datafusion::logical_expr::expr::ScalarFunction;
     use datafusion::logical_expr::lit;
@@ -210,11 +210,9 @@ mod tests {
         Expr::Column(datafusion::common::Column::new_unqualified(name))
     }
 
-    fn call(name: &str, args: Vec<Expr>) -> Expr {
-        let udf = functions::kernels::kernel_udfs()
-            .into_iter()
-            .find(|u| u.name() == name)
-            .unwrap();
+    /// A call of the kernel UDF `name`.
+    pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {
+        let udf = functions::kernels::kernel_udf(name).expect("a kernel UDF");
         Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), args))
     }
 

@@ -502,17 +502,7 @@ mod tests {
         let df_schema = DFSchema::try_from(logical.as_ref().clone()).unwrap();
         let state = datafusion::prelude::SessionContext::new().state();
         let physical_expr = |e: Expr| state.create_physical_expr(e, &df_schema).unwrap();
-        let udf = |name: &str| {
-            Arc::new(
-                functions::kernels::kernel_udfs()
-                    .into_iter()
-                    .find(|u| u.name() == name)
-                    .unwrap(),
-            )
-        };
-        let call = |name: &str, args: Vec<Expr>| {
-            Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(udf(name), args))
-        };
+        let call = crate::dictionary::tests::call;
         let first_arg = |e: &Arc<dyn PhysicalExpr>| {
             let f = e.downcast_ref::<ScalarFunctionExpr>().expect("a call");
             f.args()[0].clone()

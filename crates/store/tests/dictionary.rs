@@ -4,7 +4,7 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
-use datafusion::logical_expr::{Expr, ScalarUDF, lit};
+use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::{SessionConfig, SessionContext, ident};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -98,17 +98,12 @@ fn only_columns_dictionary_encoded_throughout_become_dictionaries() {
     assert_eq!(ty(&plain, "TimeGenerated"), ty(&hinted, "TimeGenerated"));
 }
 
-fn udf(name: &str) -> Arc<ScalarUDF> {
-    Arc::new(
-        functions::kernels::kernel_udfs()
-            .into_iter()
-            .find(|u| u.name() == name)
-            .unwrap(),
-    )
-}
-
 fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(udf(name), args))
+    let udf = functions::kernels::kernel_udf(name).expect("a kernel UDF");
+    Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+        Arc::new(udf),
+        args,
+    ))
 }
 
 /// The rows a filter keeps, and the types of the columns the scan returns.

@@ -185,7 +185,7 @@ mod properties {
             as_dynamic in any::<bool>(),
         ) {
             let kind = multi_needle_of(which).unwrap();
-            let udf = kernel_udfs().into_iter().find(|u| u.name() == which).unwrap();
+            let udf = kernel_udf(which).unwrap();
             let lists: Vec<ScalarValue> = if as_dynamic {
                 vec![ScalarValue::Binary(Some(serde_json::to_vec(&needles).unwrap()))]
             } else {

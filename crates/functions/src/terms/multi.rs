@@ -26,6 +26,7 @@ use super::fold::{ascii_lower_into, lowercases_into_ascii, next_non_ascii};
 use super::search::{SubstringSet, SubstringTest};
 use super::{Needle, StrOp};
 use crate::udf::StrArray;
+use datafusion::arrow::array::ArrayData;
 use datafusion::arrow::array::{
     AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait, StringViewArray,
 };
@@ -63,8 +64,8 @@ pub struct MultiMatcher {
     row_by_row: bool,
     /// The answers for the values of the dictionaries seen last (most recent first): the
     /// batches of one Parquet column chunk share its dictionary's buffers. Each entry keeps
-    /// its values alive, so their buffers cannot be freed and reused by another array.
-    pub(super) dictionaries: Mutex<Vec<(ArrayRef, BooleanBuffer)>>,
+    /// its values' buffers alive, so they cannot be freed and reused by another array.
+    pub(super) dictionaries: Mutex<Vec<(ArrayData, BooleanBuffer)>>,
 }
 
 /// Dictionaries whose answers a matcher keeps (a few partitions, each reading a chunk).
@@ -251,13 +252,13 @@ impl MultiMatcher {
     fn dictionary_answers(&self, values: &ArrayRef) -> Result<BooleanBuffer> {
         let data = values.to_data();
         if let Ok(cache) = self.dictionaries.lock()
-            && let Some((_, answers)) = cache.iter().find(|(v, _)| v.to_data().ptr_eq(&data))
+            && let Some((_, answers)) = cache.iter().find(|(v, _)| v.ptr_eq(&data))
         {
             return Ok(answers.clone());
         }
         let answers = self.any_match(values.as_ref())?.values().clone();
         if let Ok(mut cache) = self.dictionaries.lock() {
-            cache.insert(0, (values.clone(), answers.clone()));
+            cache.insert(0, (data, answers.clone()));
             cache.truncate(KEEP_DICTIONARIES);
         }
         Ok(answers)
