@@ -6,6 +6,9 @@ use crate::memory::{EngineConfig, format_bytes};
 use crate::planner::{Executor, PlannedResult, Planner};
 use crate::result::QueryResult;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -16,8 +19,10 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use functions::LowerCtx;
 use kql::Diagnostic;
 use kql::ast::Query;
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 /// Planning walks the query recursively; it runs on a thread with a large stack so that any
 /// query the parser accepts plans without overflowing.
@@ -67,6 +72,62 @@ impl QueryError {
 pub struct PlannedQuery {
     pub results: Vec<PlannedResult>,
     pub warnings: Vec<Diagnostic>,
+    /// The tables planning read: constant subqueries (`toscalar`, `materialize`, tabular
+    /// `in` lists, `scan`) ran over them, and their results are constants in the plans.
+    pub planning_reads: BTreeSet<String>,
+}
+
+/// A planned query whose plans DataFusion has analyzed and optimized (see
+/// [`Engine::optimize`]): what [`Engine::execute_optimized`] runs without optimizing again.
+#[derive(Debug, Clone)]
+pub struct OptimizedQuery {
+    pub results: Vec<PlannedResult>,
+    pub warnings: Vec<Diagnostic>,
+    pub planning_reads: BTreeSet<String>,
+}
+
+impl OptimizedQuery {
+    /// The query reading some catalog tables from other providers: every scan of a table
+    /// `provider(name)` answers for reads that table from it instead. A replacement must
+    /// have the schema of the provider it replaces (the optimized scans project and filter
+    /// by position); a different one is an error naming the table. Plans made by `scan`,
+    /// `datatable` and `materialize` are not catalog tables and are never replaced.
+    pub fn with_tables(
+        &self,
+        provider: &dyn Fn(&str) -> Option<Arc<dyn TableProvider>>,
+    ) -> Result<OptimizedQuery, String> {
+        let mut results = Vec::with_capacity(self.results.len());
+        for r in &self.results {
+            let plan = r
+                .plan
+                .clone()
+                .transform_up(|node| {
+                    let LogicalPlan::TableScan(scan) = &node else {
+                        return Ok(Transformed::no(node));
+                    };
+                    let Some(replacement) = provider(scan.table_name.table()) else {
+                        return Ok(Transformed::no(node));
+                    };
+                    if replacement.schema() != scan.source.schema() {
+                        return Err(DataFusionError::Plan(format!(
+                            "the replacement of table {} has another schema",
+                            scan.table_name
+                        )));
+                    }
+                    let mut scan = scan.clone();
+                    scan.source = provider_as_source(replacement);
+                    Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+                })
+                .map_err(|e| e.to_string())?
+                .data;
+            results.push(PlannedResult { plan, ..r.clone() });
+        }
+        Ok(OptimizedQuery {
+            results,
+            warnings: self.warnings.clone(),
+            planning_reads: self.planning_reads.clone(),
+        })
+    }
 }
 
 /// Plans and runs KQL over a catalog of tables.
@@ -248,6 +309,7 @@ impl Engine {
     pub fn plan_ast(&self, query: &Query, options: &QueryOptions) -> Result<PlannedQuery, QueryError> {
         let exec = SessionExecutor {
             session: self.session.clone(),
+            read: Mutex::new(BTreeSet::new()),
         };
         let (results, diagnostics) = plan_on_big_stack(query, self.catalog.as_ref(), options.lower_ctx(), Some(&exec));
         if kql::has_errors(&diagnostics) {
@@ -256,7 +318,52 @@ impl Engine {
         Ok(PlannedQuery {
             results,
             warnings: diagnostics,
+            planning_reads: exec.read.into_inner().unwrap_or_else(PoisonError::into_inner),
         })
+    }
+
+    /// Analyzes and optimizes the plans of a query as running it would (type coercion,
+    /// filter and projection pushdown…), so that it can run several times, over other
+    /// tables ([`OptimizedQuery::with_tables`]), without optimizing again. Call it on a
+    /// thread with a large stack: optimizing recurses over the plan.
+    pub fn optimize(&self, planned: PlannedQuery) -> Result<OptimizedQuery, QueryError> {
+        let state = self.session.state();
+        let mut results = Vec::with_capacity(planned.results.len());
+        for r in planned.results {
+            let plan = state
+                .optimize(&r.plan)
+                .map_err(|e| execution_error(&e, self.memory_limit, self.spill))?;
+            results.push(PlannedResult { plan, ..r });
+        }
+        Ok(OptimizedQuery {
+            results,
+            warnings: planned.warnings,
+            planning_reads: planned.planning_reads,
+        })
+    }
+
+    /// Runs an optimized query (see [`Engine::execute`]): only the physical plans are made.
+    pub async fn execute_optimized(&self, query: &OptimizedQuery) -> Result<Vec<QueryResult>, QueryError> {
+        let runtime = self.workers.runtime()?;
+        let mut out = Vec::with_capacity(query.results.len());
+        for r in &query.results {
+            let state = self.session.state();
+            let plan = r.plan.clone();
+            let batches = runtime
+                .spawn(async move {
+                    let physical = state.query_planner().create_physical_plan(&plan, &state).await?;
+                    datafusion::physical_plan::collect(physical, state.task_ctx()).await
+                })
+                .await
+                .map_err(|e| QueryError::Execution(format!("the query task failed: {e}")))?
+                .map_err(|e| execution_error(&e, self.memory_limit, self.spill))?;
+            out.push(QueryResult {
+                name: r.name.clone(),
+                columns: r.columns.clone(),
+                batches,
+            });
+        }
+        Ok(out)
     }
 
     /// Runs a planned query (on the engine's worker threads; the returned future only
@@ -384,10 +491,20 @@ async fn collect(session: &SessionContext, plan: LogicalPlan) -> Result<Vec<Reco
 /// own thread, outside any async runtime).
 struct SessionExecutor {
     session: SessionContext,
+    /// The tables the plans that ran read.
+    read: Mutex<BTreeSet<String>>,
 }
 
 impl Executor for SessionExecutor {
     fn collect(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, DataFusionError> {
+        let mut tables = Vec::new();
+        plan.apply_with_subqueries(|p| {
+            if let LogicalPlan::TableScan(scan) = p {
+                tables.push(scan.table_name.table().to_string());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        self.read.lock().unwrap_or_else(PoisonError::into_inner).extend(tables);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
