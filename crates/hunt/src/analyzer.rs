@@ -112,13 +112,59 @@ fn check_exclusions(rule: &Rule, catalog: &Catalog) -> Vec<ExclusionAnalysis> {
         }
     }
     let plans = exclusions::classify(rule, &syntax.exclusions, output.as_deref(), &tables, schemas.as_ref());
+    exclusion_verdicts(rule, &plans)
+}
+
+/// The engine's verdicts on a rule's exclusions from how they were placed: the problems
+/// found, the rest `NotAnalyzed` (the syntax analyzer speaks for them).
+pub(crate) fn exclusion_verdicts(rule: &Rule, plans: &[exclusions::ExclusionPlan]) -> Vec<ExclusionAnalysis> {
     let mut out = vec![ExclusionAnalysis::NotAnalyzed; rule.enrichment.false_positives.len()];
     for p in plans {
-        if let (Some((message, span)), Some(slot)) = (p.problem, out.get_mut(p.index)) {
+        if let (Some((message, span)), Some(slot)) = (p.problem.clone(), out.get_mut(p.index)) {
             *slot = ExclusionAnalysis::NotKql { message, span };
         }
     }
     out
+}
+
+/// An analysis made already (by a hunt, which plans each rule once), presented to the
+/// [`Validator`] under the name of the analyzer that would have made it.
+pub(crate) struct Analyzed {
+    name: &'static str,
+    analysis: QueryAnalysis,
+}
+
+impl QueryAnalyzer for Analyzed {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn analyze(&self, _rule: &Rule, _catalog: &Catalog) -> QueryAnalysis {
+        self.analysis.clone()
+    }
+}
+
+impl Analyzed {
+    /// What [`KqlAnalyzer`] found.
+    pub fn syntax(analysis: QueryAnalysis) -> Analyzed {
+        Analyzed {
+            name: KQL.name(),
+            analysis,
+        }
+    }
+
+    /// What [`EngineAnalyzer`] would find, from the rule's plan.
+    pub fn engine(analysis: QueryAnalysis) -> Analyzed {
+        Analyzed {
+            name: ENGINE.name(),
+            analysis,
+        }
+    }
+
+    /// A validator with every check of [`full_validator`], from analyses made already.
+    pub fn validator<'a>(catalog: &'a Catalog, syntax: &'a Analyzed, engine: &'a Analyzed) -> Validator<'a> {
+        Validator::new(catalog).with_analyzer(syntax).with_analyzer(engine)
+    }
 }
 
 #[cfg(test)]

@@ -24,16 +24,15 @@ use datafusion::logical_expr::utils::{conjunction, disjunction, split_conjunctio
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, TableScan};
 use datafusion::physical_plan::execute_stream;
 use datafusion::physical_plan::filter::FilterExec;
-use engine::{Engine, MemCatalog, QueryOptions, TableCatalog};
+use engine::{Engine, OptimizedQuery, TableCatalog};
 use functions::StrOp;
 use futures::StreamExt;
-use rules::Rule;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The engine and catalog a rule runs with.
+/// The engine and catalog a hunt plans with.
 pub(crate) struct Source {
     pub engine: Engine,
     pub catalog: Arc<dyn TableCatalog>,
@@ -74,72 +73,45 @@ impl ScanUse {
     }
 }
 
-/// The shared scans of a hunt and, per rule, the source it runs with.
+/// The shared scans of a hunt and, per rule, the tables it reads from them.
 pub(crate) struct SharedScans {
-    sources: Vec<Source>,
-    /// Per rule (by index in the rule set): the index of its source, `None` for the base.
-    per_rule: Vec<Option<usize>>,
+    tables: BTreeMap<String, Arc<MemTable>>,
+    /// Per rule (by index in the rule set): the tables it reads from the shared scans.
+    per_rule: Vec<BTreeSet<String>>,
     pub report: Vec<SharedScan>,
 }
 
 impl SharedScans {
-    /// No sharing: every rule runs on the base source.
+    /// No sharing: every rule reads the tables itself.
     pub fn none(rules: usize) -> SharedScans {
         SharedScans {
-            sources: Vec::new(),
-            per_rule: vec![None; rules],
+            tables: BTreeMap::new(),
+            per_rule: vec![BTreeSet::new(); rules],
             report: Vec::new(),
         }
     }
 
-    /// The source rule `i` runs with.
-    pub fn source_for<'a>(&'a self, i: usize, base: &'a Source) -> &'a Source {
-        match self.per_rule.get(i).copied().flatten() {
-            Some(s) => &self.sources[s],
-            None => base,
+    /// The shared rows of `table` for rule `i`, when it reads them from a shared scan.
+    pub fn table_for(&self, i: usize, table: &str) -> Option<Arc<MemTable>> {
+        if !self.per_rule.get(i)?.contains(table) {
+            return None;
         }
+        self.tables.get(table).cloned()
     }
 
-    /// Plans the rules, runs the shared scans and prepares each rule's source. `budget`
-    /// bounds the bytes kept per table.
+    /// Runs the shared scans for the rules' optimized plans (`None`: the rule does not
+    /// run) and notes which rule reads which shared table. `budget` bounds the bytes kept
+    /// per table.
     pub fn build(
-        rules: &[Rule],
+        plans: &[Option<&OptimizedQuery>],
         base: &Source,
-        options: &QueryOptions,
         runtime: &tokio::runtime::Handle,
         budget: usize,
         observer: &dyn crate::HuntObserver,
     ) -> SharedScans {
-        let mut out = SharedScans::none(rules.len());
-        // Planning and optimizing walk the query recursively: a large stack, as the engine's;
-        // the rules are planned on as many threads as there are cores.
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let chunk = rules.len().div_ceil(threads).max(1);
-        let uses: Vec<Option<Vec<ScanUse>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = rules
-                .chunks(chunk)
-                .map(|part| {
-                    std::thread::Builder::new()
-                        .name("quarry-fuse".into())
-                        .stack_size(256 << 20)
-                        .spawn_scoped(s, move || {
-                            part.iter().map(|r| scan_uses(r, base, options)).collect::<Vec<_>>()
-                        })
-                })
-                .collect();
-            let mut all = Vec::with_capacity(rules.len());
-            for h in handles {
-                match h.ok().and_then(|h| h.join().ok()) {
-                    Some(part) => all.extend(part),
-                    // A thread that could not start or panicked: no sharing at all.
-                    None => return Vec::new(),
-                }
-            }
-            all
-        });
-        if uses.len() != rules.len() {
-            return out;
-        }
+        let mut out = SharedScans::none(plans.len());
+        let catalog_tables: BTreeSet<String> = base.catalog.table_names().into_iter().collect();
+        let uses: Vec<Option<Vec<ScanUse>>> = plans.iter().map(|p| scan_uses((*p)?, &catalog_tables)).collect();
         // Table → the rules whose every read of it is filtered.
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, u) in uses.iter().enumerate() {
@@ -155,7 +127,6 @@ impl SharedScans {
         if !groups.is_empty() {
             observer.sharing(&groups.keys().cloned().collect::<Vec<_>>());
         }
-        let mut shared: BTreeMap<String, Arc<MemTable>> = BTreeMap::new();
         for (table, members) in groups {
             let reads: Vec<&ScanUse> = members
                 .iter()
@@ -177,83 +148,44 @@ impl SharedScans {
                 Ok((mem, rows, bytes)) => {
                     scan.rows = rows;
                     scan.bytes = bytes;
-                    shared.insert(table.clone(), mem);
+                    out.tables.insert(table.clone(), mem);
+                    for &i in &members {
+                        out.per_rule[i].insert(table.clone());
+                    }
                 }
                 Err(why) => scan.abandoned = Some(why),
             }
             scan.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             out.report.push(scan);
         }
-        if shared.is_empty() {
-            return out;
-        }
-        // One source per distinct set of shared tables a rule reads.
-        let mut by_set: BTreeMap<Vec<String>, usize> = BTreeMap::new();
-        for (i, u) in uses.iter().enumerate() {
-            let Some(u) = u else { continue };
-            let set: Vec<String> = u
-                .iter()
-                .map(|s| s.table.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .filter(|t| shared.contains_key(t) && u.iter().filter(|s| &s.table == t).all(ScanUse::selective))
-                .collect();
-            if set.is_empty() {
-                continue;
-            }
-            let index = match by_set.get(&set) {
-                Some(&k) => k,
-                None => match overlay(base, &set, &shared) {
-                    Some(source) => {
-                        out.sources.push(source);
-                        by_set.insert(set, out.sources.len() - 1);
-                        out.sources.len() - 1
-                    }
-                    None => continue,
-                },
-            };
-            out.per_rule[i] = Some(index);
-        }
         out
     }
 }
 
-/// A source whose catalog answers `tables` from the shared scans and the rest from the base.
-fn overlay(base: &Source, tables: &[String], shared: &BTreeMap<String, Arc<MemTable>>) -> Option<Source> {
-    let mut catalog = MemCatalog::with_fallback(base.catalog.clone());
-    for t in tables {
-        let schema = base.catalog.table(t)?.schema;
-        catalog.add_provider(schema.as_ref().clone(), shared.get(t)?.clone());
-    }
-    let catalog: Arc<dyn TableCatalog> = Arc::new(catalog);
-    let engine = base.engine.with_catalog(catalog.clone());
-    Some(Source { engine, catalog })
-}
-
-/// The reads of catalog tables in a rule's optimized plans; `None` when the rule does not
-/// plan or reads a table somewhere this analysis does not follow (subqueries).
-fn scan_uses(rule: &Rule, base: &Source, options: &QueryOptions) -> Option<Vec<ScanUse>> {
-    let planned = base.engine.plan(&rule.query, options).ok()?;
-    let state = base.engine.session().state();
+/// The reads of catalog tables in a rule's optimized plans; `None` when a table is read
+/// somewhere this analysis does not follow (subqueries that run with the plan). Tables read
+/// by constant subqueries that ran while planning are not among them: their results are
+/// constants in the plan, computed over the whole tables.
+fn scan_uses(plan: &OptimizedQuery, catalog_tables: &BTreeSet<String>) -> Option<Vec<ScanUse>> {
     let mut out = Vec::new();
-    for r in &planned.results {
-        let plan = state.optimize(&r.plan).ok()?;
+    for r in &plan.results {
         let mut all = 0usize;
-        plan.apply_with_subqueries(|p| {
-            if matches!(p, LogicalPlan::TableScan(_)) {
-                all += 1;
-            }
-            Ok(TreeNodeRecursion::Continue)
-        })
-        .ok()?;
+        r.plan
+            .apply_with_subqueries(|p| {
+                if matches!(p, LogicalPlan::TableScan(_)) {
+                    all += 1;
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+            .ok()?;
         let before = out.len();
-        walk(&plan, &mut out);
+        walk(&r.plan, &mut out);
         if out.len() - before != all {
             return None;
         }
     }
     // Only tables of the catalog (not `datatable`s or materialized results).
-    out.retain(|s| base.catalog.table(&s.table).is_some());
+    out.retain(|s| catalog_tables.contains(&s.table));
     Some(out)
 }
 
@@ -648,7 +580,8 @@ fn string_literal(v: &ScalarValue) -> Option<String> {
 mod tests {
     use super::*;
     use crate::catalog::DataDirCatalog;
-    use rules::{Provenance, SourceFormat};
+    use engine::QueryOptions;
+    use rules::{Provenance, Rule, SourceFormat};
 
     fn rule(id: &str, query: &str) -> Rule {
         Rule::new(id, id, query, Provenance::new(SourceFormat::BuiltinPack))
@@ -672,7 +605,7 @@ mod tests {
             engine: Engine::new(catalog.clone()).unwrap(),
             catalog,
         };
-        let rules = vec![
+        let rules = [
             rule("a", "DeviceProcessEvents | where FileName has 'AnyDesk' | count"),
             rule(
                 "b",
@@ -688,8 +621,16 @@ mod tests {
             rule("f", "DeviceProcessEvents | where NoSuchColumn has 'x'"),
         ];
         let options = QueryOptions { now: Some(0) };
+        let plans: Vec<Option<OptimizedQuery>> = rules
+            .iter()
+            .map(|r| {
+                let planned = base.engine.plan(&r.query, &options).ok()?;
+                base.engine.optimize(planned).ok()
+            })
+            .collect();
+        let plans: Vec<Option<&OptimizedQuery>> = plans.iter().map(Option::as_ref).collect();
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let shared = SharedScans::build(&rules, &base, &options, rt.handle(), 1 << 30, &crate::Silent);
+        let shared = SharedScans::build(&plans, &base, rt.handle(), 1 << 30, &crate::Silent);
         assert_eq!(shared.report.len(), 1, "{:?}", shared.report);
         let scan = &shared.report[0];
         assert_eq!(
@@ -697,15 +638,15 @@ mod tests {
             ("DeviceProcessEvents", 2, None)
         );
         assert!(scan.rows > 0, "AnyDesk is planted: {scan:?}");
-        let on_shared: Vec<bool> = shared.per_rule.iter().map(Option::is_some).collect();
+        let on_shared: Vec<bool> = shared.per_rule.iter().map(|t| !t.is_empty()).collect();
         assert_eq!(on_shared, [true, true, false, false, false, false]);
 
         // Over budget: not shared, and said why.
-        let tight = SharedScans::build(&rules, &base, &options, rt.handle(), 1, &crate::Silent);
+        let tight = SharedScans::build(&plans, &base, rt.handle(), 1, &crate::Silent);
         assert_eq!(tight.report.len(), 1);
         let why = tight.report[0].abandoned.as_deref().expect("abandoned");
         assert!(why.contains("memory budget"), "{why}");
-        assert!(tight.per_rule.iter().all(Option::is_none));
+        assert!(tight.per_rule.iter().all(BTreeSet::is_empty));
     }
 
     /// A column as plans name it (DataFusion's `col()` lower-cases).

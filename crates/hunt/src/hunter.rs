@@ -5,7 +5,7 @@ use crate::HuntError;
 use crate::catalog::{DataDirCatalog, DataFacts};
 use crate::fused::{SharedScans, Source};
 use crate::report::{RuleReport, RuleStatus, RunReport, RunStatus};
-use crate::rule_run::{RuleCtx, RuleOutcome};
+use crate::rule_run::{Prepared, RuleCtx, RuleOutcome};
 use crate::selection::{LoadedRules, Selection};
 use crate::store::FindingsStore;
 use engine::{Engine, EngineConfig, TableCatalog};
@@ -94,6 +94,47 @@ pub struct Silent;
 
 impl HuntObserver for Silent {}
 
+/// The report of a rule whose preparation or run panicked.
+fn internal_error(rule: &Rule) -> RuleOutcome {
+    let mut r = RuleReport::new(rule);
+    r.status = RuleStatus::Failed;
+    r.message = Some("internal error while running the rule".into());
+    (r, Vec::new())
+}
+
+/// Validates and plans every rule, on `threads` threads (with large stacks: planning and
+/// optimizing recurse over the query). `None` for a rule whose preparation panicked.
+fn prepare_all(ctx: &RuleCtx<'_>, rules: &[Rule], threads: usize) -> Vec<Option<Prepared>> {
+    let chunk = rules.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rules
+            .chunks(chunk)
+            .map(|part| {
+                let spawned = std::thread::Builder::new()
+                    .name("quarry-prepare".into())
+                    .stack_size(PREPARE_STACK)
+                    .spawn_scoped(s, move || {
+                        part.iter()
+                            .map(|r| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.prepare(r))).ok())
+                            .collect::<Vec<_>>()
+                    });
+                (part.len(), spawned)
+            })
+            .collect();
+        let mut all = Vec::with_capacity(rules.len());
+        for (len, h) in handles {
+            match h.ok().and_then(|h| h.join().ok()) {
+                Some(part) => all.extend(part),
+                None => all.extend((0..len).map(|_| None)),
+            }
+        }
+        all
+    })
+}
+
+/// The stack of the threads that plan the rules.
+const PREPARE_STACK: usize = 256 << 20;
+
 /// Runs rule sets over one data directory.
 #[derive(Clone, Debug)]
 pub struct Hunter {
@@ -101,7 +142,7 @@ pub struct Hunter {
 }
 
 /// The data facts and the resolved `now()` of a hunt about to run.
-struct Prepared {
+struct HuntSetup {
     facts: DataFacts,
     now: i64,
     mode: NowSpec,
@@ -118,7 +159,7 @@ impl Hunter {
         &self.data_dir
     }
 
-    fn prepare(&self, options: &HuntOptions) -> Result<Prepared, HuntError> {
+    fn prepare(&self, options: &HuntOptions) -> Result<HuntSetup, HuntError> {
         let dir = store::DataDir::open(&self.data_dir);
         let facts = DataFacts::read(&dir, options.now == NowSpec::Latest)?;
         let now = match options.now {
@@ -135,7 +176,7 @@ impl Hunter {
         };
         // Kusto datetimes have 100 ns ticks.
         let now = now - now.rem_euclid(100);
-        Ok(Prepared {
+        Ok(HuntSetup {
             facts,
             now,
             mode: options.now,
@@ -194,7 +235,7 @@ impl Hunter {
     fn finish(
         &self,
         run_id: Option<i64>,
-        prepared: Prepared,
+        prepared: HuntSetup,
         loaded: LoadedRules,
         options: &HuntOptions,
         observer: &dyn HuntObserver,
@@ -218,7 +259,7 @@ impl Hunter {
 
     fn hunt(
         &self,
-        prepared: &Prepared,
+        prepared: &HuntSetup,
         loaded: LoadedRules,
         options: &HuntOptions,
         observer: &dyn HuntObserver,
@@ -238,24 +279,9 @@ impl Hunter {
             .map_err(|e| HuntError::Runtime(format!("cannot start the query runtime: {e}")))?;
         let rules = loaded.rules;
         observer.planned(rules.len());
-        let options_q = engine::QueryOptions {
-            now: Some(prepared.now),
-        };
         let base = Source { engine, catalog };
-        let shared = if options.fused && rules.len() >= 2 {
-            SharedScans::build(
-                &rules,
-                &base,
-                &options_q,
-                runtime.handle(),
-                base.engine.memory_limit() / 4,
-                observer,
-            )
-        } else {
-            SharedScans::none(rules.len())
-        };
         let ctx = RuleCtx {
-            engine: base.engine.clone(),
+            base: &base,
             schemas,
             facts: &prepared.facts,
             now: prepared.now,
@@ -267,7 +293,24 @@ impl Hunter {
             n => n,
         }
         .clamp(1, rules.len().max(1));
+        let prepared_rules = prepare_all(&ctx, &rules, workers);
+        let shared = if options.fused && rules.len() >= 2 {
+            let plans: Vec<Option<&engine::OptimizedQuery>> = prepared_rules
+                .iter()
+                .map(|p| p.as_ref().and_then(Prepared::plan))
+                .collect();
+            SharedScans::build(
+                &plans,
+                &base,
+                runtime.handle(),
+                base.engine.memory_limit() / 4,
+                observer,
+            )
+        } else {
+            SharedScans::none(rules.len())
+        };
         let next = AtomicUsize::new(0);
+        let queue: Vec<Mutex<Option<Prepared>>> = prepared_rules.into_iter().map(Mutex::new).collect();
         let slots: Mutex<Vec<Option<RuleOutcome>>> = Mutex::new(vec![None; rules.len()]);
         std::thread::scope(|s| {
             for _ in 0..workers {
@@ -276,15 +319,21 @@ impl Hunter {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(rule) = rules.get(i) else { break };
                         observer.rule_started(rule);
+                        let prepared = queue
+                            .get(i)
+                            .and_then(|q| q.lock().unwrap_or_else(PoisonError::into_inner).take());
                         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            ctx.run_rule(rule, shared.source_for(i, &base))
+                            let prepared = prepared?;
+                            let shared_tables = |t: &str| {
+                                shared
+                                    .table_for(i, t)
+                                    .map(|m| m as Arc<dyn datafusion::catalog::TableProvider>)
+                            };
+                            Some(ctx.run(rule, prepared, &shared_tables))
                         }))
-                        .unwrap_or_else(|_| {
-                            let mut r = RuleReport::new(rule);
-                            r.status = RuleStatus::Failed;
-                            r.message = Some("internal error while running the rule".into());
-                            (r, Vec::new())
-                        });
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| internal_error(rule));
                         observer.rule_finished(&out.0);
                         if let Some(slot) = slots.lock().unwrap_or_else(PoisonError::into_inner).get_mut(i) {
                             *slot = Some(out);

@@ -24,6 +24,7 @@ pub mod report;
 mod rule_run;
 pub mod seeds;
 pub mod selection;
+mod slice;
 pub mod store;
 
 pub use analyzer::{EngineAnalyzer, full_validator, semantic_diagnostics};

@@ -1,18 +1,20 @@
 //! One rule's run within a hunt: validation, the data check, planning and execution with
 //! its exclusions, and its result rows turned into findings.
 
-use crate::analyzer::full_validator;
+use crate::analyzer::{Analyzed, exclusion_verdicts, full_validator};
 use crate::catalog::DataFacts;
 use crate::exclusions::{self, ExclusionMode, ExclusionPlan, InputSlice, OUTPUT_TABLE};
 use crate::findings::{self, ResultRow};
 use crate::fused::Source;
 use crate::report::{ExclusionReport, Finding, RuleReport, RuleStatus};
-use engine::{Engine, MemCatalog, QueryError, QueryOptions, QueryResult};
+use crate::slice::SlicePredicates;
+use datafusion::catalog::TableProvider;
+use engine::{MemCatalog, OptimizedQuery, QueryError, QueryOptions, QueryResult};
 use rules::diag::codes;
 use rules::validate::{KqlAnalyzer, QueryAnalysis, QueryAnalyzer};
 use rules::{Level, Rule, RuleDiagnostic};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl RuleReport {
     pub(crate) fn new(rule: &Rule) -> RuleReport {
@@ -38,6 +40,38 @@ impl RuleReport {
 /// A rule's report and findings.
 pub(crate) type RuleOutcome = (RuleReport, Vec<Finding>);
 
+/// A rule after validation and planning: decided already (invalid, skipped, or its plan
+/// failed), or ready to run.
+pub(crate) enum Prepared {
+    Done(Box<RuleOutcome>),
+    Ready(Box<ReadyRule>),
+}
+
+impl Prepared {
+    /// The optimized plan of a rule ready to run.
+    pub fn plan(&self) -> Option<&OptimizedQuery> {
+        match self {
+            Prepared::Ready(r) => Some(&r.plan),
+            Prepared::Done(_) => None,
+        }
+    }
+}
+
+/// A valid rule, planned once: every run of it (over shared scans, over each input slice)
+/// executes this plan with some of its tables replaced.
+pub(crate) struct ReadyRule {
+    report: RuleReport,
+    plan: OptimizedQuery,
+    exclusions: Vec<ExclusionPlan>,
+    /// The input exclusions as predicates over their tables; `None` when they do not
+    /// reduce to such predicates, or when constant subqueries read one of those tables
+    /// while planning (they must see the slices too): then each slice plans the rule again.
+    slices: Option<SlicePredicates>,
+    lookback: Option<i64>,
+    /// Time spent validating and planning.
+    spent: Duration,
+}
+
 /// Why a rule produced no results.
 enum RuleFailure {
     Invalid(Vec<RuleDiagnostic>),
@@ -46,14 +80,18 @@ enum RuleFailure {
 
 /// What one rule's run needs.
 pub(crate) struct RuleCtx<'a> {
-    /// The hunt's engine (its session, workers and memory pool serve every query).
-    pub engine: Engine,
+    /// The hunt's engine (its session, workers and memory pool serve every query) and the
+    /// data directory's tables.
+    pub base: &'a Source,
     pub schemas: schema::Catalog,
     pub facts: &'a DataFacts,
     pub now: i64,
     pub max_rows: usize,
     pub runtime: tokio::runtime::Handle,
 }
+
+/// Replacements of catalog tables for one run of a rule (shared scans, input slices).
+pub(crate) type Tables<'a> = &'a dyn Fn(&str) -> Option<Arc<dyn TableProvider>>;
 
 /// Result rows of one run of the query, and those beyond the row limit.
 #[derive(Default)]
@@ -67,87 +105,144 @@ impl RuleCtx<'_> {
         QueryOptions { now: Some(self.now) }
     }
 
-    /// Runs `rule` with the engine and catalog of `source`.
-    pub fn run_rule(&self, rule: &Rule, source: &Source) -> RuleOutcome {
+    /// Validates `rule` and plans it over the data directory (on a thread with a large
+    /// stack: planning recurses). The checks are those of [`full_validator`], made from
+    /// the rule's one plan; a rule that does not plan is validated by the full validator.
+    pub fn prepare(&self, rule: &Rule) -> Prepared {
         let started = Instant::now();
         let mut report = RuleReport::new(rule);
-        let findings = self.run_rule_into(rule, source, &mut report);
-        report.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        (report, findings)
-    }
-
-    fn run_rule_into(&self, rule: &Rule, source: &Source, report: &mut RuleReport) -> Vec<Finding> {
-        let diags = full_validator(&self.schemas).validate(rule);
-        let invalid = diags.iter().any(|d| d.level == Level::Error && d.code == codes::QUERY);
-        report.diagnostics = diags.into_iter().filter(|d| d.level >= Level::Warning).collect();
-        if invalid {
-            report.status = RuleStatus::Invalid;
-            report.message = report
-                .diagnostics
-                .iter()
-                .find(|d| d.level == Level::Error && d.code == codes::QUERY)
-                .map(|d| d.message.clone());
-            return Vec::new();
-        }
-        let analysis = KqlAnalyzer.analyze(rule, &self.schemas);
+        let syntax = KqlAnalyzer.analyze(rule, &self.schemas);
+        let lookback = syntax.lookback.as_ref().map(|(s, _)| *s);
         let mut tables: Vec<String> = Vec::new();
-        for (t, _) in analysis.tables_read.iter().flatten() {
+        for (t, _) in syntax.tables_read.iter().flatten() {
             if !tables.contains(t) {
                 tables.push(t.clone());
             }
         }
         report.missing_tables = tables.iter().filter(|t| !self.facts.has_data(t)).cloned().collect();
-        if !tables.is_empty() && report.missing_tables.len() == tables.len() {
-            report.status = RuleStatus::Skipped;
-            report.message = Some(format!("no data for {}", report.missing_tables.join(", ")));
-            return Vec::new();
-        }
-        match self.execute(rule, source, &analysis, &tables, report) {
-            Ok(f) => f,
-            Err(RuleFailure::Invalid(d)) => {
+        let skipped = !tables.is_empty() && report.missing_tables.len() == tables.len();
+        // Nothing runs when no table has data: the rule is not planned (its constant
+        // subqueries would run).
+        let planned = (!skipped).then(|| self.plan(rule));
+        let (diags, exclusions) = match &planned {
+            Some(Ok(plan)) => self.validate_planned(rule, syntax, &tables, plan),
+            _ => (full_validator(&self.schemas).validate(rule), Vec::new()),
+        };
+        let invalid = diags
+            .iter()
+            .find(|d| d.level == Level::Error && d.code == codes::QUERY)
+            .map(|d| d.message.clone());
+        report.diagnostics = diags.into_iter().filter(|d| d.level >= Level::Warning).collect();
+        match planned {
+            _ if invalid.is_some() => {
                 report.status = RuleStatus::Invalid;
-                report.message = d.iter().find(|x| x.level == Level::Error).map(|x| x.message.clone());
-                report.diagnostics.extend(d);
-                Vec::new()
+                report.message = invalid;
             }
-            Err(RuleFailure::Failed(m)) => {
-                report.status = RuleStatus::Failed;
-                report.message = Some(m);
-                Vec::new()
+            None => {
+                report.status = RuleStatus::Skipped;
+                report.message = Some(format!("no data for {}", report.missing_tables.join(", ")));
+            }
+            Some(Err(e)) => fail(&mut report, failure(rule, e)),
+            Some(Ok(plan)) => {
+                // Constant subqueries over a table an input exclusion restricts must see
+                // the restriction: such a rule is planned again for each slice.
+                let mut input_tables = exclusions.iter().flat_map(|p| match &p.mode {
+                    ExclusionMode::Input { tables } => tables.as_slice(),
+                    _ => &[],
+                });
+                let has_input = exclusions.iter().any(|p| matches!(p.mode, ExclusionMode::Input { .. }));
+                let slices = if has_input && !input_tables.any(|t| plan.planning_reads.contains(t)) {
+                    SlicePredicates::plan(&exclusions, &self.base.engine, &self.options())
+                } else {
+                    None
+                };
+                return Prepared::Ready(Box::new(ReadyRule {
+                    report,
+                    plan,
+                    exclusions,
+                    slices,
+                    lookback,
+                    spent: started.elapsed(),
+                }));
             }
         }
+        report.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Prepared::Done(Box::new((report, Vec::new())))
+    }
+
+    /// The rule planned over the data directory with the hunt's `now()`, and optimized.
+    fn plan(&self, rule: &Rule) -> Result<OptimizedQuery, QueryError> {
+        let engine = &self.base.engine;
+        let planned = engine.plan(&rule.query, &self.options())?;
+        let mut optimized = engine.optimize(planned)?;
+        // The parser's warnings are the syntax analyzer's.
+        let parsed = kql::parse(&rule.query).diagnostics;
+        optimized.warnings.retain(|w| !parsed.contains(w));
+        Ok(optimized)
+    }
+
+    /// The validator's diagnostics for a rule that planned, from its plan (what
+    /// [`crate::EngineAnalyzer`] would find), and where its exclusions apply.
+    fn validate_planned(
+        &self,
+        rule: &Rule,
+        syntax: QueryAnalysis,
+        tables: &[String],
+        plan: &OptimizedQuery,
+    ) -> (Vec<RuleDiagnostic>, Vec<ExclusionPlan>) {
+        let output = plan.results.first().map(|r| r.columns.as_slice());
+        let exclusions = exclusions::classify(rule, &syntax.exclusions, output, tables, self.base.catalog.as_ref());
+        let has_exclusions = rule.enrichment.false_positives.iter().any(|fp| fp.exclusion.is_some());
+        let engine = QueryAnalysis {
+            diagnostics: plan.warnings.clone(),
+            tables_read: None,
+            lookback: None,
+            exclusions: if has_exclusions {
+                exclusion_verdicts(rule, &exclusions)
+            } else {
+                Vec::new()
+            },
+        };
+        let (syntax, engine) = (Analyzed::syntax(syntax), Analyzed::engine(engine));
+        let diags = Analyzed::validator(&self.schemas, &syntax, &engine).validate(rule);
+        (diags, exclusions)
+    }
+
+    /// Runs a prepared rule; `shared` gives the tables it reads from shared scans.
+    pub fn run(&self, rule: &Rule, prepared: Prepared, shared: Tables) -> RuleOutcome {
+        let mut ready = match prepared {
+            Prepared::Done(outcome) => return *outcome,
+            Prepared::Ready(r) => *r,
+        };
+        let started = Instant::now();
+        let mut report = std::mem::replace(&mut ready.report, RuleReport::new(rule));
+        let findings = match self.execute(rule, &ready, shared, &mut report) {
+            Ok(f) => f,
+            Err(e) => {
+                fail(&mut report, e);
+                Vec::new()
+            }
+        };
+        report.elapsed_ms = (ready.spent + started.elapsed()).as_secs_f64() * 1000.0;
+        (report, findings)
     }
 
     fn execute(
         &self,
         rule: &Rule,
-        source: &Source,
-        analysis: &QueryAnalysis,
-        tables: &[String],
+        ready: &ReadyRule,
+        shared: Tables,
         report: &mut RuleReport,
     ) -> Result<Vec<Finding>, RuleFailure> {
-        let planned = source
-            .engine
-            .plan(&rule.query, &self.options())
-            .map_err(|e| failure(rule, e))?;
-        let output = planned.results.first().map(|r| r.columns.clone());
-        let plans = exclusions::classify(
-            rule,
-            &analysis.exclusions,
-            output.as_deref(),
-            tables,
-            source.catalog.as_ref(),
-        );
+        let plans = &ready.exclusions;
         let input_plans: Vec<&ExclusionPlan> = plans
             .iter()
             .filter(|p| matches!(p.mode, ExclusionMode::Input { .. }))
             .collect();
         let kept = if input_plans.is_empty() {
-            self.block_on(source.engine.execute(planned))
-                .map_err(|e| failure(rule, e))?
+            self.run_plan(rule, &ready.plan, shared)?
         } else {
-            drop(planned);
-            self.run_over(rule, source, &plans, InputSlice::Kept)?
+            self.run_slice(rule, ready, shared, InputSlice::Kept)?
         };
         let output_plans: Vec<&ExclusionPlan> = plans
             .iter()
@@ -158,7 +253,7 @@ impl RuleCtx<'_> {
             self.collect_rows(result, &output_plans, None, &mut rows)?;
         }
         for p in &input_plans {
-            for result in self.run_over(rule, source, &plans, InputSlice::SuppressedBy(p.index))? {
+            for result in self.run_slice(rule, ready, shared, InputSlice::SuppressedBy(p.index))? {
                 self.collect_rows(&result, &[], Some(p.index), &mut rows)?;
             }
         }
@@ -172,8 +267,8 @@ impl RuleCtx<'_> {
             .collect();
         report.suppressed_rows = rows.rows.iter().filter(|r| r.suppressed_by.is_some()).count();
         report.rows = rows.rows.len() - report.suppressed_rows + rows.dropped;
-        let window = findings::query_window(self.now, analysis.lookback.as_ref().map(|(s, _)| *s));
-        let found = findings::build(rule, rows.rows, &plans, window);
+        let window = findings::query_window(self.now, ready.lookback);
+        let found = findings::build(rule, rows.rows, plans, window);
         report.findings = found.iter().filter(|f| f.suppressed.is_none()).count();
         Ok(found)
     }
@@ -182,17 +277,42 @@ impl RuleCtx<'_> {
         self.runtime.block_on(f)
     }
 
-    /// Runs the rule over the input tables restricted to `slice` by the input exclusions.
+    /// Runs the rule's plan with `tables` in place of those catalog tables.
+    fn run_plan(&self, rule: &Rule, plan: &OptimizedQuery, tables: Tables) -> Result<Vec<QueryResult>, RuleFailure> {
+        let plan = plan.with_tables(tables).map_err(RuleFailure::Failed)?;
+        self.block_on(self.base.engine.execute_optimized(&plan))
+            .map_err(|e| failure(rule, e))
+    }
+
+    /// Runs the rule over its input tables restricted to `slice` by the input exclusions
+    /// (and the shared scans' rows of the others).
+    fn run_slice(
+        &self,
+        rule: &Rule,
+        ready: &ReadyRule,
+        shared: Tables,
+        slice: InputSlice,
+    ) -> Result<Vec<QueryResult>, RuleFailure> {
+        let Some(slices) = &ready.slices else {
+            return self.run_over(rule, &ready.exclusions, slice);
+        };
+        let inner = |t: &str| shared(t).or_else(|| self.base.catalog.table(t).map(|c| c.provider));
+        let restricted = slices.providers(slice, &inner);
+        self.run_plan(rule, &ready.plan, &|t| restricted.get(t).cloned().or_else(|| shared(t)))
+    }
+
+    /// Plans and runs the rule again over views of the data directory's tables restricted
+    /// to `slice`.
     fn run_over(
         &self,
         rule: &Rule,
-        source: &Source,
         plans: &[ExclusionPlan],
         slice: InputSlice,
     ) -> Result<Vec<QueryResult>, RuleFailure> {
-        let catalog = exclusions::input_catalog(&source.catalog, &source.engine, plans, slice, &self.options())
+        let base = self.base;
+        let catalog = exclusions::input_catalog(&base.catalog, &base.engine, plans, slice, &self.options())
             .map_err(RuleFailure::Failed)?;
-        let engine = source.engine.with_catalog(catalog);
+        let engine = base.engine.with_catalog(catalog);
         self.block_on(engine.query(&rule.query, &self.options()))
             .map_err(|e| failure(rule, e))
     }
@@ -280,7 +400,7 @@ impl RuleCtx<'_> {
             .map(|(p, n)| format!("{n} = iff(({}), true, false)", p.predicate))
             .collect();
         let query = format!("{OUTPUT_TABLE}\n| extend {}", assignments.join(",\n    "));
-        let engine = self.engine.with_catalog(Arc::new(catalog));
+        let engine = self.base.engine.with_catalog(Arc::new(catalog));
         let mut results = self
             .block_on(engine.query(&query, &self.options()))
             .map_err(|e| fail(e.to_string()))?;
@@ -310,6 +430,21 @@ fn limit(result: &QueryResult, n: usize) -> QueryResult {
     }
 }
 
+/// Records why the rule produced no results.
+fn fail(report: &mut RuleReport, failure: RuleFailure) {
+    match failure {
+        RuleFailure::Invalid(d) => {
+            report.status = RuleStatus::Invalid;
+            report.message = d.iter().find(|x| x.level == Level::Error).map(|x| x.message.clone());
+            report.diagnostics.extend(d);
+        }
+        RuleFailure::Failed(m) => {
+            report.status = RuleStatus::Failed;
+            report.message = Some(m);
+        }
+    }
+}
+
 /// An engine error on the rule's own query, positioned in the rule file.
 fn failure(rule: &Rule, e: QueryError) -> RuleFailure {
     match e {
@@ -331,5 +466,102 @@ fn failure(rule: &Rule, e: QueryError) -> RuleFailure {
                 .collect(),
         ),
         QueryError::Execution(m) => RuleFailure::Failed(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::DataDirCatalog;
+    use engine::{Engine, TableCatalog};
+    use rules::{FalsePositive, Provenance, SourceFormat};
+
+    fn rule(id: &str, query: &str, exclusions: &[&str]) -> Rule {
+        let mut r = Rule::new(id, id, query, Provenance::new(SourceFormat::BuiltinPack));
+        r.enrichment.false_positives = exclusions
+            .iter()
+            .map(|e| FalsePositive {
+                scenario: format!("scenario of {e}"),
+                exclusion: Some((*e).into()),
+            })
+            .collect();
+        r
+    }
+
+    /// A hunt validates each rule from its one plan: the diagnostics are those of the full
+    /// validator (which plans the query and each exclusion on its own), for the whole pack
+    /// and for rules with warnings, broken exclusions, errors and no data.
+    #[test]
+    fn validation_from_the_plan_is_the_full_validation() {
+        let dir = tempfile::tempdir().unwrap();
+        store::generate(&store::GenerateConfig {
+            devices: 6,
+            days: 1,
+            volume: 0.01,
+            seed: 3,
+            ..store::GenerateConfig::new(store::Output::DataDir(dir.path().to_path_buf()))
+        })
+        .unwrap();
+        let data = store::DataDir::open(dir.path());
+        let catalog: Arc<dyn TableCatalog> = Arc::new(DataDirCatalog::new(data.clone()));
+        let base = Source {
+            engine: Engine::new(catalog.clone()).unwrap(),
+            catalog,
+        };
+        let facts = DataFacts::read(&data, false).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let ctx = RuleCtx {
+            base: &base,
+            schemas: data.catalog().unwrap(),
+            facts: &facts,
+            now: 0,
+            max_rows: 0,
+            runtime: rt.handle().clone(),
+        };
+        let mut rules = rules::packs::rmm();
+        rules.extend([
+            rule("warnings", "set notruncation;\nDeviceProcessEvents | take 1", &[]),
+            rule(
+                "exclusions",
+                "DeviceProcessEvents | where FileName has 'AnyDesk' | project DeviceName, FileName",
+                &[
+                    "| where strlen(DeviceName, 2) > 1",
+                    "NoSuchColumn == 1",
+                    "Exclude the build servers",
+                    "ProcessCommandLine has 'x' and",
+                    "FileName =~ 'x.exe'",
+                    "AccountName == 'svc'",
+                ],
+            ),
+            rule("semantic-error", "DeviceProcessEvents | where NoSuchColumn > 1", &[]),
+            rule("syntax-error", "DeviceProcessEvents | where (FileName ==", &[]),
+            rule("no-data", "EmailEvents | where Subject has 'x'", &[]),
+        ]);
+        let validator = full_validator(&ctx.schemas);
+        for r in &rules {
+            let want: Vec<String> = validator
+                .validate(r)
+                .iter()
+                .filter(|d| d.level >= Level::Warning)
+                .map(|d| d.to_string())
+                .collect();
+            let report = match ctx.prepare(r) {
+                Prepared::Done(outcome) => outcome.0,
+                Prepared::Ready(ready) => ready.report,
+            };
+            let got: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+            assert_eq!(got, want, "{}", r.id);
+            match r.id.as_str() {
+                // The planner's warning; the engine's verdict on an exclusion.
+                "warnings" | "exclusions" => {
+                    let engine_found = if r.id == "warnings" { "QE002" } else { "strlen" };
+                    assert!(got.iter().any(|d| d.contains(engine_found)), "{}: {got:#?}", r.id);
+                    assert_eq!(report.status, RuleStatus::Ran);
+                }
+                "semantic-error" | "syntax-error" => assert_eq!(report.status, RuleStatus::Invalid),
+                "no-data" => assert_eq!(report.status, RuleStatus::Skipped),
+                _ => {}
+            }
+        }
     }
 }

@@ -33,6 +33,15 @@ fn extra_rules() -> Vec<Rule> {
         ),
         // A filter without any string term.
         ("ports", "DeviceNetworkEvents | where RemotePort in (5938, 5650) | summarize c = count() by RemotePort"),
+        // A tabular `in` and a `toscalar` over a shared table: their rows are not the
+        // rows the rule's own filter keeps.
+        (
+            "subquery",
+            "let shells = DeviceProcessEvents | where FileName has 'powershell.exe' | distinct DeviceId;
+             let total = toscalar(DeviceProcessEvents | count);
+             DeviceProcessEvents | where FileName has 'mstsc.exe' and DeviceId in (shells)
+             | summarize n = count(), t = take_any(total) by DeviceId",
+        ),
         // Non-ASCII and case.
         (
             "case",
