@@ -25,8 +25,12 @@ use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 
 /// Planning walks the query recursively; it runs on a thread with a large stack so that any
-/// query the parser accepts plans without overflowing.
-const PLANNER_STACK: usize = 256 << 20;
+/// query the parser accepts plans without overflowing. Callers that plan many queries
+/// (a hunt) run them on threads of this stack size, where planning runs in place.
+pub const PLANNER_STACK: usize = 256 << 20;
+/// The stack left on the current thread with which planning runs in place (what a thread
+/// of `PLANNER_STACK` has left after its caller's frames).
+const PLANNER_STACK_IN_PLACE: usize = PLANNER_STACK - (16 << 20);
 /// The stack of the threads that optimize and run plans.
 const WORKER_STACK: usize = 64 << 20;
 
@@ -421,16 +425,20 @@ pub fn validate_ast(query: &Query, catalog: &dyn TableCatalog) -> Vec<Diagnostic
     diagnostics
 }
 
-/// Runs `f` on a thread with a large stack; a panic becomes an internal-error diagnostic.
+/// Runs `f` with a large stack: in place when the current thread has that much left (a
+/// hunt's planning threads; starting a thread costs more than planning a small query),
+/// else on a thread of its own. A panic becomes an internal-error diagnostic.
 fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Diagnostic> {
+    let panicked = || Diagnostic::error("QE999", "internal error: the planner failed", kql::Span::empty(0));
+    if stacker::remaining_stack().is_some_and(|left| left >= PLANNER_STACK_IN_PLACE) {
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| panicked());
+    }
     std::thread::scope(|scope| {
         match std::thread::Builder::new()
             .stack_size(PLANNER_STACK)
             .spawn_scoped(scope, f)
         {
-            Ok(h) => h
-                .join()
-                .map_err(|_| Diagnostic::error("QE999", "internal error: the planner failed", kql::Span::empty(0))),
+            Ok(h) => h.join().map_err(|_| panicked()),
             Err(e) => Err(Diagnostic::error(
                 "QE999",
                 format!("internal error: cannot start the planner: {e}"),

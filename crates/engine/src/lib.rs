@@ -21,8 +21,8 @@ mod udf;
 
 pub use catalog::{CatalogTable, MemCatalog, SchemaCatalog, TableCatalog};
 pub use exec::{
-    Engine, OptimizedQuery, PlannedQuery, QueryError, QueryOptions, base_session_config, new_session, new_session_with,
-    validate, validate_ast,
+    Engine, OptimizedQuery, PLANNER_STACK, PlannedQuery, QueryError, QueryOptions, base_session_config, new_session,
+    new_session_with, validate, validate_ast,
 };
 pub use memory::{EngineConfig, default_memory_limit, parse_byte_size};
 pub use planner::PlannedResult;

@@ -102,8 +102,8 @@ fn internal_error(rule: &Rule) -> RuleOutcome {
     (r, Vec::new())
 }
 
-/// Validates and plans every rule, on `threads` threads (with large stacks: planning and
-/// optimizing recurse over the query). `None` for a rule whose preparation panicked.
+/// Validates and plans every rule, on `threads` threads with the planner's stack (planning
+/// and optimizing recurse over the query; the engine plans in place on them). `None` for a rule whose preparation panicked.
 fn prepare_all(ctx: &RuleCtx<'_>, rules: &[Rule], threads: usize) -> Vec<Option<Prepared>> {
     let chunk = rules.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
@@ -112,7 +112,7 @@ fn prepare_all(ctx: &RuleCtx<'_>, rules: &[Rule], threads: usize) -> Vec<Option<
             .map(|part| {
                 let spawned = std::thread::Builder::new()
                     .name("quarry-prepare".into())
-                    .stack_size(PREPARE_STACK)
+                    .stack_size(engine::PLANNER_STACK)
                     .spawn_scoped(s, move || {
                         part.iter()
                             .map(|r| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.prepare(r))).ok())
@@ -131,9 +131,6 @@ fn prepare_all(ctx: &RuleCtx<'_>, rules: &[Rule], threads: usize) -> Vec<Option<
         all
     })
 }
-
-/// The stack of the threads that plan the rules.
-const PREPARE_STACK: usize = 256 << 20;
 
 /// Runs rule sets over one data directory.
 #[derive(Clone, Debug)]

@@ -48,13 +48,25 @@ fn extra_rules() -> Vec<Rule> {
             "DeviceFileCertificateInfo | where Signer has_cs 'ACTION1' or Signer contains 'ñ' | count",
         ),
     ];
+    // A filter nested almost as deep as the parser allows: planned in place on the hunt's
+    // planning threads.
+    let names: Vec<String> = (0..900)
+        .map(|i| format!("FileName == 'tool{i}.exe'"))
+        .chain(["FileName == 'mstsc.exe'".to_string()])
+        .collect();
+    let deep = format!(
+        "DeviceProcessEvents | where {} | summarize c = count() by FileName",
+        names.join(" or ")
+    );
     queries
         .iter()
+        .map(|(id, q)| (*id, q.to_string()))
+        .chain([("deep-or", deep)])
         .map(|(id, q)| {
             Rule::new(
                 format!("edge-{id}"),
                 format!("Edge case {id}"),
-                *q,
+                q,
                 Provenance::new(SourceFormat::BuiltinPack),
             )
         })
@@ -168,6 +180,15 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
     // DeviceInfo is read whole by one rule only: not shared.
     assert!(!shared.contains_key("DeviceInfo"));
 
+    for r in fused.rules.iter().filter(|r| r.rule_id.starts_with("edge-")) {
+        assert_eq!(r.status, hunt::RuleStatus::Ran, "{}: {:?}", r.rule_id, r.message);
+    }
+    let deep = fused
+        .rules
+        .iter()
+        .find(|r| r.rule_id == "edge-deep-or")
+        .expect("deep rule");
+    assert!(deep.rows > 0, "mstsc.exe is common");
     let (a, b) = (outcome(&separate), outcome(&fused));
     assert_eq!(a.len(), rules.len());
     for (rule, want) in &a {
