@@ -103,33 +103,41 @@ fn internal_error(rule: &Rule) -> RuleOutcome {
 }
 
 /// Validates and plans every rule, on `threads` threads with the planner's stack (planning
-/// and optimizing recurse over the query; the engine plans in place on them). `None` for a rule whose preparation panicked.
+/// and optimizing recurse over the query; the engine plans in place on them). Each thread
+/// takes the next rule not yet taken: a few rules cost far more than the rest (their
+/// constant subqueries run while planning). `None` for a rule whose preparation panicked.
 fn prepare_all(ctx: &RuleCtx<'_>, rules: &[Rule], threads: usize) -> Vec<Option<Prepared>> {
-    let chunk = rules.len().div_ceil(threads.max(1)).max(1);
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Prepared>>> = rules.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(rule), Some(slot)) = (rules.get(i), slots.get(i)) else {
+                break;
+            };
+            let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.prepare(rule))).ok();
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = prepared;
+        }
+    };
     std::thread::scope(|s| {
-        let handles: Vec<_> = rules
-            .chunks(chunk)
-            .map(|part| {
-                let spawned = std::thread::Builder::new()
+        let started = (0..threads.clamp(1, rules.len().max(1)))
+            .filter(|_| {
+                std::thread::Builder::new()
                     .name("quarry-prepare".into())
                     .stack_size(engine::PLANNER_STACK)
-                    .spawn_scoped(s, move || {
-                        part.iter()
-                            .map(|r| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ctx.prepare(r))).ok())
-                            .collect::<Vec<_>>()
-                    });
-                (part.len(), spawned)
+                    .spawn_scoped(s, work)
+                    .is_ok()
             })
-            .collect();
-        let mut all = Vec::with_capacity(rules.len());
-        for (len, h) in handles {
-            match h.ok().and_then(|h| h.join().ok()) {
-                Some(part) => all.extend(part),
-                None => all.extend((0..len).map(|_| None)),
-            }
+            .count();
+        // No thread could start: prepare here (the engine starts its own for planning).
+        if started == 0 {
+            work();
         }
-        all
-    })
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
 }
 
 /// Runs rule sets over one data directory.
