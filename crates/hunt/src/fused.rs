@@ -301,6 +301,11 @@ async fn shared_scan(
             .collect()
     });
     let filter = prefilter(&predicates);
+    if matches!(filter, Expr::Literal(ScalarValue::Boolean(Some(false)), _)) {
+        // No predicate can hold: nothing to read.
+        let mem = MemTable::try_new(schema, vec![Vec::new()]).map_err(|e| e.to_string())?;
+        return Ok((Arc::new(mem), 0, 0));
+    }
     // The scan itself gets only what is cheap to evaluate per file and per row: the
     // comparisons of columns with constants every rule makes (time ranges: partition,
     // row-group and page pruning) and the multi-pattern term pass. The whole disjunction
@@ -444,6 +449,8 @@ fn prefilter(predicates: &[Expr]) -> Expr {
     let mut unkeyed = Vec::new();
     for p in predicates {
         match key_tests(p) {
+            // Never true: no row is kept for it.
+            Some(ts) if ts.is_empty() => {}
             Some(ts) => {
                 tests.extend(ts);
                 keyed.push(p.clone());
@@ -489,7 +496,12 @@ fn key_tests(e: &Expr) -> Option<Vec<(String, Test)>> {
             // LLC'`), the first of equals.
             let mut best: Option<(usize, Vec<(String, Test)>)> = None;
             for tests in split_conjunction(e).into_iter().filter_map(key_tests) {
-                let score = tests.iter().map(|(_, (_, needle, _))| needle.len()).min().unwrap_or(0);
+                // A conjunct that is never true keys best: the rule needs no row.
+                let score = tests
+                    .iter()
+                    .map(|(_, (_, needle, _))| needle.len())
+                    .min()
+                    .unwrap_or(usize::MAX);
                 if best.as_ref().is_none_or(|(s, _)| score > *s) {
                     best = Some((score, tests));
                 }
@@ -550,6 +562,11 @@ fn key_tests(e: &Expr) -> Option<Vec<(String, Test)>> {
                     })
                     .collect::<Option<_>>()?;
                 let mut texts = functions::multi_needle_texts(&lists).ok()?;
+                if texts.is_empty() && !multi.all {
+                    // `in`/`has_any` over an empty list (a list computed while planning that
+                    // came out empty) is never true: the rule needs no row of the table.
+                    return Some(Vec::new());
+                }
                 if multi.all {
                     // Every needle must match: any one of them is implied.
                     texts.truncate(1);
@@ -683,6 +700,30 @@ mod tests {
         assert!(key_tests(&time).is_none());
         // A negated test implies nothing.
         assert!(key_tests(&Expr::Not(Box::new(has("FileName", "a")))).is_none());
+
+        // `in`/`has_any` over an empty list is never true: keyed by no test at all, also
+        // as a conjunct; `has_all` over an empty list is not keyed.
+        let empty = |name: &str| {
+            functions::kernels::kernel_udf(name)
+                .expect("kernel")
+                .call(vec![col("SHA1"), engine::literal::dynamic(&serde_json::json!([])).expr])
+        };
+        assert_eq!(key_tests(&empty(functions::kernels::IN_CS)), Some(Vec::new()));
+        assert_eq!(key_tests(&empty(functions::kernels::HAS_ANY)), Some(Vec::new()));
+        assert_eq!(
+            key_tests(
+                &time
+                    .clone()
+                    .and(has("FileName", "a"))
+                    .and(empty(functions::kernels::IN_CS))
+            ),
+            Some(Vec::new())
+        );
+        assert!(key_tests(&empty(functions::kernels::HAS_ALL)).is_none());
+        // Such a predicate adds nothing to the scan; alone, nothing is read.
+        assert_eq!(prefilter(&[empty(functions::kernels::IN_CS)]), lit(false));
+        let prefiltered = prefilter(&[has("FileName", "a"), empty(functions::kernels::IN_CS)]);
+        assert!(!prefiltered.to_string().contains("SHA1"), "{prefiltered}");
     }
 
     /// What the shared scan itself evaluates: constant comparisons every predicate makes

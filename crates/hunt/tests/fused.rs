@@ -42,6 +42,14 @@ fn extra_rules() -> Vec<Rule> {
              DeviceProcessEvents | where FileName has 'mstsc.exe' and DeviceId in (shells)
              | summarize n = count(), t = take_any(total) by DeviceId",
         ),
+        // A list computed while planning that comes out empty: never true, so the rule
+        // needs no row of the shared table (and a count of nothing is still one row).
+        (
+            "empty-list",
+            "let none = DeviceFileCertificateInfo | where Signer == 'No Such Signer, Inc.' | distinct SHA1;
+             DeviceProcessEvents | where SHA1 in (none) or FileName has_any ((DeviceInfo | where false | project OSPlatform))
+             | count",
+        ),
         // Non-ASCII and case.
         (
             "case",
@@ -183,6 +191,8 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
     for r in fused.rules.iter().filter(|r| r.rule_id.starts_with("edge-")) {
         assert_eq!(r.status, hunt::RuleStatus::Ran, "{}: {:?}", r.rule_id, r.message);
     }
+    let empty = fused.rules.iter().find(|r| r.rule_id == "edge-empty-list").expect("empty-list rule");
+    assert_eq!(empty.rows, 1, "one row: a count of 0");
     let deep = fused
         .rules
         .iter()
