@@ -191,7 +191,11 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
     for r in fused.rules.iter().filter(|r| r.rule_id.starts_with("edge-")) {
         assert_eq!(r.status, hunt::RuleStatus::Ran, "{}: {:?}", r.rule_id, r.message);
     }
-    let empty = fused.rules.iter().find(|r| r.rule_id == "edge-empty-list").expect("empty-list rule");
+    let empty = fused
+        .rules
+        .iter()
+        .find(|r| r.rule_id == "edge-empty-list")
+        .expect("empty-list rule");
     assert_eq!(empty.rows, 1, "one row: a count of 0");
     let deep = fused
         .rules
