@@ -244,7 +244,8 @@ fn scan_use(scan: &TableScan, filter: Option<&Expr>) -> ScanUse {
     }
 }
 
-fn has_subquery(e: &Expr) -> bool {
+/// Whether `e` holds a subquery or a reference to an outer query's column.
+pub(crate) fn has_subquery(e: &Expr) -> bool {
     e.exists(|x| {
         Ok(matches!(
             x,
@@ -255,7 +256,7 @@ fn has_subquery(e: &Expr) -> bool {
 }
 
 /// `e` with its columns unqualified (the shared scan names the table itself).
-fn unqualified(e: &Expr) -> Expr {
+pub(crate) fn unqualified(e: &Expr) -> Expr {
     e.clone()
         .transform(|x| match x {
             Expr::Column(c) if c.relation.is_some() => Ok(datafusion::common::tree_node::Transformed::yes(

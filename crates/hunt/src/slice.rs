@@ -10,11 +10,11 @@
 //! suppresses are those it is true for and no earlier one is.
 
 use crate::exclusions::{ExclusionMode, ExclusionPlan, InputSlice};
+use crate::fused::{has_subquery, unqualified};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema};
+use datafusion::common::DFSchema;
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::utils::conjunction;
@@ -112,32 +112,10 @@ fn scan_filter(plan: &LogicalPlan, table: &str) -> Option<Expr> {
     let LogicalPlan::TableScan(scan) = filter.input.as_ref() else {
         return None;
     };
-    if scan.table_name.table() != table || filter.predicate.is_volatile() {
+    if scan.table_name.table() != table || filter.predicate.is_volatile() || has_subquery(&filter.predicate) {
         return None;
     }
-    let subquery = filter
-        .predicate
-        .exists(|e| {
-            Ok(matches!(
-                e,
-                Expr::ScalarSubquery(_) | Expr::InSubquery(_) | Expr::Exists(_) | Expr::OuterReferenceColumn(..)
-            ))
-        })
-        .unwrap_or(true);
-    if subquery {
-        return None;
-    }
-    filter
-        .predicate
-        .clone()
-        .transform(|e| match e {
-            Expr::Column(c) if c.relation.is_some() => {
-                Ok(Transformed::yes(Expr::Column(Column::new_unqualified(c.name))))
-            }
-            other => Ok(Transformed::no(other)),
-        })
-        .ok()
-        .map(|t| t.data)
+    Some(unqualified(&filter.predicate))
 }
 
 /// A table restricted to the rows `predicate` (over its columns) is true for.
