@@ -38,6 +38,18 @@ pub(crate) struct Source {
     pub catalog: Arc<dyn TableCatalog>,
 }
 
+#[cfg(test)]
+impl Source {
+    /// The tables of a data directory, with an engine of the default configuration.
+    pub fn of_data_dir(dir: &std::path::Path) -> Source {
+        let catalog: Arc<dyn TableCatalog> = Arc::new(crate::catalog::DataDirCatalog::new(store::DataDir::open(dir)));
+        Source {
+            engine: Engine::new(catalog.clone()).expect("engine"),
+            catalog,
+        }
+    }
+}
+
 /// One shared scan of a hunt, for the run report.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SharedScan {
@@ -597,7 +609,6 @@ fn string_literal(v: &ScalarValue) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::DataDirCatalog;
     use engine::QueryOptions;
     use rules::{Provenance, Rule, SourceFormat};
 
@@ -618,11 +629,7 @@ mod tests {
             ..store::GenerateConfig::new(store::Output::DataDir(dir.path().to_path_buf()))
         })
         .unwrap();
-        let catalog: Arc<dyn TableCatalog> = Arc::new(DataDirCatalog::new(store::DataDir::open(dir.path())));
-        let base = Source {
-            engine: Engine::new(catalog.clone()).unwrap(),
-            catalog,
-        };
+        let base = Source::of_data_dir(dir.path());
         let rules = [
             rule("a", "DeviceProcessEvents | where FileName has 'AnyDesk' | count"),
             rule(

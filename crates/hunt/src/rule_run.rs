@@ -472,8 +472,6 @@ fn failure(rule: &Rule, e: QueryError) -> RuleFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::DataDirCatalog;
-    use engine::{Engine, TableCatalog};
     use rules::{FalsePositive, Provenance, SourceFormat};
 
     fn rule(id: &str, query: &str, exclusions: &[&str]) -> Rule {
@@ -503,11 +501,7 @@ mod tests {
         })
         .unwrap();
         let data = store::DataDir::open(dir.path());
-        let catalog: Arc<dyn TableCatalog> = Arc::new(DataDirCatalog::new(data.clone()));
-        let base = Source {
-            engine: Engine::new(catalog.clone()).unwrap(),
-            catalog,
-        };
+        let base = Source::of_data_dir(dir.path());
         let facts = DataFacts::read(&data, false).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let ctx = RuleCtx {

@@ -182,8 +182,8 @@ impl TableProvider for SliceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::DataDirCatalog;
     use crate::exclusions::input_catalog;
+    use crate::fused::Source;
     use engine::TableCatalog;
 
     fn input(index: usize, predicate: &str) -> ExclusionPlan {
@@ -224,8 +224,7 @@ mod tests {
             ..store::GenerateConfig::new(store::Output::DataDir(dir.path().to_path_buf()))
         })
         .unwrap();
-        let catalog: Arc<dyn TableCatalog> = Arc::new(DataDirCatalog::new(store::DataDir::open(dir.path())));
-        let engine = Engine::new(catalog.clone()).unwrap();
+        let Source { engine, catalog } = Source::of_data_dir(dir.path());
         let now = store::DataDir::open(dir.path())
             .newest_time("DeviceProcessEvents")
             .unwrap()
