@@ -1,9 +1,6 @@
 //! `quarry bench` and the `--memory-limit` flags end to end, with the built binary.
 
-#[path = "support/run.rs"]
-mod run;
-
-use run::quarry_args as quarry;
+use crate::support::run::quarry_args as quarry;
 use std::path::Path;
 
 fn s(p: &Path) -> &str {

@@ -3,9 +3,7 @@
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-#[path = "support/run.rs"]
-mod run;
-use run::quarry;
+use crate::support::run::quarry;
 
 fn seeds() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/tests/fixtures/seeds")

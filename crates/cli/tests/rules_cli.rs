@@ -2,9 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "support/run.rs"]
-mod run;
-use run::quarry;
+use crate::support::run::quarry;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/tests/fixtures")

@@ -5,10 +5,7 @@
 //! Needs Debian's `chromium` (`.ci/run` installs it; `QUARRY_CHROMIUM` names another
 //! binary). Without it the tests fail under CI (`CI` set) and are skipped, loudly, elsewhere.
 
-#[path = "support/cdp.rs"]
-mod cdp;
-
-use cdp::Browser;
+use crate::support::cdp::Browser;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 const ACTION1: &str = "1525a733-192f-41f2-96ba-d3f631ca00d0";
 
 fn chromium_or_skip(test: &str) -> Option<PathBuf> {
-    match cdp::find_chromium() {
+    match crate::support::cdp::find_chromium() {
         Some(p) => Some(p),
         None if std::env::var_os("CI").is_some() => panic!(
             "{test}: Chromium not found. The browser tests need Debian's `chromium` package \

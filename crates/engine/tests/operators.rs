@@ -1,8 +1,6 @@
 //! Tabular operators, with Kusto's edge cases (nulls, names, duplicates, ordering).
 
-mod common;
-
-use common::{NOW, columns, errors, eval, ordered_rows, rows};
+use crate::common::{NOW, columns, errors, eval, ordered_rows, rows};
 use engine::MemCatalog;
 
 fn r(cells: &[&str]) -> Vec<String> {

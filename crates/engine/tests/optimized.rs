@@ -2,9 +2,7 @@
 //! `OptimizedQuery::with_tables`, `Engine::execute_optimized`), and the tables planning
 //! read (`planning_reads`).
 
-mod common;
-
-use common::{NOW, batch, catalog};
+use crate::common::{NOW, batch, catalog};
 use datafusion::catalog::{MemTable, TableProvider};
 use engine::{Engine, QueryOptions};
 use serde_json::json;

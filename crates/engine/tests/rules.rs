@@ -1,9 +1,7 @@
 //! The seed rules and the RMM hunting-rule corpus (`../shared`, skipped when absent) over
 //! small hand-made Defender tables.
 
-mod common;
-
-use common::{DAY, HOUR, at, catalog, errors, rows, run};
+use crate::common::{DAY, HOUR, at, catalog, errors, rows, run};
 use engine::{MemCatalog, SchemaCatalog};
 use serde_json::json;
 use std::path::PathBuf;
@@ -193,7 +191,7 @@ fn seed_rules_find_their_signers() {
         );
         let results = run(&tables, &query);
         assert_eq!(
-            common::columns(&results),
+            crate::common::columns(&results),
             ["DeviceId", "DeviceName", "FirstSeen", "LastSeen", "Report", "Count"],
             "{name}"
         );

@@ -1,8 +1,7 @@
 //! Agreement with Kusto on the corpora: the RMM hunting rules and the documentation's
 //! conformance examples.
 
-mod common;
-
+use crate::common;
 /// The four RMM rules that Kusto rejects, with the first diagnostic Quarry reports:
 /// (file, code, message, file line, file column).
 const INVALID_RMM: &[(&str, &str, &str, usize, usize)] = &[

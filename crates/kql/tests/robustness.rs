@@ -2,8 +2,7 @@
 //! overflow. Everything parsed is also printed, rendered and serialized, so that those
 //! walks are covered too.
 
-mod common;
-
+use crate::common;
 use proptest::prelude::*;
 
 /// Parses and exercises every consumer of the tree; panics only on a bug.

@@ -1,7 +1,6 @@
 //! parse → print → parse yields the same tree (spans aside) over both corpora.
 
-mod common;
-
+use crate::common;
 use serde_json::Value;
 
 /// The tree as JSON with every span replaced by null.

@@ -4,7 +4,6 @@ use std::path::Path;
 use std::process::Command;
 
 /// `quarry --data DATA ARGS…`: exit code (-1 when killed), stdout, stderr.
-#[allow(dead_code)] // Each test crate uses one of the two runners.
 pub fn quarry(data: &Path, args: &[&str]) -> (i32, String, String) {
     run(Command::new(env!("CARGO_BIN_EXE_quarry"))
         .arg("--data")
@@ -13,7 +12,6 @@ pub fn quarry(data: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 /// `quarry ARGS…` (no data directory given): exit code, stdout, stderr.
-#[allow(dead_code)]
 pub fn quarry_args(args: &[&str]) -> (i32, String, String) {
     run(Command::new(env!("CARGO_BIN_EXE_quarry")).args(args))
 }
