@@ -49,12 +49,14 @@ impl DataFacts {
     /// Reads the table list and, when `with_times`, the time ranges (from Parquet footers).
     pub fn read(dir: &DataDir, with_times: bool) -> Result<DataFacts, store::StoreError> {
         let mut tables = BTreeMap::new();
+        let committed = dir.manifest()?.committed_ids();
         for schema in dir.tables()? {
-            if dir.parts(&schema.name)?.is_empty() {
+            let parts = dir.parts_with(&schema.name, &committed)?;
+            if parts.is_empty() {
                 continue;
             }
             let newest = if with_times {
-                dir.newest_time(&schema.name)?
+                store::DataDir::newest_time_in(Some(&schema), &parts)?
             } else {
                 None
             };

@@ -12,6 +12,7 @@
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::manifest::{Manifest, write_atomic};
+use crate::part_stats::StatsFiles;
 use chrono::{DateTime, NaiveDate};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
@@ -202,7 +203,9 @@ impl DataDir {
         self.parts_with(table, &committed)
     }
 
-    pub(crate) fn parts_with(&self, table: &str, committed: &HashSet<String>) -> Result<Vec<Part>> {
+    /// [`DataDir::parts`] with the committed ingest ids read once by the caller
+    /// (`self.manifest()?.committed_ids()`), for a caller listing several tables.
+    pub fn parts_with(&self, table: &str, committed: &HashSet<String>) -> Result<Vec<Part>> {
         let dir = self.table_dir(table);
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -242,10 +245,16 @@ impl DataDir {
     /// every one.
     pub fn newest_time(&self, table: &str) -> Result<Option<i64>> {
         let schema = self.schema(table)?;
-        let Some(time_col) = schema.as_ref().and_then(|s| s.time_column().map(str::to_string)) else {
+        let parts = self.parts(table)?;
+        DataDir::newest_time_in(schema.as_deref(), &parts)
+    }
+
+    /// [`DataDir::newest_time`] of a table whose schema and parts the caller has already
+    /// read (from [`DataDir::tables`] and [`DataDir::parts_with`]).
+    pub fn newest_time_in(schema: Option<&TableSchema>, parts: &[Part]) -> Result<Option<i64>> {
+        let Some(time_col) = schema.and_then(|s| s.time_column().map(str::to_string)) else {
             return Ok(None);
         };
-        let parts = self.parts(table)?;
         let mut days: Vec<NaiveDate> = parts
             .iter()
             .filter_map(|p| match p.partition {
@@ -255,10 +264,11 @@ impl DataDir {
             .collect();
         days.sort_unstable();
         days.dedup();
+        let mut recorded = StatsFiles::default();
         for day in days.into_iter().rev() {
             let mut newest = None;
             for part in parts.iter().filter(|p| p.partition == Partition::Day(day)) {
-                if let (_, Some((_, hi))) = part_stats(part, Some(&time_col))? {
+                if let (_, Some((_, hi))) = part_stats(part, Some(&time_col), &mut recorded)? {
                     newest = newest.max(Some(hi));
                 }
             }
@@ -279,8 +289,9 @@ impl DataDir {
             bytes: parts.iter().map(|p| p.bytes).sum(),
             ..TableStats::default()
         };
+        let mut recorded = StatsFiles::default();
         for part in &parts {
-            let (rows, range) = part_stats(part, time_col.as_deref())?;
+            let (rows, range) = part_stats(part, time_col.as_deref(), &mut recorded)?;
             stats.rows += rows;
             if let Some((lo, hi)) = range {
                 stats.time_range = Some(match stats.time_range {
@@ -293,8 +304,12 @@ impl DataDir {
     }
 }
 
-/// Rows of a part and the range of its time column, from its footer.
-fn part_stats(part: &Part, time_col: Option<&str>) -> Result<(u64, Option<(i64, i64)>)> {
+/// Rows of a part and the range of its time column: as recorded when it was written
+/// (`_parts.json`, see [`crate::part_stats`]), else from its footer.
+fn part_stats(part: &Part, time_col: Option<&str>, recorded: &mut StatsFiles) -> Result<(u64, Option<(i64, i64)>)> {
+    if let Some(s) = recorded.get(part) {
+        return Ok((s.rows, if time_col.is_some() { s.time } else { None }));
+    }
     let file = std::fs::File::open(&part.path).at(&part.path)?;
     let reader = SerializedFileReader::new(file).map_err(|e| StoreError::Input {
         path: part.path.clone(),

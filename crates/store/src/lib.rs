@@ -6,6 +6,7 @@ pub mod ingest;
 pub use error::{Result, StoreError};
 pub mod datadir;
 pub mod manifest;
+pub mod part_stats;
 pub mod quarantine;
 pub mod writer;
 

@@ -4,6 +4,7 @@
 
 use crate::datadir::{DataDir, Partition};
 use crate::error::{IoContext, Result, StoreError};
+use crate::part_stats::{PartStats, StagedPart};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array};
 use arrow::compute::{SortOptions, concat_batches, sort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, SchemaRef, TimestampNanosecondType};
@@ -261,8 +262,8 @@ pub struct PartWriter {
     ingest_id: String,
     staging: PathBuf,
     next: usize,
-    /// (staged path, final path)
-    pub staged: Vec<(PathBuf, PathBuf)>,
+    /// The parts written, to be put in place by [`crate::part_stats::place`].
+    pub staged: Vec<StagedPart>,
     pub rows_written: u64,
     pub bytes_written: u64,
 }
@@ -316,15 +317,19 @@ impl PartWriter {
         w.write(&batch)?;
         let file = w.into_inner()?;
         file.sync_all().at(&staged)?;
-        self.bytes_written += file.metadata().at(&staged)?.len();
+        let bytes = file.metadata().at(&staged)?.len();
+        self.bytes_written += bytes;
         self.rows_written += batch.num_rows() as u64;
-        self.staged.push((
+        self.staged.push(StagedPart {
             staged,
-            self.dir
+            target: self
+                .dir
                 .table_dir(&table.name)
                 .join(partition.dir_name())
                 .join(file_name),
-        ));
+            bytes,
+            stats: PartStats::of_batch(&batch, time_col),
+        });
         Ok(())
     }
 }

@@ -238,3 +238,65 @@ fn small_tables_are_gathered_into_a_part_per_day_and_thread() {
         assert!(newest.is_some(), "{t}");
     }
 }
+
+/// The rows and time ranges recorded in `_parts.json` when parts are put in place are
+/// exactly what their footers say, and a data directory without those files (written
+/// before them, or with them removed) answers the same from the footers.
+#[test]
+fn recorded_part_stats_are_the_footers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("d");
+    generate(&GenerateConfig {
+        devices: 40,
+        days: 3,
+        volume: 0.05,
+        threads: 2,
+        ..small(Output::DataDir(root.clone()))
+    })
+    .unwrap();
+    let dir = DataDir::open(&root);
+    let answers = |dir: &DataDir| {
+        TABLES
+            .iter()
+            .map(|t| (dir.table_stats(t).unwrap(), dir.newest_time(t).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let recorded = answers(&dir);
+    let mut stats_files = Vec::new();
+    for t in TABLES {
+        for part in dir.parts(t).unwrap() {
+            let file = part.path.parent().unwrap().join(store::part_stats::STATS_FILE);
+            assert!(file.is_file(), "{t}: no {}", file.display());
+            stats_files.push(file);
+        }
+    }
+    stats_files.sort();
+    stats_files.dedup();
+    assert!(recorded.iter().all(|(s, newest)| s.rows > 0 && newest.is_some()));
+    // The files are what answers: an entry changed by hand changes the count.
+    let first = &stats_files[0];
+    let table = first
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let original = std::fs::read(first).unwrap();
+    let mut entries: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&original).unwrap();
+    let (_, entry) = entries.iter_mut().next().unwrap();
+    entry["rows"] = (entry["rows"].as_u64().unwrap() + 1000).into();
+    std::fs::write(first, serde_json::to_vec(&entries).unwrap()).unwrap();
+    let t = TABLES.iter().position(|t| *t == table).unwrap();
+    assert_eq!(dir.table_stats(table).unwrap().rows, recorded[t].0.rows + 1000);
+    std::fs::write(first, original).unwrap();
+    for f in &stats_files {
+        std::fs::remove_file(f).unwrap();
+    }
+    assert_eq!(answers(&dir), recorded, "from the footers");
+    // A damaged stats file is passed over too.
+    std::fs::write(&stats_files[0], b"[1,2").unwrap();
+    assert_eq!(answers(&dir), recorded, "past a damaged file");
+}

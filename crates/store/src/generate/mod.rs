@@ -174,7 +174,8 @@ impl GroundTruth {
 /// Changes whenever the generated data for a given configuration and seed changes (its rows
 /// or its layout in parts), so that caches of generated data (`quarry bench`'s) know when
 /// they are stale. 2: the small tables' batches are gathered per day and thread. 3: columns
-/// whose values repeat within a row group (device ids and names) keep their dictionary.
+/// whose values repeat within a row group (device ids and names) keep their dictionary,
+/// and partition directories record their parts' stats (`_parts.json`).
 pub const GENERATOR_VERSION: u32 = 3;
 
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
@@ -375,16 +376,11 @@ pub fn generate(cfg: &GenerateConfig) -> Result<GroundTruth> {
 fn commit(
     dir: &DataDir,
     id: &str,
-    staged: &[(PathBuf, PathBuf)],
+    staged: &[crate::part_stats::StagedPart],
     schemas: &[Arc<TableSchema>],
     truth: &GroundTruth,
 ) -> Result<()> {
-    for (from, to) in staged {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).at(parent)?;
-        }
-        std::fs::rename(from, to).at(to)?;
-    }
+    crate::part_stats::place(staged)?;
     for s in schemas {
         // A table that already has data keeps its (possibly grown) stored schema.
         if dir.stored_schema(&s.name)?.is_none() {

@@ -15,14 +15,14 @@ use rand_chacha::ChaCha8Rng;
 use schema::TableSchema;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Default)]
 pub(super) struct UnitResult {
     pub(super) rows: BTreeMap<String, u64>,
     pub(super) events: Vec<PlantedEvent>,
-    pub(super) staged: Vec<(PathBuf, PathBuf)>,
+    pub(super) staged: Vec<crate::part_stats::StagedPart>,
     pub(super) files: usize,
     pub(super) bytes: u64,
 }

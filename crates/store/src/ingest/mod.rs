@@ -379,12 +379,7 @@ fn run(
     }
 
     // Commit: parts into place (still invisible), schemas, quarantine, then the manifest.
-    for (from, to) in &writer.staged {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).at(parent)?;
-        }
-        std::fs::rename(from, to).at(to)?;
-    }
+    crate::part_stats::place(&writer.staged)?;
     let schemas = registry.snapshot();
     let touched: std::collections::BTreeSet<&String> = processed
         .iter()
