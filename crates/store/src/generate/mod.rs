@@ -175,8 +175,9 @@ impl GroundTruth {
 /// or its layout in parts), so that caches of generated data (`quarry bench`'s) know when
 /// they are stale. 2: the small tables' batches are gathered per day and thread. 3: columns
 /// whose values repeat within a row group (device ids and names) keep their dictionary,
-/// and partition directories record their parts' stats (`_parts.json`).
-pub const GENERATOR_VERSION: u32 = 3;
+/// and partition directories record their parts' stats (`_parts.json`). 4: the time column
+/// is written uncompressed.
+pub const GENERATOR_VERSION: u32 = 4;
 
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
 pub const TABLES: [&str; 8] = [
