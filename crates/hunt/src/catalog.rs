@@ -46,7 +46,8 @@ pub struct DataFacts {
 }
 
 impl DataFacts {
-    /// Reads the table list and, when `with_times`, the time ranges (from Parquet footers).
+    /// Reads the table list and, when `with_times`, each table's newest time (from the
+    /// partitions' `_parts.json`, else the Parquet footers of the newest day).
     pub fn read(dir: &DataDir, with_times: bool) -> Result<DataFacts, store::StoreError> {
         let mut tables = BTreeMap::new();
         let committed = dir.manifest()?.committed_ids();

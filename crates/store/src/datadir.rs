@@ -238,11 +238,10 @@ impl DataDir {
         Ok(parts)
     }
 
-    /// Row count, time range, partitions and size of a table, from the Parquet footers.
     /// The newest time value of a time-partitioned table (`None` for an empty table or
     /// one without a time column). Rows sit in the partition of their day, so only the
-    /// newest day's parts are read — a hunt's `now() = latest` costs a few footers, not
-    /// every one.
+    /// newest day's parts are looked at, in its `_parts.json` (their footers for parts it
+    /// does not record).
     pub fn newest_time(&self, table: &str) -> Result<Option<i64>> {
         let schema = self.schema(table)?;
         let parts = self.parts(table)?;
@@ -279,6 +278,8 @@ impl DataDir {
         Ok(None)
     }
 
+    /// Row count, time range, partitions and size of a table, from the partitions'
+    /// `_parts.json` (the Parquet footers for parts they do not record).
     pub fn table_stats(&self, table: &str) -> Result<TableStats> {
         let schema = self.schema(table)?;
         let time_col = schema.as_ref().and_then(|s| s.time_column().map(str::to_string));
