@@ -120,18 +120,97 @@ impl ScalarUDFImpl for MvElements {
         };
         let arr = first.to_array(args.number_rows)?;
         let mut out = ListBuilder::new(BinaryBuilder::new());
+        let mut text = Vec::new();
         for i in 0..arr.len() {
             match elements(json_at(arr.as_ref(), i), bag_as_array) {
                 None => out.append_null(),
                 Some(items) => {
                     for item in items.into_iter().take(limit) {
-                        out.values().append_value(item.to_string().as_bytes());
+                        // The compact text `Json::to_string` makes, without a String per item.
+                        text.clear();
+                        serde_json::to_writer(&mut text, &item)
+                            .map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
+                        out.values().append_value(&text);
                     }
                     out.append(true);
                 }
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+    }
+}
+
+/// How many rows the expansion of row `i` of a dynamic array produces, as
+/// `elements(json_at(arr, i), _).map_or(1, |e| e.len())` would say, without building the
+/// value: items of an array, distinct keys of a bag (a parsed bag keeps the last of equal
+/// keys), one for null, a scalar or text that is not JSON.
+fn element_count(arr: &dyn Array, i: usize) -> usize {
+    if arr.is_null(i) {
+        return 1;
+    }
+    let bytes: &[u8] = match arr.data_type() {
+        DataType::Binary => arr.as_binary::<i32>().value(i),
+        DataType::LargeBinary => arr.as_binary::<i64>().value(i),
+        DataType::BinaryView => arr.as_binary_view().value(i),
+        _ => return 1,
+    };
+    serde_json::from_slice::<ElementCount>(bytes).map_or(1, |c| c.0)
+}
+
+/// The number of rows a dynamic value expands to (see [`element_count`]).
+struct ElementCount(usize);
+
+impl<'de> serde::Deserialize<'de> for ElementCount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Counter;
+        impl<'de> serde::de::Visitor<'de> for Counter {
+            type Value = ElementCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<ElementCount, A::Error> {
+                let mut n = 0;
+                // Each element is visited like the top (not skipped as `IgnoredAny`, which
+                // does not check that numbers are in range, as a parse into a value does).
+                while seq.next_element::<ElementCount>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ElementCount(n))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<ElementCount, A::Error> {
+                let mut keys = std::collections::HashSet::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    map.next_value::<ElementCount>()?;
+                    keys.insert(k);
+                }
+                Ok(ElementCount(keys.len()))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<ElementCount, E> {
+                Ok(ElementCount(1))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<ElementCount, E> {
+                Ok(ElementCount(1))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<ElementCount, E> {
+                Ok(ElementCount(1))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<ElementCount, E> {
+                Ok(ElementCount(1))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<ElementCount, E> {
+                Ok(ElementCount(1))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<ElementCount, E> {
+                Ok(ElementCount(1))
+            }
+        }
+        d.deserialize_any(Counter)
     }
 }
 
@@ -173,11 +252,7 @@ impl ScalarUDFImpl for MvIndexes {
         for i in 0..args.number_rows {
             let mut n = 0usize;
             for a in &arrays {
-                let len = match elements(json_at(a.as_ref(), i), false) {
-                    None => 1,
-                    Some(items) => items.len().min(limit),
-                };
-                n = n.max(len);
+                n = n.max(element_count(a.as_ref(), i).min(limit));
             }
             for k in 0..n {
                 out.values().append_value(k as i64);
@@ -242,6 +317,38 @@ impl ScalarUDFImpl for Series {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn element_counts_are_the_lengths_of_the_elements() {
+        use datafusion::arrow::array::BinaryArray;
+        let texts: Vec<Option<&[u8]>> = vec![
+            None,
+            Some(b"null"),
+            Some(b"[]"),
+            Some(b"[1, 2, [3, 4], {\"a\": 1}]"),
+            Some(b"{\"a\": 1, \"b\": [1, 2]}"),
+            Some(b"{\"a\": 1, \"a\": 2, \"b\": 3}"),
+            Some(b"{}"),
+            Some(b"\"text\""),
+            Some(b"42"),
+            Some(b"-1.5e3"),
+            Some(b"true"),
+            Some(b"not json ["),
+            Some(b"[1, 2"),
+            Some(b"[1] trailing"),
+            Some(b""),
+            Some(b"[1e400, 2]"),
+            Some(b"{\"a\": [1e400]}"),
+            Some(b"[\"\\u00e9\", \"\\ud800\"]"),
+        ];
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let texts: Vec<Option<&[u8]>> = texts.into_iter().chain([Some(deep.as_bytes())]).collect();
+        let arr = BinaryArray::from(texts);
+        for i in 0..arr.len() {
+            let expected = elements(json_at(&arr, i), false).map_or(1, |e| e.len());
+            assert_eq!(element_count(&arr, i), expected, "row {i}");
+        }
+    }
 
     #[test]
     fn elements_of_values() {
