@@ -3,7 +3,7 @@
 
 use crate::api::{Arg, LowerCtx, TypedExpr};
 use crate::error::FnError;
-use crate::udf::{Ret, RowFn, RowUdf};
+use crate::udf::{ArrayFn, Ret, RowFn, RowUdf};
 use datafusion::logical_expr::{Expr, ScalarUDF};
 use schema::KqlType;
 use std::collections::HashMap;
@@ -106,6 +106,18 @@ pub struct FnDef {
     /// When set, the last parameter repeats (`strcat(a, b, …)`), up to 64 arguments.
     pub variadic: bool,
     pub lower: Lower,
+    /// For a row function: a whole-array path for the argument shapes it handles (it
+    /// returns `None` for the others, which run row by row). It must give exactly the row
+    /// function's results.
+    pub arrays: Option<ArrayFn>,
+}
+
+impl FnDef {
+    /// This row function with a whole-array path (see [`FnDef::arrays`]).
+    pub const fn with_arrays(mut self, f: ArrayFn) -> FnDef {
+        self.arrays = Some(f);
+        self
+    }
 }
 
 /// A function evaluated row by row with a fixed result type.
@@ -116,6 +128,7 @@ pub const fn row(name: &'static str, params: &'static [Param], min: usize, ret: 
         min,
         variadic: false,
         lower: Lower::Row(Ret::Fixed(ret), f),
+        arrays: None,
     }
 }
 
@@ -133,6 +146,7 @@ pub const fn row_fn(
         min,
         variadic: false,
         lower: Lower::Row(Ret::Fn(ret), f),
+        arrays: None,
     }
 }
 
@@ -144,6 +158,7 @@ pub const fn row_var(name: &'static str, params: &'static [Param], min: usize, r
         min,
         variadic: true,
         lower: Lower::Row(ret, f),
+        arrays: None,
     }
 }
 
@@ -154,6 +169,7 @@ pub const fn custom(name: &'static str, params: &'static [Param], min: usize, f:
         min,
         variadic: false,
         lower: Lower::Custom(f),
+        arrays: None,
     }
 }
 
@@ -164,6 +180,7 @@ pub const fn custom_var(name: &'static str, params: &'static [Param], min: usize
         min,
         variadic: true,
         lower: Lower::Custom(f),
+        arrays: None,
     }
 }
 
@@ -202,7 +219,8 @@ pub fn udfs() -> &'static HashMap<String, Arc<ScalarUDF>> {
         for d in all_defs() {
             if let Lower::Row(ret, f) = d.lower {
                 let name = udf_name(d.name);
-                map.insert(name.clone(), Arc::new(RowUdf::new(name, ret, f).into_udf()));
+                let udf = RowUdf::new(name.clone(), ret, f).with_arrays(d.arrays);
+                map.insert(name, Arc::new(udf.into_udf()));
             }
         }
         for udf in crate::kernels::kernel_udfs() {

@@ -15,6 +15,9 @@ use std::hash::{Hash, Hasher};
 /// null (or "" for strings) for arguments they cannot use; `Err` is for errors that must
 /// stop the query (an invalid regular expression, say).
 pub type RowFn = fn(&[Val]) -> Result<Val>;
+/// The whole-array path of a row function: `None` when it does not handle these
+/// arguments (see `FnDef::arrays`).
+pub type ArrayFn = fn(&[ColumnarValue], usize) -> Option<Result<ColumnarValue>>;
 
 /// How a function's KQL result type follows from its argument types.
 #[derive(Clone, Copy)]
@@ -73,6 +76,7 @@ pub struct RowUdf {
     signature: Signature,
     ret: Ret,
     f: RowFn,
+    arrays: Option<ArrayFn>,
 }
 
 impl RowUdf {
@@ -82,7 +86,14 @@ impl RowUdf {
             signature: any_signature(),
             ret,
             f,
+            arrays: None,
         }
+    }
+
+    /// With a whole-array path tried before the rows.
+    pub fn with_arrays(mut self, arrays: Option<ArrayFn>) -> Self {
+        self.arrays = arrays;
+        self
     }
 
     pub fn into_udf(self) -> ScalarUDF {
@@ -123,6 +134,9 @@ impl ScalarUDFImpl for RowUdf {
             Ret::Fixed(t) => t,
             Ret::Fn(_) => ret,
         };
+        if let Some(out) = self.arrays.and_then(|f| f(&args.args, args.number_rows)) {
+            return out;
+        }
         eval_rows(&args.args, args.number_rows, ret, self.f)
     }
 }

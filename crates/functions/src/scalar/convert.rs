@@ -23,7 +23,8 @@ const X: &[crate::catalog::Param] = &[p("value", P::Any)];
 pub static DEFS: &[FnDef] = &[
     row("tostring", X, 1, KqlType::String, |a| {
         Ok(Val::Str(arg(a, 0).to_kstring()))
-    }),
+    })
+    .with_arrays(tostring_dynamic_array),
     row("tolong", X, 1, KqlType::Long, |a| {
         Ok(to_long(arg(a, 0)).map(Val::Long).unwrap_or(Val::Null))
     }),
@@ -289,6 +290,49 @@ pub fn json_type_name(j: &Json) -> &'static str {
     }
 }
 
+/// `tostring` of a column of dynamic values (what `mv-expand … to typeof(string)` and
+/// `tostring(AdditionalFields.x)` run over every row): a JSON string becomes its text
+/// without building the value; anything else goes through the row function.
+fn tostring_dynamic_array(
+    args: &[datafusion::logical_expr::ColumnarValue],
+    rows: usize,
+) -> Option<Result<datafusion::logical_expr::ColumnarValue>> {
+    use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+    let [datafusion::logical_expr::ColumnarValue::Array(arr)] = args else {
+        return None;
+    };
+    if arr.data_type() != &datafusion::arrow::datatypes::DataType::Binary || arr.len() != rows {
+        return None;
+    }
+    let values = arr.as_binary::<i32>();
+    let mut out = StringBuilder::with_capacity(rows, values.values().len());
+    let mut convert = || -> Result<datafusion::logical_expr::ColumnarValue> {
+        for i in 0..rows {
+            if values.is_null(i) {
+                out.append_value("");
+                continue;
+            }
+            let bytes = values.value(i);
+            if bytes.first() == Some(&b'"') {
+                if let Ok(s) = serde_json::from_slice::<&str>(bytes) {
+                    out.append_value(s);
+                    continue;
+                }
+                // Escapes: the text needs unescaping into a string of its own.
+                if let Ok(s) = serde_json::from_slice::<String>(bytes) {
+                    out.append_value(s);
+                    continue;
+                }
+            }
+            out.append_value(crate::val::val_at(arr, i)?.to_kstring());
+        }
+        Ok(datafusion::logical_expr::ColumnarValue::Array(std::sync::Arc::new(
+            out.finish(),
+        )))
+    };
+    Some(convert())
+}
+
 fn lower_gettype(c: &Call) -> Result<TypedExpr, FnError> {
     let Some(a) = c.args.first() else {
         return Err(FnError::arg_count(c.name, 1, 1));
@@ -314,6 +358,46 @@ pub fn gettype_dynamic(a: &[Val]) -> Result<Val> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tostring_of_dynamic_arrays_is_the_row_function() {
+        use datafusion::arrow::array::{Array, AsArray, BinaryArray};
+        use datafusion::logical_expr::ColumnarValue;
+        use std::sync::Arc;
+        let texts: Vec<Option<&[u8]>> = vec![
+            None,
+            Some(br#""plain""#),
+            Some(br#""""#),
+            Some(br#""tab\there \"quoted\" \u00e9 \ud83d\ude00""#),
+            Some(br#""unterminated"#),
+            Some(br#""a" trailing"#),
+            Some(br#""\ud800""#),
+            Some(b"null"),
+            Some(b"42"),
+            Some(b"1.5e3"),
+            Some(b"true"),
+            Some(br#"["a", 1]"#),
+            Some(br#"{"k": "v"}"#),
+            Some(b"not json"),
+            Some(b""),
+            Some(b"\xff\xfe"),
+        ];
+        let arr: Arc<dyn Array> = Arc::new(BinaryArray::from(texts));
+        let Some(Ok(ColumnarValue::Array(fast))) =
+            tostring_dynamic_array(&[ColumnarValue::Array(arr.clone())], arr.len())
+        else {
+            panic!("the array path takes a column of dynamic values");
+        };
+        let fast = fast.as_string::<i32>();
+        for i in 0..arr.len() {
+            let row = crate::val::val_at(&arr, i).unwrap().to_kstring();
+            assert_eq!(fast.value(i), row, "row {i}");
+            assert!(fast.is_valid(i), "strings are never null");
+        }
+        // Other shapes run row by row.
+        let strings: Arc<dyn Array> = Arc::new(datafusion::arrow::array::StringArray::from(vec!["x"]));
+        assert!(tostring_dynamic_array(&[ColumnarValue::Array(strings)], 1).is_none());
+    }
 
     #[test]
     fn numbers_from_text() {
