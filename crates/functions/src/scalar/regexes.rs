@@ -6,10 +6,14 @@ use super::arg;
 use super::regex_cache;
 use super::string::search_range;
 use crate::catalog::{FnDef, P, p, row};
+use crate::udf::StrArray;
 use crate::val::Val;
-use datafusion::common::Result;
+use datafusion::arrow::array::StringBuilder;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::ColumnarValue;
 use schema::KqlType;
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 fn s(a: &[Val], i: usize) -> String {
     arg(a, i).to_kstring()
@@ -81,7 +85,8 @@ pub static DEFS: &[FnDef] = &[
         3,
         KqlType::String,
         extract,
-    ),
+    )
+    .with_arrays(extract_array),
     row(
         "extract_all",
         &[p("regex", P::Str), p("captureGroups", P::Any), p("source", P::Str)],
@@ -193,6 +198,49 @@ fn extract(a: &[Val]) -> Result<Val> {
     })
 }
 
+/// `extract(regex, group, column)` with a constant regex and group over a string column
+/// and no type literal (how rules call it: `extract(@'…', 1, RemoteUrl)`): the row
+/// function's answers, matched with one set of capture slots for every row instead of
+/// the row's strings and captures allocated each time.
+fn extract_array(args: &[ColumnarValue], rows: usize) -> Option<Result<ColumnarValue>> {
+    let [
+        ColumnarValue::Scalar(re),
+        ColumnarValue::Scalar(group),
+        ColumnarValue::Array(src),
+    ] = args
+    else {
+        return None;
+    };
+    let (ScalarValue::Utf8(Some(re)) | ScalarValue::LargeUtf8(Some(re)) | ScalarValue::Utf8View(Some(re))) = re else {
+        return None;
+    };
+    let group = match group {
+        ScalarValue::Int64(Some(g)) => *g,
+        ScalarValue::Int32(Some(g)) => i64::from(*g),
+        _ => return None,
+    };
+    let strings = StrArray::new(src.as_ref()).ok()?;
+    if src.len() != rows {
+        return None;
+    }
+    let run = || -> Result<ColumnarValue> {
+        let r = regex_cache::get(re)?;
+        let mut slots = r.capture_locations();
+        let group = usize::try_from(group).ok();
+        let mut out = StringBuilder::with_capacity(rows, 0);
+        for i in 0..rows {
+            let text = strings.get(i);
+            let found = group.and_then(|g| {
+                r.captures_read(&mut slots, text)?;
+                slots.get(g)
+            });
+            out.append_value(found.map_or("", |(start, end)| &text[start..end]));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    };
+    Some(run())
+}
+
 fn extract_all(a: &[Val]) -> Result<Val> {
     let (groups, src) = if a.len() >= 3 {
         (Some(arg(a, 1)), s(a, 2))
@@ -282,6 +330,79 @@ mod tests {
 
     fn st(v: &str) -> crate::api::TypedExpr {
         lit::string(v)
+    }
+
+    #[test]
+    fn extract_over_a_column_is_the_row_function() {
+        use super::*;
+        use datafusion::arrow::array::{Array, AsArray, StringArray, StringViewArray};
+        let texts = vec![
+            None,
+            Some("https://cdn.example.com:443/path?q=1"),
+            Some("example.org"),
+            Some(""),
+            Some("x=45.6|y=7"),
+            Some("ünïcödé=42 and more"),
+            Some("no digits here"),
+        ];
+        let columns: Vec<Arc<dyn Array>> = vec![
+            Arc::new(StringArray::from(texts.clone())),
+            Arc::new(StringViewArray::from(texts.clone())),
+        ];
+        let cases: &[(&str, i64)] = &[
+            (r"^(?:[a-z]+://)?([^/:?#]+)", 1),
+            (r"(\w+)=([0-9.]+)", 2),
+            (r"(\w+)=([0-9.]+)", 0),
+            (r"(\w+)=([0-9.]+)", 3),
+            (r"(\w+)=([0-9.]+)", -1),
+            (r"(a)?(b)?x", 2),
+            (r"", 0),
+        ];
+        for col in &columns {
+            for (re, group) in cases {
+                let args = [
+                    ColumnarValue::Scalar(ScalarValue::Utf8(Some(re.to_string()))),
+                    ColumnarValue::Scalar(ScalarValue::Int64(Some(*group))),
+                    ColumnarValue::Array(col.clone()),
+                ];
+                let Some(Ok(ColumnarValue::Array(fast))) = extract_array(&args, col.len()) else {
+                    panic!("the array path takes {re} over a string column");
+                };
+                let fast = fast.as_string::<i32>();
+                for i in 0..col.len() {
+                    let row = [
+                        Val::Str(re.to_string()),
+                        Val::Long(*group),
+                        crate::val::val_at(col, i).unwrap(),
+                    ];
+                    let Val::Str(expected) = extract(&row).unwrap() else {
+                        panic!("extract gives strings");
+                    };
+                    assert_eq!(fast.value(i), expected, "{re} group {group} row {i}");
+                }
+            }
+        }
+        // An invalid regex is the row function's error; other shapes run row by row.
+        let col: Arc<dyn Array> = Arc::new(StringArray::from(vec!["a"]));
+        let bad = [
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some("(".into()))),
+            ColumnarValue::Scalar(ScalarValue::Int64(Some(1))),
+            ColumnarValue::Array(col.clone()),
+        ];
+        assert!(matches!(extract_array(&bad, 1), Some(Err(_))));
+        let typed = [
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some("a".into()))),
+            ColumnarValue::Scalar(ScalarValue::Int64(Some(0))),
+            ColumnarValue::Array(col.clone()),
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some("long".into()))),
+        ];
+        assert!(extract_array(&typed, 1).is_none());
+        let column_regex = [
+            ColumnarValue::Array(col.clone()),
+            ColumnarValue::Scalar(ScalarValue::Int64(Some(0))),
+            ColumnarValue::Array(col),
+        ];
+        assert!(extract_array(&column_regex, 1).is_none());
     }
     #[test]
     fn trims() {
