@@ -38,16 +38,20 @@ pub fn mv_indexes() -> Arc<ScalarUDF> {
 
 /// The dynamic value of row `i` of a binary (or binary view) array, `None` for null.
 fn json_at(arr: &dyn Array, i: usize) -> Option<Json> {
+    dynamic_bytes(arr, i).map(functions::val::parse_dynamic)
+}
+
+/// The JSON text of row `i` of a binary (or binary view) array, `None` for null.
+fn dynamic_bytes(arr: &dyn Array, i: usize) -> Option<&[u8]> {
     if arr.is_null(i) {
         return None;
     }
-    let bytes: &[u8] = match arr.data_type() {
-        DataType::Binary => arr.as_binary::<i32>().value(i),
-        DataType::LargeBinary => arr.as_binary::<i64>().value(i),
-        DataType::BinaryView => arr.as_binary_view().value(i),
-        _ => return None,
-    };
-    Some(functions::val::parse_dynamic(bytes))
+    match arr.data_type() {
+        DataType::Binary => Some(arr.as_binary::<i32>().value(i)),
+        DataType::LargeBinary => Some(arr.as_binary::<i64>().value(i)),
+        DataType::BinaryView => Some(arr.as_binary_view().value(i)),
+        _ => None,
+    }
 }
 
 /// The elements `mv-expand` produces from one value: array items, bag entries (as
@@ -145,16 +149,9 @@ impl ScalarUDFImpl for MvElements {
 /// value: items of an array, distinct keys of a bag (a parsed bag keeps the last of equal
 /// keys), one for null, a scalar or text that is not JSON.
 fn element_count(arr: &dyn Array, i: usize) -> usize {
-    if arr.is_null(i) {
-        return 1;
-    }
-    let bytes: &[u8] = match arr.data_type() {
-        DataType::Binary => arr.as_binary::<i32>().value(i),
-        DataType::LargeBinary => arr.as_binary::<i64>().value(i),
-        DataType::BinaryView => arr.as_binary_view().value(i),
-        _ => return 1,
-    };
-    serde_json::from_slice::<ElementCount>(bytes).map_or(1, |c| c.0)
+    dynamic_bytes(arr, i).map_or(1, |bytes| {
+        serde_json::from_slice::<ElementCount>(bytes).map_or(1, |c| c.0)
+    })
 }
 
 /// The number of rows a dynamic value expands to (see [`element_count`]).
