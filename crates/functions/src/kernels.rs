@@ -26,30 +26,66 @@ pub struct StrPredUdf {
     last: LastBuilt<MultiMatcher>,
 }
 
-/// The value last built from a UDF's constant arguments, reused while they stay the same
-/// (building an automaton for every 8192-row batch would cost more than searching it).
-/// Not part of the UDF's identity.
-struct LastBuilt<T>(Mutex<Option<(Vec<ScalarValue>, Arc<T>)>>);
+/// The values built from a UDF's constant arguments (a matcher per needle list), reused
+/// while those arguments come back (building an automaton for every 8192-row batch would
+/// cost more than searching it). One UDF instance serves every call in a session: a hunt's
+/// shared scan evaluates the `has_any` of each of its rules on every batch, and rules run
+/// side by side, so the cache keeps the most recently used [`BUILT_KEEP`] values, not only
+/// the last. Not part of the UDF's identity.
+struct LastBuilt<T>(Mutex<BuiltCache<T>>);
+
+/// How many built values a UDF keeps (a pack's rules over one table, with room to spare).
+const BUILT_KEEP: usize = 256;
+
+struct BuiltCache<T> {
+    /// Arguments → the value and when it was last used.
+    entries: datafusion::common::HashMap<Vec<ScalarValue>, (Arc<T>, u64)>,
+    clock: u64,
+}
 
 impl<T> Default for LastBuilt<T> {
     fn default() -> Self {
-        LastBuilt(Mutex::new(None))
+        LastBuilt(Mutex::new(BuiltCache {
+            entries: datafusion::common::HashMap::new(),
+            clock: 0,
+        }))
     }
 }
 
 impl<T> LastBuilt<T> {
     fn get(&self, key: &[ScalarValue], build: impl FnOnce() -> Result<T>) -> Result<Arc<T>> {
-        if let Ok(guard) = self.0.lock()
-            && let Some((k, v)) = guard.as_ref()
-            && k.as_slice() == key
-        {
-            return Ok(v.clone());
+        if let Ok(mut guard) = self.0.lock() {
+            let cache = &mut *guard;
+            cache.clock += 1;
+            if let Some((v, used)) = cache.entries.get_mut(key) {
+                *used = cache.clock;
+                return Ok(v.clone());
+            }
         }
+        // Built outside the lock: other threads' batches go on meanwhile.
         let built = Arc::new(build()?);
         if let Ok(mut guard) = self.0.lock() {
-            *guard = Some((key.to_vec(), built.clone()));
+            let cache = &mut *guard;
+            if cache.entries.len() >= BUILT_KEEP
+                && let Some(oldest) = cache
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(k, _)| k.clone())
+            {
+                cache.entries.remove(&oldest);
+            }
+            cache.clock += 1;
+            let clock = cache.clock;
+            cache.entries.insert(key.to_vec(), (built.clone(), clock));
         }
         Ok(built)
+    }
+
+    /// How many values are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().map(|c| c.entries.len()).unwrap_or(0)
     }
 }
 

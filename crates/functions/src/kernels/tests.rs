@@ -200,3 +200,60 @@ mod properties {
         }
     }
 }
+
+/// Calls with alternating needle lists (the rules of a shared scan, every batch) build each
+/// list's value once; past the cache's size the least recently used goes first.
+#[test]
+fn built_values_are_kept_per_argument_list() {
+    let cache: LastBuilt<String> = LastBuilt::default();
+    let builds = std::cell::Cell::new(0);
+    let key = |i: usize| vec![ScalarValue::Utf8(Some(format!("needle{i}")))];
+    let get = |i: usize| {
+        cache
+            .get(&key(i), || {
+                builds.set(builds.get() + 1);
+                Ok(format!("built {i}"))
+            })
+            .unwrap()
+    };
+    for _ in 0..3 {
+        for i in 0..10 {
+            assert_eq!(*get(i), format!("built {i}"));
+        }
+    }
+    assert_eq!(builds.get(), 10);
+    // Fill the cache: 0 was used most recently of the first ten after this touch.
+    get(0);
+    for i in 10..BUILT_KEEP + 1 {
+        get(i);
+    }
+    assert_eq!(cache.len(), BUILT_KEEP);
+    let before = builds.get();
+    get(0);
+    assert_eq!(builds.get(), before, "the recently used list was kept");
+    get(1);
+    assert_eq!(builds.get(), before + 1, "the least recently used list was dropped");
+    // A failed build is not cached.
+    let failed = cache.get(&key(9999), || Err(DataFusionError::Execution("no".into())));
+    assert!(failed.is_err());
+    assert_eq!(*cache.get(&key(9999), || Ok("later".to_string())).unwrap(), "later");
+}
+
+/// One `has_any` UDF called with two needle lists in turn answers each with its own list.
+#[test]
+fn has_any_alternating_lists_answer_each() {
+    let udf = kernel_udf(HAS_ANY).expect("has_any");
+    let hay: ArrayRef = Arc::new(StringArray::from(vec!["anydesk.com", "teamviewer.com", "example.org"]));
+    let list = |s: &str| ColumnarValue::Scalar(ScalarValue::Utf8(Some(s.to_string())));
+    for _ in 0..3 {
+        for (needle, want) in [
+            ("anydesk.com", [true, false, false]),
+            ("teamviewer.com", [false, true, false]),
+        ] {
+            let out = invoke(&udf, vec![ColumnarValue::Array(hay.clone()), list(needle)], 3).unwrap();
+            let ColumnarValue::Array(a) = out else { panic!("array") };
+            let got: Vec<bool> = a.as_boolean().iter().map(|b| b.unwrap_or(false)).collect();
+            assert_eq!(got, want, "{needle}");
+        }
+    }
+}
