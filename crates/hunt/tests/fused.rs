@@ -184,6 +184,7 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
         assert!(s.abandoned.is_none(), "{s:?}");
         assert!(s.rules > 50, "{s:?}");
         assert!(s.rows > 0, "{s:?}");
+        assert!(!s.keys.is_empty(), "a term pass: {s:?}");
     }
     // DeviceInfo is read whole by one rule only: not shared.
     assert!(!shared.contains_key("DeviceInfo"));

@@ -302,10 +302,16 @@ pub fn render_report(r: &RunReport, data: &std::path::Path, view: &View) -> Stri
             for scan in &r.shared_scans {
                 let what = match &scan.abandoned {
                     Some(why) => p.yellow(&format!("not shared: {why}")),
-                    None => format!(
+                    None if scan.keys.is_empty() => format!(
                         "{} row(s) kept, {:.1} MiB",
                         scan.rows,
                         scan.bytes as f64 / (1 << 20) as f64
+                    ),
+                    None => format!(
+                        "{} row(s) kept, {:.1} MiB, found by {}",
+                        scan.rows,
+                        scan.bytes as f64 / (1 << 20) as f64,
+                        scan.keys.join(", ")
                     ),
                 };
                 s.push_str(&format!(
