@@ -221,28 +221,29 @@ impl MultiMatcher {
     fn any_match_dictionary(&self, dict: &dyn AnyDictionaryArray) -> Result<BooleanArray> {
         let values = dict.values();
         let answers = self.dictionary_answers(values)?;
-        let nulls = dict.nulls();
-        let answer = |key: usize, i: usize| {
-            if nulls.is_some_and(|n| n.is_null(i)) {
-                self.matches_empty
-            } else {
-                // In range for a valid array; out of range reads as no match.
-                key < answers.len() && answers.value(key)
-            }
-        };
+        // One byte per value: a row's answer is one load, not a bit extraction.
+        let table: Vec<bool> = answers.iter().collect();
+        // In range for a valid array; out of range reads as no match.
+        let answer = |key: usize| table.get(key).copied().unwrap_or(false);
         let n = dict.keys().len();
         let matched = match dict.keys().as_primitive_opt::<Int32Type>() {
             // The Parquet reader's keys: read in place.
             Some(keys) => {
                 let keys = keys.values();
-                BooleanBuffer::collect_bool(n, |i| answer(usize::try_from(keys[i]).unwrap_or(usize::MAX), i))
+                BooleanBuffer::collect_bool(n, |i| answer(usize::try_from(keys[i]).unwrap_or(usize::MAX)))
             }
             // (`normalized_keys` needs values: without any, every row of a valid array is null.)
-            None if values.is_empty() => BooleanBuffer::collect_bool(n, |i| answer(0, i)),
+            None if values.is_empty() => BooleanBuffer::new_unset(n),
             None => {
                 let keys = dict.normalized_keys();
-                BooleanBuffer::collect_bool(n, |i| answer(keys[i], i))
+                BooleanBuffer::collect_bool(n, |i| answer(keys[i]))
             }
+        };
+        // A null row reads as `""`, whatever its key.
+        let matched = match dict.nulls() {
+            Some(nulls) if self.matches_empty => &matched | &!nulls.inner(),
+            Some(nulls) => &matched & nulls.inner(),
+            None => matched,
         };
         Ok(BooleanArray::new(matched, None))
     }
