@@ -21,6 +21,8 @@ use std::sync::Arc;
 
 /// Rows per row group: small enough that a time range inside one day skips most of a part.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per data page.
+const DATA_PAGE_ROWS: usize = 8 * 1024;
 /// Rows buffered per (table, day) before a part is written.
 pub const PART_ROWS: usize = 1_000_000;
 /// Bytes buffered across all partitions before the largest is written early.
@@ -52,11 +54,18 @@ pub fn writer_properties_for(table: &TableSchema, batch: &RecordBatch) -> Writer
                 .set_column_encoding(path.clone(), Encoding::DELTA_BINARY_PACKED)
                 .set_column_compression(path, Compression::UNCOMPRESSED);
         } else if !dictionary_pays(col.as_ref()) {
-            b = b.set_column_dictionary_enabled(path, false);
+            b = b
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_data_page_size_limit(path, PLAIN_PAGE_BYTES);
         }
     }
     b.build()
 }
+
+/// Bytes per data page of a column written without a dictionary (report ids, process ids,
+/// command lines): a query reads such a column for its matching rows only, and every page
+/// holding one is decompressed whole; 8 K rows of 8-byte ids are 64 KiB.
+const PLAIN_PAGE_BYTES: usize = 16 * 1024;
 
 /// Rows sampled (evenly spaced) to estimate a column's number of distinct values.
 const CARDINALITY_SAMPLE: usize = 4096;
@@ -153,7 +162,7 @@ fn properties_builder(table: &TableSchema) -> parquet::file::properties::WriterP
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(8 * 1024)
+        .set_data_page_row_count_limit(DATA_PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::None)
         .set_created_by("quarry".to_string());
     for c in &table.columns {
@@ -463,6 +472,48 @@ mod tests {
         assert_eq!(props.compression(&path("Timestamp")), Compression::UNCOMPRESSED);
         assert_eq!(props.encoding(&path("ReportId")), None);
         assert!(matches!(props.compression(&path("ReportId")), Compression::ZSTD(_)));
+        // Columns without a dictionary get small pages; the others Parquet's default.
+        assert_eq!(props.column_data_page_size_limit(&path("ReportId")), PLAIN_PAGE_BYTES);
+        assert_eq!(props.column_data_page_size_limit(&path("SHA1")), PLAIN_PAGE_BYTES);
+        assert_eq!(
+            props.column_data_page_size_limit(&path("Signer")),
+            props.data_page_size_limit()
+        );
+    }
+
+    /// The data pages of a part as written: a column without a dictionary is cut in pages
+    /// of about [`PLAIN_PAGE_BYTES`], one with a dictionary in pages of 8 K rows.
+    #[test]
+    fn plain_columns_are_written_in_small_pages() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let tmp = tempfile::tempdir().expect("tmp");
+        let b = batch(20_000);
+        let table = table();
+        let path = tmp.path().join("p.parquet");
+        let file = std::fs::File::create(&path).expect("file");
+        let mut w = ArrowWriter::try_new(file, b.schema(), Some(writer_properties_for(&table, &b))).expect("writer");
+        w.write(&b).expect("write");
+        w.close().expect("close");
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).expect("file")).expect("reader");
+        let group = reader.get_row_group(0).expect("row group");
+        let pages = |column: &str| {
+            let i = b.schema().index_of(column).expect("column");
+            let mut sizes = Vec::new();
+            for page in group.get_column_page_reader(i).expect("pages") {
+                let page = page.expect("page");
+                if page.page_type() != parquet::basic::PageType::DICTIONARY_PAGE {
+                    sizes.push(page.num_values());
+                }
+            }
+            sizes
+        };
+        // 20,000 report ids of 8 bytes: pages of at most 2,048 rows (16 KiB).
+        let report = pages("ReportId");
+        assert!(report.len() >= 10, "{report:?}");
+        assert!(report.iter().all(|&n| n <= 2_048), "{report:?}");
+        assert_eq!(report.iter().sum::<u32>(), 20_000);
+        // The signer's dictionary keys: 8 K-row pages.
+        assert_eq!(pages("Signer"), [8_192, 8_192, 3_616]);
     }
 
     /// `n` rows whose `DeviceId` is one of `devices` ids, drawn pseudo-randomly.

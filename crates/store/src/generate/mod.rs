@@ -176,8 +176,8 @@ impl GroundTruth {
 /// they are stale. 2: the small tables' batches are gathered per day and thread. 3: columns
 /// whose values repeat within a row group (device ids and names) keep their dictionary,
 /// and partition directories record their parts' stats (`_parts.json`). 4: the time column
-/// is written uncompressed.
-pub const GENERATOR_VERSION: u32 = 4;
+/// is written uncompressed. 5: columns without a dictionary are written in pages of 16 KiB.
+pub const GENERATOR_VERSION: u32 = 5;
 
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
 pub const TABLES: [&str; 8] = [
