@@ -141,3 +141,38 @@ fn ingest_data_is_written_when_its_case_runs() {
     assert!(line.contains("of streaming JSON ->"), "{line}");
     assert!(!work.join("ingest-out").exists(), "the ingested copy is removed");
 }
+
+/// The slowest rule alone: chosen among the unfused run's slowest (which runs first when
+/// not selected), the same rule in every repeat.
+#[test]
+fn the_slowest_rule_runs_alone() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let work = tmp.path().join("work");
+    let json = tmp.path().join("slowest.json");
+    let (code, out, err) = quarry(&[
+        "bench",
+        "--scale",
+        "10k",
+        "--work",
+        s(&work),
+        "--cases",
+        "pack-rmm-slowest-rule",
+        "--repeat",
+        "2",
+        "--json",
+        s(&json),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("json");
+    let cases = report["cases"].as_array().expect("cases");
+    let slowest = cases
+        .iter()
+        .find(|c| c["name"] == "pack-rmm-slowest-rule")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(slowest["error"].is_null(), "{slowest}");
+    let detail = slowest["detail"].as_str().expect("detail");
+    assert!(
+        detail.starts_with("Remote Management and Monitoring tool - ") && detail.contains("1 rule(s): 1 ran"),
+        "{detail}"
+    );
+}
