@@ -333,6 +333,8 @@ async fn shared_scan(base: &Source, table: &str, reads: &[&ScanUse], budget: usi
     let ranges = range_filter(&predicates);
     let candidates: Vec<Vec<Key>> = predicates.iter().map(key_candidates).collect();
     let sample = match sample_columns(&candidates) {
+        // No rule has two keys to choose from: nothing to measure.
+        _ if !keys::any_choice(&candidates) => None,
         columns if columns.is_empty() => None,
         mut columns => {
             // The window's columns too, to apply its filter.

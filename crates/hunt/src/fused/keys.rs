@@ -179,6 +179,12 @@ pub(super) fn sample_columns(candidates: &[Vec<Key>]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether some predicate has more than one key: otherwise each takes its only one (or
+/// none), and a sample would measure nothing that changes the choice.
+pub(super) fn any_choice(candidates: &[Vec<Key>]) -> bool {
+    candidates.iter().any(|keys| keys.len() > 1)
+}
+
 /// Up to [`SAMPLE_ROWS`] rows of `columns` (schema indices) in the window of `filters`;
 /// `None` when the window holds no row.
 pub(super) async fn sample(
@@ -480,6 +486,15 @@ mod tests {
         let keys = heuristic_keys(&[crd, both]);
         let columns: Vec<&str> = keys.iter().map(|k| k.as_ref().unwrap()[0].0.as_str()).collect();
         assert_eq!(columns, ["Product", "Company"]);
+    }
+
+    /// A sample is read only when some predicate has keys to choose from.
+    #[test]
+    fn a_sample_is_needed_only_for_a_choice() {
+        let one = |column: &str, needle: &str| key_candidates(&has(column, needle));
+        assert!(!any_choice(&[one("Signer", "Action1"), one("Signer", "Kaseya")]));
+        let two = key_candidates(&has("Company", "Google LLC").and(has("Product", "Chrome Remote Desktop")));
+        assert!(any_choice(&[one("Signer", "Action1"), two]));
     }
 
     /// A predicate without a key stays without one; one never true needs no column.
