@@ -499,32 +499,23 @@ fn matchers(tests: impl IntoIterator<Item = (String, Test)>) -> Option<Expr> {
     )
 }
 
-/// The disjunction of `predicates`, with the string-term tests of each one's key (`keys`,
-/// one per predicate) checked first in one multi-pattern pass per column (DataFusion
-/// evaluates the rest of an `AND` only on the rows its left side keeps).
+/// What a shared scan keeps: the rows of the window one of the keys (`keys`, one per
+/// predicate) finds, and the rows of an unkeyed predicate, which is evaluated whole. A
+/// keyed predicate is implied by its key, and each rule applies its own filters again to
+/// the kept rows, so its exact predicate need not run here: with the pack's regexes over
+/// `RemoteUrl`, evaluating the 60 network predicates over the rows the keys found cost
+/// more than the rules' own filters over them.
 fn prefilter(predicates: &[Expr], keys: &[Option<Key>]) -> Expr {
     let mut tests = Vec::new();
-    let mut keyed = Vec::new();
     let mut unkeyed = Vec::new();
     for (p, key) in predicates.iter().zip(keys) {
         match key {
-            // Never true: no row is kept for it.
-            Some(ts) if ts.is_empty() => {}
-            Some(ts) => {
-                tests.extend(ts.iter().cloned());
-                keyed.push(p.clone());
-            }
+            // `Some(empty)`: never true, no row is kept for it.
+            Some(ts) => tests.extend(ts.iter().cloned()),
             None => unkeyed.push(p.clone()),
         }
     }
-    let mut parts = Vec::new();
-    if let Some(rest) = balanced_or(keyed) {
-        match matchers(tests) {
-            Some(m) => parts.push(m.and(rest)),
-            None => parts.push(rest),
-        }
-    }
-    parts.extend(unkeyed);
+    let parts: Vec<Expr> = matchers(tests).into_iter().chain(unkeyed).collect();
     balanced_or(parts).unwrap_or(Expr::Literal(ScalarValue::Boolean(Some(false)), None))
 }
 
@@ -665,6 +656,23 @@ pub(super) mod tests {
         assert_eq!(prefiltered(&[empty(functions::kernels::IN_CS)]), lit(false));
         let prefiltered = prefiltered(&[has("FileName", "a"), empty(functions::kernels::IN_CS)]);
         assert!(!prefiltered.to_string().contains("SHA1"), "{prefiltered}");
+    }
+
+    /// A keyed predicate keeps the rows its key finds (each rule filters them again); an
+    /// unkeyed one is evaluated whole.
+    #[test]
+    fn the_scan_keeps_what_the_keys_find() {
+        let prefiltered = |ps: &[Expr]| prefilter(ps, &heuristic_keys(ps)).to_string();
+        let computed = col("FileName").eq(col("FolderPath"));
+        let keyed = has("FileName", "a").and(computed.clone());
+        let kept = prefiltered(std::slice::from_ref(&keyed));
+        assert!(
+            kept.starts_with("kql_multi_match(FileName)") && !kept.contains("FolderPath"),
+            "{kept}"
+        );
+        let kept = prefiltered(&[keyed, computed.clone()]);
+        assert!(kept.contains("kql_multi_match(FileName) OR"), "{kept}");
+        assert!(kept.contains(&computed.to_string()), "{kept}");
     }
 
     /// Each predicate's key chosen from its needles alone (no sample).
