@@ -90,3 +90,69 @@ fn planning_reads_names_the_tables_constant_subqueries_read() {
     let planned = engine.plan("DeviceProcessEvents | take 1", &options).unwrap();
     assert!(planned.planning_reads.is_empty());
 }
+
+/// The depth of `or`/`and` nodes in `e`.
+fn logic_depth(e: &datafusion::logical_expr::Expr) -> usize {
+    use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if matches!(op, Operator::Or | Operator::And) => {
+            1 + logic_depth(left).max(logic_depth(right))
+        }
+        _ => 0,
+    }
+}
+
+/// A chain of one logical operator is lowered as a balanced tree (the analyzer's cost of a
+/// left-deep chain grows with its square), and still means the chain; a chain with an
+/// operand of another type reports the first operator that fails.
+#[test]
+fn logical_chains_are_balanced_and_keep_their_meaning() {
+    use datafusion::common::tree_node::TreeNode;
+    use datafusion::logical_expr::LogicalPlan;
+    let names: Vec<String> = (0..16).map(|i| format!("f{i}.exe")).collect();
+    let rows: Vec<serde_json::Value> = ["f3.exe", "f15.exe", "other.exe"]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| json!({"DeviceName": format!("d{i}"), "FileName": f, "ProcessId": i}))
+        .collect();
+    let c = catalog(&[("DeviceProcessEvents", rows)]);
+    let run = |q: &str| cells(&crate::common::run(&c, q));
+    let engine = Engine::new(Arc::new(c.clone())).unwrap();
+    let options = QueryOptions { now: Some(NOW) };
+    let any = names
+        .iter()
+        .map(|n| format!("FileName == '{n}'"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let query = format!("DeviceProcessEvents | where {any} | project DeviceName");
+    let planned = engine.plan(&query, &options).unwrap();
+    let mut depth = None;
+    planned.results[0]
+        .plan
+        .apply(|p| {
+            if let LogicalPlan::Filter(f) = p {
+                depth = Some(logic_depth(&f.predicate));
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+    // 16 operands: 4 levels of `or` over each `FileName IS NOT NULL AND FileName = …`
+    // (left-deep: 16).
+    assert_eq!(depth, Some(5), "{}", planned.results[0].plan.display_indent());
+    assert_eq!(run(&query), [["d0"], ["d1"]]);
+    // `and` chains, mixed with `or` by precedence.
+    let query = "DeviceProcessEvents | where FileName != 'x' and ProcessId >= 0 and ProcessId < 2 and DeviceName != 'd9' or DeviceName == 'd2' | project DeviceName";
+    assert_eq!(run(query), [["d0"], ["d1"], ["d2"]]);
+    // Not a bool: the error is on `FileName == 'x' or 5`, as when lowered left to right.
+    let query = "DeviceProcessEvents | where FileName == 'x' or 5 or FileName == 'y'";
+    let Err(engine::QueryError::Invalid(diagnostics)) = engine.plan(query, &options) else {
+        panic!("an error")
+    };
+    assert_eq!(diagnostics.len(), 1);
+    let d = &diagnostics[0];
+    assert!(d.message.contains("bool and long"), "{}", d.message);
+    assert_eq!(
+        &query[d.span.start as usize..d.span.end as usize],
+        "FileName == 'x' or 5"
+    );
+}
