@@ -143,22 +143,31 @@ impl SharedScans {
         if !groups.is_empty() {
             observer.sharing(&groups.keys().cloned().collect::<Vec<_>>());
         }
-        for (table, members) in groups {
+        // The tables' scans run together: each is two partitions on the runtime's workers
+        // plus work on this thread (its sample, the choice of keys, collecting the rows),
+        // and one table's tail overlaps the next table's start.
+        let scans = groups.iter().map(|(table, members)| {
             let reads: Vec<&ScanUse> = members
                 .iter()
                 .filter_map(|&i| uses[i].as_ref())
                 .flatten()
-                .filter(|s| s.table == table)
+                .filter(|s| &s.table == table)
                 .collect();
-            let started = Instant::now();
-            let result = runtime.block_on(shared_scan(base, &table, &reads, budget));
+            async move {
+                let started = Instant::now();
+                let result = shared_scan(base, table, &reads, budget).await;
+                (result, started.elapsed())
+            }
+        });
+        let results = runtime.block_on(futures::future::join_all(scans));
+        for ((table, members), (result, elapsed)) in groups.into_iter().zip(results) {
             let mut scan = SharedScan {
                 table: table.clone(),
                 rules: members.len(),
                 rows: 0,
                 bytes: 0,
                 keys: Vec::new(),
-                elapsed_ms: 0.0,
+                elapsed_ms: elapsed.as_secs_f64() * 1000.0,
                 abandoned: None,
             };
             match result {
@@ -173,7 +182,6 @@ impl SharedScans {
                 }
                 Err(why) => scan.abandoned = Some(why),
             }
-            scan.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             out.report.push(scan);
         }
         out
