@@ -292,6 +292,7 @@ impl Hunter {
             now: prepared.now,
             max_rows: options.max_rows_per_rule,
             runtime: runtime.handle().clone(),
+            exclusion_filters: Default::default(),
         };
         let workers = match options.concurrency {
             0 => cores,

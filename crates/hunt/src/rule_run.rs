@@ -88,6 +88,8 @@ pub(crate) struct RuleCtx<'a> {
     pub now: i64,
     pub max_rows: usize,
     pub runtime: tokio::runtime::Handle,
+    /// The input exclusions' filters planned so far in this hunt.
+    pub exclusion_filters: crate::slice::ScanFilters,
 }
 
 /// Replacements of catalog tables for one run of a rule (shared scans, input slices).
@@ -152,7 +154,7 @@ impl RuleCtx<'_> {
                 });
                 let has_input = exclusions.iter().any(|p| matches!(p.mode, ExclusionMode::Input { .. }));
                 let slices = if has_input && !input_tables.any(|t| plan.planning_reads.contains(t)) {
-                    SlicePredicates::plan(&exclusions, &self.base.engine, &self.options())
+                    SlicePredicates::plan(&exclusions, &self.base.engine, &self.options(), &self.exclusion_filters)
                 } else {
                     None
                 };
@@ -511,6 +513,7 @@ mod tests {
             now: 0,
             max_rows: 0,
             runtime: rt.handle().clone(),
+            exclusion_filters: Default::default(),
         };
         let mut rules = rules::packs::rmm();
         rules.extend([

@@ -25,8 +25,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use engine::{Engine, QueryOptions};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The predicates of a rule's input exclusions over the columns of each table they apply
 /// to, in exclusion order.
@@ -39,26 +39,31 @@ impl SlicePredicates {
     /// Plans the input exclusions of `plans` over their tables. `None` when one of them
     /// does not reduce to a filter on the table's columns (a subquery, a filter the
     /// optimizer folded away): then the rule is planned again over views of its tables.
-    pub fn plan(plans: &[ExclusionPlan], engine: &Engine, options: &QueryOptions) -> Option<SlicePredicates> {
+    pub fn plan(
+        plans: &[ExclusionPlan],
+        engine: &Engine,
+        options: &QueryOptions,
+        planned: &ScanFilters,
+    ) -> Option<SlicePredicates> {
         let mut by_table: BTreeMap<String, Vec<(usize, Expr)>> = BTreeMap::new();
         for p in plans {
             let ExclusionMode::Input { tables } = &p.mode else {
                 continue;
             };
             for table in tables {
-                let query = format!("{table}\n| where ({})", p.predicate);
-                let planned = engine.plan(&query, options).ok()?;
-                if !planned.planning_reads.is_empty() {
-                    return None;
-                }
-                let optimized = engine.optimize(planned).ok()?;
-                let [result] = optimized.results.as_slice() else {
-                    return None;
-                };
-                by_table
-                    .entry(table.clone())
-                    .or_default()
-                    .push((p.index, scan_filter(&result.plan, table)?));
+                let filter = planned.get(table, &p.predicate, || {
+                    let query = format!("{table}\n| where ({})", p.predicate);
+                    let planned = engine.plan(&query, options).ok()?;
+                    if !planned.planning_reads.is_empty() {
+                        return None;
+                    }
+                    let optimized = engine.optimize(planned).ok()?;
+                    let [result] = optimized.results.as_slice() else {
+                        return None;
+                    };
+                    scan_filter(&result.plan, table)
+                })?;
+                by_table.entry(table.clone()).or_default().push((p.index, filter));
             }
         }
         Some(SlicePredicates { by_table })
@@ -96,6 +101,29 @@ impl SlicePredicates {
             out.insert(table.clone(), Arc::new(SliceTable { inner, predicate }));
         }
         out
+    }
+}
+
+/// The filters input exclusions plan to, by table and predicate, for one hunt (one `now()`):
+/// rules of a pack share their exclusions (every process rule of the RMM pack has the same
+/// uninstaller exclusion), and each is planned once. `None`: it does not reduce to a filter.
+#[derive(Default)]
+pub(crate) struct ScanFilters(Mutex<HashMap<(String, String), Option<Expr>>>);
+
+impl ScanFilters {
+    /// The filter of `predicate` over `table`, planned by `plan` the first time.
+    fn get(&self, table: &str, predicate: &str, plan: impl FnOnce() -> Option<Expr>) -> Option<Expr> {
+        let key = (table.to_string(), predicate.to_string());
+        if let Some(hit) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return hit.clone();
+        }
+        // Planned outside the lock: two rules may plan the same exclusion at once, and agree.
+        let filter = plan();
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, filter.clone());
+        filter
     }
 }
 
@@ -240,7 +268,8 @@ mod tests {
             ),
             input(3, "Timestamp < ago(1d)"),
         ];
-        let slices = SlicePredicates::plan(&plans, &engine, &options).expect("plain predicates");
+        let slices =
+            SlicePredicates::plan(&plans, &engine, &options, &ScanFilters::default()).expect("plain predicates");
         let query = "DeviceProcessEvents | project Timestamp, DeviceId, FileName, ProcessCommandLine, ProcessVersionInfoCompanyName";
         let optimized = engine.optimize(engine.plan(query, &options).unwrap()).unwrap();
         let table = |t: &str| catalog.table(t).map(|c| c.provider);
@@ -277,9 +306,36 @@ mod tests {
             "1 == 1",
         ] {
             assert!(
-                SlicePredicates::plan(&[input(0, predicate)], &engine, &options).is_none(),
+                SlicePredicates::plan(&[input(0, predicate)], &engine, &options, &ScanFilters::default()).is_none(),
                 "{predicate}"
             );
         }
+    }
+
+    /// An exclusion is planned once per table in a hunt, also when it plans to nothing.
+    #[test]
+    fn exclusion_filters_are_planned_once_per_table() {
+        use datafusion::prelude::{col, lit};
+        let filters = ScanFilters::default();
+        let planned = std::cell::Cell::new(0);
+        let plan = |e: Option<Expr>| {
+            planned.set(planned.get() + 1);
+            e
+        };
+        let e = col("FileName").eq(lit("a"));
+        let predicate = "FileName == 'a'";
+        for _ in 0..3 {
+            assert_eq!(
+                filters.get("DeviceProcessEvents", predicate, || plan(Some(e.clone()))),
+                Some(e.clone())
+            );
+        }
+        assert_eq!(planned.get(), 1);
+        assert_eq!(filters.get("DeviceFileEvents", predicate, || plan(None)), None);
+        assert_eq!(
+            filters.get("DeviceFileEvents", predicate, || plan(Some(e.clone()))),
+            None
+        );
+        assert_eq!(planned.get(), 2);
     }
 }
