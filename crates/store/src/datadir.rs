@@ -234,7 +234,10 @@ impl DataDir {
                 });
             }
         }
-        parts.sort_by(|a, b| (a.partition, &a.path).cmp(&(b.partition, &b.path)));
+        // Parts of one partition share its directory: their paths order as their file
+        // names, compared as bytes (`Path`'s own order splits both into components at
+        // every comparison, which took 7 M instructions for the 900 parts of 100 M rows).
+        parts.sort_by(|a, b| (a.partition, a.path.as_os_str()).cmp(&(b.partition, b.path.as_os_str())));
         Ok(parts)
     }
 
