@@ -177,7 +177,8 @@ impl GroundTruth {
 /// whose values repeat within a row group (device ids and names) keep their dictionary,
 /// and partition directories record their parts' stats (`_parts.json`). 4: the time column
 /// is written uncompressed. 5: columns without a dictionary are written in pages of 16 KiB.
-pub const GENERATOR_VERSION: u32 = 5;
+/// 6: row groups of 128 Ki rows.
+pub const GENERATOR_VERSION: u32 = 6;
 
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.jsonl";
 pub const TABLES: [&str; 8] = [

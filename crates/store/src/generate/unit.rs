@@ -41,8 +41,10 @@ pub(super) struct Unit<'a> {
 /// Batches of a unit with fewer rows than this (the small tables: `DeviceInfo`,
 /// `DeviceLogonEvents`, `DeviceFileCertificateInfo`) are gathered per day over the units a
 /// thread runs and written as one part: a part per unit would make scans of those tables
-/// open hundreds of files of a few thousand rows.
-const SMALL_BATCH_ROWS: usize = crate::writer::ROW_GROUP_ROWS;
+/// open hundreds of files of a few thousand rows. (Not tied to the row group size: the
+/// large tables' batches of a unit are written as parts of their own, and gathering them
+/// too would hold a million rows per table and thread in memory.)
+const SMALL_BATCH_ROWS: usize = 64 * 1024;
 
 /// A thread's writer of parts, and its small batches of the current day.
 pub(super) struct Parts {
