@@ -91,12 +91,12 @@ async fn one_day_of_thirty_reads_a_thirtieth() {
 async fn row_groups_prune_within_a_day() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("data");
-    // One day with enough rows for several row groups in its part.
+    // One day with enough rows for several row groups (128 Ki rows) in its part.
     generate(&GenerateConfig {
         devices: 64,
         days: 1,
         start: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
-        volume: 0.6,
+        volume: 1.6,
         rmm_fraction: 0.0,
         lookalike_fraction: 0.0,
         ..GenerateConfig::new(Output::DataDir(root.clone()))
