@@ -3,10 +3,10 @@
 //! Each rule is planned and optimized once up front. In the optimized plan every read of a
 //! catalog table is a `TableScan`, possibly under a `Filter`; together with the filters
 //! pushed into the scan, that predicate says which rows of the table the rule can ever see.
-//! For a table read by several rules that all filter it, one scan evaluates the disjunction
-//! of their predicates (with the `has`-family terms of all rules tested in one
-//! multi-pattern pass per column) and keeps the matching rows, of the columns any of them
-//! reads, in memory. Each of those rules then runs unchanged over a catalog in which the
+//! For a table read by several rules that all filter it, one scan keeps the rows any rule's
+//! key finds (a key: string-term tests its predicate implies; those of all rules are tested
+//! in one multi-pattern pass per column, and a predicate without one is evaluated whole),
+//! of the columns any of them reads, in memory. Each of those rules then runs unchanged over a catalog in which the
 //! table is that in-memory subset: it applies its own filters again, so it sees exactly the
 //! rows it would have seen in the whole table, and its results are the same.
 //!
