@@ -95,9 +95,11 @@ fn planning_reads_names_the_tables_constant_subqueries_read() {
 fn logic_depth(e: &datafusion::logical_expr::Expr) -> usize {
     use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
     match e {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) if matches!(op, Operator::Or | Operator::And) => {
-            1 + logic_depth(left).max(logic_depth(right))
-        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or | Operator::And,
+            right,
+        }) => 1 + logic_depth(left).max(logic_depth(right)),
         _ => 0,
     }
 }
