@@ -89,6 +89,17 @@ impl ScanUse {
     }
 }
 
+/// What the shared scans need of one prepared rule.
+pub(crate) struct ShareInput<'a> {
+    /// Its optimized plan.
+    pub plan: &'a OptimizedQuery,
+    /// How many times the plan runs: input exclusions run it once more per exclusion,
+    /// over the rows that exclusion suppresses (so even a rule alone can share a scan).
+    pub runs: usize,
+    /// Per table: columns its input exclusions read, which the plan may not.
+    pub columns: BTreeMap<String, BTreeSet<String>>,
+}
+
 /// The shared scans of a hunt and, per rule, the tables it reads from them.
 pub(crate) struct SharedScans {
     tables: BTreeMap<String, Arc<MemTable>>,
@@ -115,19 +126,31 @@ impl SharedScans {
         self.tables.get(table).cloned()
     }
 
-    /// Runs the shared scans for the rules' optimized plans (`None`: the rule does not
-    /// run) and notes which rule reads which shared table. `budget` bounds the bytes kept
-    /// per table.
+    /// Runs the shared scans for the prepared rules (`None`: the rule does not run its plan
+    /// over the catalog's tables) and notes which rule reads which shared table. `budget`
+    /// bounds the bytes kept per table.
     pub fn build(
-        plans: &[Option<&OptimizedQuery>],
+        rules: &[Option<ShareInput<'_>>],
         base: &Source,
         runtime: &tokio::runtime::Handle,
         budget: usize,
         observer: &dyn crate::HuntObserver,
     ) -> SharedScans {
-        let mut out = SharedScans::none(plans.len());
+        let mut out = SharedScans::none(rules.len());
         let catalog_tables: BTreeSet<String> = base.catalog.table_names().into_iter().collect();
-        let uses: Vec<Option<Vec<ScanUse>>> = plans.iter().map(|p| scan_uses((*p)?, &catalog_tables)).collect();
+        let uses: Vec<Option<Vec<ScanUse>>> = rules
+            .iter()
+            .map(|r| {
+                let r = r.as_ref()?;
+                let mut uses = scan_uses(r.plan, &catalog_tables)?;
+                for u in &mut uses {
+                    if let (Some(columns), Some(extra)) = (u.columns.as_mut(), r.columns.get(&u.table)) {
+                        columns.extend(extra.iter().cloned());
+                    }
+                }
+                Some(uses)
+            })
+            .collect();
         // Table → the rules whose every read of it is filtered.
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, u) in uses.iter().enumerate() {
@@ -139,7 +162,10 @@ impl SharedScans {
                 }
             }
         }
-        groups.retain(|_, m| m.len() >= 2);
+        // Shared when its rows are read at least twice: by two rules, or by the runs of one
+        // rule's input slices.
+        let runs = |i: usize| rules.get(i).and_then(Option::as_ref).map_or(0, |r| r.runs);
+        groups.retain(|_, m| m.iter().map(|&i| runs(i)).sum::<usize>() >= 2);
         if !groups.is_empty() {
             observer.sharing(&groups.keys().cloned().collect::<Vec<_>>());
         }
@@ -584,7 +610,21 @@ pub(super) mod tests {
                 base.engine.optimize(planned).ok()
             })
             .collect();
-        let plans: Vec<Option<&OptimizedQuery>> = plans.iter().map(Option::as_ref).collect();
+        // Rule `e` as if it had an input exclusion on `e_runs - 1` slices.
+        let inputs = |e_runs: usize| -> Vec<Option<ShareInput<'_>>> {
+            plans
+                .iter()
+                .zip(&rules)
+                .map(|(p, r)| {
+                    Some(ShareInput {
+                        plan: p.as_ref()?,
+                        runs: if r.id == "e" { e_runs } else { 1 },
+                        columns: BTreeMap::new(),
+                    })
+                })
+                .collect()
+        };
+        let plans = inputs(1);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let shared = SharedScans::build(&plans, &base, rt.handle(), 1 << 30, &crate::Silent);
         assert_eq!(shared.report.len(), 1, "{:?}", shared.report);
@@ -603,6 +643,39 @@ pub(super) mod tests {
         let why = tight.report[0].abandoned.as_deref().expect("abandoned");
         assert!(why.contains("memory budget"), "{why}");
         assert!(tight.per_rule.iter().all(BTreeSet::is_empty));
+
+        // A rule alone whose plan runs twice (its input slices) shares its table with
+        // itself, and the rows keep the columns its exclusions read.
+        let mut sliced = inputs(2);
+        if let Some(Some(e)) = sliced.get_mut(4) {
+            e.columns.insert(
+                "DeviceNetworkEvents".into(),
+                BTreeSet::from(["InitiatingProcessFileName".to_string()]),
+            );
+        }
+        let shared = SharedScans::build(&sliced, &base, rt.handle(), 1 << 30, &crate::Silent);
+        let tables: Vec<(&str, usize)> = shared.report.iter().map(|s| (s.table.as_str(), s.rules)).collect();
+        assert_eq!(tables, [("DeviceNetworkEvents", 1), ("DeviceProcessEvents", 2)]);
+        let mem = shared.table_for(4, "DeviceNetworkEvents").expect("shared with itself");
+        let batches = rt.block_on(async {
+            let state = base.engine.session().state();
+            let plan = datafusion::catalog::TableProvider::scan(mem.as_ref(), &state, None, &[], None)
+                .await
+                .unwrap();
+            datafusion::physical_plan::collect(plan, state.task_ctx())
+                .await
+                .unwrap()
+        });
+        let column = |name: &str| {
+            batches
+                .iter()
+                .map(|b| b.column_by_name(name).expect(name).null_count())
+                .sum::<usize>()
+        };
+        assert!(shared.report[0].rows > 0);
+        assert_eq!(column("InitiatingProcessFileName"), 0, "the exclusion's column is kept");
+        assert_eq!(column("RemoteUrl"), 0, "the rule's column is kept");
+        assert_eq!(column("RemotePort"), shared.report[0].rows, "other columns are not");
     }
 
     /// A column as plans name it (DataFusion's `col()` lower-cases).

@@ -300,10 +300,10 @@ impl Hunter {
         }
         .clamp(1, rules.len().max(1));
         let prepared_rules = prepare_all(&ctx, &rules, workers);
-        let shared = if options.fused && rules.len() >= 2 {
-            let plans: Vec<Option<&engine::OptimizedQuery>> = prepared_rules
+        let shared = if options.fused {
+            let plans: Vec<Option<crate::fused::ShareInput<'_>>> = prepared_rules
                 .iter()
-                .map(|p| p.as_ref().and_then(Prepared::plan))
+                .map(|p| p.as_ref().and_then(Prepared::share))
                 .collect();
             SharedScans::build(
                 &plans,

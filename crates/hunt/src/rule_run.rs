@@ -48,11 +48,31 @@ pub(crate) enum Prepared {
 }
 
 impl Prepared {
-    /// The optimized plan of a rule ready to run.
-    pub fn plan(&self) -> Option<&OptimizedQuery> {
-        match self {
-            Prepared::Ready(r) => Some(&r.plan),
-            Prepared::Done(_) => None,
+    /// What a shared scan needs to know of the rule: its plan, how many times the plan
+    /// runs (once, plus once per input exclusion when the slices stand in for the tables)
+    /// and the columns the slices read per table. `None` when the rule does not run its
+    /// plan over the catalog's tables (it failed, or each slice plans it again).
+    pub fn share(&self) -> Option<crate::fused::ShareInput<'_>> {
+        let Prepared::Ready(r) = self else {
+            return None;
+        };
+        let input = r
+            .exclusions
+            .iter()
+            .filter(|p| matches!(p.mode, ExclusionMode::Input { .. }))
+            .count();
+        match (&r.slices, input) {
+            (_, 0) => Some(crate::fused::ShareInput {
+                plan: &r.plan,
+                runs: 1,
+                columns: Default::default(),
+            }),
+            (Some(slices), n) => Some(crate::fused::ShareInput {
+                plan: &r.plan,
+                runs: 1 + n,
+                columns: slices.columns(),
+            }),
+            (None, _) => None,
         }
     }
 }

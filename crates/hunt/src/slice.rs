@@ -25,7 +25,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use engine::{Engine, QueryOptions};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The predicates of a rule's input exclusions over the columns of each table they apply
@@ -67,6 +67,22 @@ impl SlicePredicates {
             }
         }
         Some(SlicePredicates { by_table })
+    }
+
+    /// Per table, the columns its input exclusions read: a shared scan of the table must
+    /// keep them too, although the rule's plan may not read them.
+    pub fn columns(&self) -> BTreeMap<String, BTreeSet<String>> {
+        self.by_table
+            .iter()
+            .map(|(table, predicates)| {
+                let columns = predicates
+                    .iter()
+                    .flat_map(|(_, p)| p.column_refs())
+                    .map(|c| c.name.clone())
+                    .collect();
+                (table.clone(), columns)
+            })
+            .collect()
     }
 
     /// The tables `slice` restricts, each as a [`SliceTable`] over `inner(table)` (the

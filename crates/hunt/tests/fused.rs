@@ -4,7 +4,7 @@
 //! tools and look-alikes.
 
 use hunt::{HuntOptions, Hunter, NowSpec, RunReport, Selection, Silent};
-use rules::{Provenance, Rule, SourceFormat};
+use rules::{FalsePositive, Provenance, Rule, SourceFormat};
 use std::collections::BTreeMap;
 use store::{GenerateConfig, Output, generate};
 
@@ -50,6 +50,14 @@ fn extra_rules() -> Vec<Rule> {
              DeviceProcessEvents | where SHA1 in (none) or FileName has_any ((DeviceInfo | where false | project OSPlatform))
              | count",
         ),
+        // Input exclusions (set below): on a column no rule reads (the shared rows must
+        // still carry it: they once did not, and the exclusion suppressed nothing) and on
+        // one the rule reads.
+        (
+            "excluded",
+            "DeviceProcessEvents | where FileName has_any ('mstsc.exe', 'AteraAgent.exe', 'rutserv.exe', 'AnyDesk.exe')
+             | summarize n = count() by DeviceId, FileName",
+        ),
         // Non-ASCII and case.
         (
             "case",
@@ -71,12 +79,22 @@ fn extra_rules() -> Vec<Rule> {
         .map(|(id, q)| (*id, q.to_string()))
         .chain([("deep-or", deep)])
         .map(|(id, q)| {
-            Rule::new(
+            let mut rule = Rule::new(
                 format!("edge-{id}"),
                 format!("Edge case {id}"),
                 q,
                 Provenance::new(SourceFormat::BuiltinPack),
-            )
+            );
+            if id == "excluded" {
+                rule.enrichment.false_positives = ["ProcessCommandLine contains 'mstsc'", "FileName !~ 'mstsc.exe'"]
+                    .into_iter()
+                    .map(|e| FalsePositive {
+                        scenario: format!("edge: {e}"),
+                        exclusion: Some(e.into()),
+                    })
+                    .collect();
+            }
+            rule
         })
         .collect()
 }
@@ -198,6 +216,20 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
         .find(|r| r.rule_id == "edge-empty-list")
         .expect("empty-list rule");
     assert_eq!(empty.rows, 1, "one row: a count of 0");
+    // Both exclusions of the edge rule suppress something when it runs alone.
+    let excluded = |report: &RunReport, index: usize| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule_id == "edge-excluded" && f.suppressed.as_ref().is_some_and(|s| s.index == index))
+            .count()
+    };
+    assert!(
+        excluded(&separate, 0) > 0 && excluded(&separate, 1) > 0,
+        "both exclusions suppress: {} and {}",
+        excluded(&separate, 0),
+        excluded(&separate, 1)
+    );
     let deep = fused
         .rules
         .iter()
@@ -210,4 +242,13 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
         assert_eq!(Some(want), b.get(rule), "rule {rule}");
     }
     assert_eq!(a, b);
+
+    // Alone, the rule with input exclusions runs three times (kept rows, and the rows each
+    // exclusion suppresses) over one shared scan, with the same results.
+    let alone: Vec<Rule> = rules.iter().filter(|r| r.id == "edge-excluded").cloned().collect();
+    let (separate, fused) = (hunt(dir.path(), &alone, false), hunt(dir.path(), &alone, true));
+    let scans: Vec<(&str, usize)> = fused.shared_scans.iter().map(|s| (s.table.as_str(), s.rules)).collect();
+    assert_eq!(scans, [("DeviceProcessEvents", 1)]);
+    assert_eq!(outcome(&separate), outcome(&fused));
+    assert_eq!(outcome(&fused).get("edge-excluded"), a.get("edge-excluded"));
 }
