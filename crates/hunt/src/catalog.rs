@@ -52,16 +52,9 @@ impl DataFacts {
         let mut tables = BTreeMap::new();
         let committed = dir.manifest()?.committed_ids();
         for schema in dir.tables()? {
-            let parts = dir.parts_with(&schema.name, &committed)?;
-            if parts.is_empty() {
-                continue;
+            if let Some(newest) = dir.presence_and_newest_time(&schema, &committed, with_times)? {
+                tables.insert(schema.name.clone(), newest);
             }
-            let newest = if with_times {
-                store::DataDir::newest_time_in(Some(&schema), &parts)?
-            } else {
-                None
-            };
-            tables.insert(schema.name.clone(), newest);
         }
         Ok(DataFacts { tables })
     }

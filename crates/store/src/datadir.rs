@@ -39,6 +39,14 @@ pub enum Partition {
 }
 
 impl Partition {
+    /// The day of a day partition.
+    pub fn day(self) -> Option<NaiveDate> {
+        match self {
+            Partition::Day(d) => Some(d),
+            Partition::NoTime | Partition::All => None,
+        }
+    }
+
     pub fn dir_name(self) -> String {
         match self {
             Partition::Day(d) => format!("day={}", d.format("%Y-%m-%d")),
@@ -206,33 +214,9 @@ impl DataDir {
     /// [`DataDir::parts`] with the committed ingest ids read once by the caller
     /// (`self.manifest()?.committed_ids()`), for a caller listing several tables.
     pub fn parts_with(&self, table: &str, committed: &HashSet<String>) -> Result<Vec<Part>> {
-        let dir = self.table_dir(table);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).at(dir),
-        };
         let mut parts = Vec::new();
-        for entry in entries {
-            let entry = entry.at(&dir)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(partition) = Partition::parse(&name) else {
-                continue;
-            };
-            let pdir = entry.path();
-            for f in std::fs::read_dir(&pdir).at(&pdir)? {
-                let f = f.at(&pdir)?;
-                let fname = f.file_name().to_string_lossy().into_owned();
-                if !part_is_visible(&fname, committed) {
-                    continue;
-                }
-                let bytes = f.metadata().at(f.path())?.len();
-                parts.push(Part {
-                    partition,
-                    path: f.path(),
-                    bytes,
-                });
-            }
+        for (partition, pdir) in self.partitions(table)? {
+            parts.extend(visible_parts(partition, &pdir, committed)?);
         }
         // Parts of one partition share its directory: their paths order as their file
         // names, compared as bytes (`Path`'s own order splits both into components at
@@ -241,44 +225,74 @@ impl DataDir {
         Ok(parts)
     }
 
+    /// The partition directories of a table, in no particular order.
+    fn partitions(&self, table: &str) -> Result<Vec<(Partition, PathBuf)>> {
+        let dir = self.table_dir(table);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).at(dir),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.at(&dir)?;
+            if let Some(partition) = Partition::parse(&entry.file_name().to_string_lossy()) {
+                out.push((partition, entry.path()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a table has a committed part (`None`: it has none) and, when `with_time`,
+    /// its newest time value (as [`DataDir::newest_time`]). Reads partitions newest day
+    /// first and stops at the first that answers, instead of listing every part: a hunt
+    /// asks this of every table before it starts, and listing the 1,000 parts of the
+    /// 100 M-row benchmark data (a `statx` each) took 2.5 ms of a 20 ms seed hunt.
+    pub fn presence_and_newest_time(
+        &self,
+        schema: &TableSchema,
+        committed: &HashSet<String>,
+        with_time: bool,
+    ) -> Result<Option<Option<i64>>> {
+        let mut partitions = self.partitions(&schema.name)?;
+        // Newest day first; then the partitions without days.
+        partitions.sort_by_key(|(p, _)| std::cmp::Reverse(p.day()));
+        let time_col = if with_time { schema.time_column() } else { None };
+        let mut present = false;
+        let mut recorded = StatsFiles::default();
+        for (partition, pdir) in partitions {
+            let parts = visible_parts(partition, &pdir, committed)?;
+            if parts.is_empty() {
+                continue;
+            }
+            present = true;
+            let Some(time_col) = time_col.filter(|_| partition.day().is_some()) else {
+                // No time asked for, or a partition without days (the rest are too).
+                break;
+            };
+            let mut newest = None;
+            for part in &parts {
+                if let (_, Some((_, hi))) = part_stats(part, Some(time_col), &mut recorded)? {
+                    newest = newest.max(Some(hi));
+                }
+            }
+            if newest.is_some() {
+                return Ok(Some(newest));
+            }
+        }
+        Ok(present.then_some(None))
+    }
+
     /// The newest time value of a time-partitioned table (`None` for an empty table or
     /// one without a time column). Rows sit in the partition of their day, so only the
     /// newest day's parts are looked at, in its `_parts.json` (their footers for parts it
     /// does not record).
     pub fn newest_time(&self, table: &str) -> Result<Option<i64>> {
-        let schema = self.schema(table)?;
-        let parts = self.parts(table)?;
-        DataDir::newest_time_in(schema.as_deref(), &parts)
-    }
-
-    /// [`DataDir::newest_time`] of a table whose schema and parts the caller has already
-    /// read (from [`DataDir::tables`] and [`DataDir::parts_with`]).
-    pub fn newest_time_in(schema: Option<&TableSchema>, parts: &[Part]) -> Result<Option<i64>> {
-        let Some(time_col) = schema.and_then(|s| s.time_column().map(str::to_string)) else {
+        let Some(schema) = self.schema(table)? else {
             return Ok(None);
         };
-        let mut days: Vec<NaiveDate> = parts
-            .iter()
-            .filter_map(|p| match p.partition {
-                Partition::Day(d) => Some(d),
-                _ => None,
-            })
-            .collect();
-        days.sort_unstable();
-        days.dedup();
-        let mut recorded = StatsFiles::default();
-        for day in days.into_iter().rev() {
-            let mut newest = None;
-            for part in parts.iter().filter(|p| p.partition == Partition::Day(day)) {
-                if let (_, Some((_, hi))) = part_stats(part, Some(&time_col), &mut recorded)? {
-                    newest = newest.max(Some(hi));
-                }
-            }
-            if newest.is_some() {
-                return Ok(newest);
-            }
-        }
-        Ok(None)
+        let committed = self.manifest()?.committed_ids();
+        Ok(self.presence_and_newest_time(&schema, &committed, true)?.flatten())
     }
 
     /// Row count, time range, partitions and size of a table, from the partitions'
@@ -310,6 +324,25 @@ impl DataDir {
 
 /// Rows of a part and the range of its time column: as recorded when it was written
 /// (`_parts.json`, see [`crate::part_stats`]), else from its footer.
+/// The committed parts in the directory of one partition.
+fn visible_parts(partition: Partition, pdir: &Path, committed: &HashSet<String>) -> Result<Vec<Part>> {
+    let mut parts = Vec::new();
+    for f in std::fs::read_dir(pdir).at(pdir)? {
+        let f = f.at(pdir)?;
+        let fname = f.file_name().to_string_lossy().into_owned();
+        if !part_is_visible(&fname, committed) {
+            continue;
+        }
+        let bytes = f.metadata().at(f.path())?.len();
+        parts.push(Part {
+            partition,
+            path: f.path(),
+            bytes,
+        });
+    }
+    Ok(parts)
+}
+
 fn part_stats(part: &Part, time_col: Option<&str>, recorded: &mut StatsFiles) -> Result<(u64, Option<(i64, i64)>)> {
     if let Some(s) = recorded.get(part) {
         return Ok((s.rows, if time_col.is_some() { s.time } else { None }));

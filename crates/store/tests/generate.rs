@@ -237,6 +237,30 @@ fn small_tables_are_gathered_into_a_part_per_day_and_thread() {
         assert_eq!(newest, stats.time_range.map(|(_, hi)| hi), "{t}");
         assert!(newest.is_some(), "{t}");
     }
+    // What a hunt asks of every table before it starts: present (and its newest time),
+    // from the newest partition that has a committed part.
+    let committed = dir.manifest().unwrap().committed_ids();
+    let schema = dir.schema("DeviceProcessEvents").unwrap().unwrap();
+    let newest = dir.newest_time("DeviceProcessEvents").unwrap();
+    assert_eq!(
+        dir.presence_and_newest_time(&schema, &committed, true).unwrap(),
+        Some(newest)
+    );
+    assert_eq!(
+        dir.presence_and_newest_time(&schema, &committed, false).unwrap(),
+        Some(None)
+    );
+    // A newer day holding only a part of no committed ingest changes nothing.
+    let stray = root.join("tables/DeviceProcessEvents/day=2030-01-01");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("part-never-committed-00001.parquet"), b"not parquet").unwrap();
+    assert_eq!(
+        dir.presence_and_newest_time(&schema, &committed, true).unwrap(),
+        Some(newest)
+    );
+    // A table without data is absent.
+    let empty = dir.schema("DeviceEvents").unwrap().expect("a built-in table");
+    assert_eq!(dir.presence_and_newest_time(&empty, &committed, true).unwrap(), None);
 }
 
 /// The rows and time ranges recorded in `_parts.json` when parts are put in place are
