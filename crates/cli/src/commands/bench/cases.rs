@@ -172,8 +172,6 @@ pub struct Context<'a> {
     pub now: i64,
     /// Rows per table with data.
     pub table_rows: BTreeMap<String, u64>,
-    /// Rules of the unfused pack run, by elapsed time (filled by that case).
-    pub pack_rule_times: Vec<(String, f64)>,
     /// The pack's slowest rule alone, once chosen (see [`run_slowest`]).
     slowest_rule: Option<String>,
     /// Bytes of `Signer` in the seed rules' window, once measured (see [`signer_bytes`]).
@@ -198,7 +196,6 @@ impl<'a> Context<'a> {
             memory_limit,
             now,
             table_rows,
-            pack_rule_times: Vec::new(),
             slowest_rule: None,
             signer_window_bytes: None,
         })
@@ -308,16 +305,6 @@ pub fn run(case: &Case, cx: &mut Context) -> CaseResult {
             let (out, m) = measure(|| cx.hunt(&Selection::Pack("rmm".into()), *fused));
             match out {
                 Ok(report) => {
-                    if !fused {
-                        let mut times: Vec<(String, f64)> = report
-                            .rules
-                            .iter()
-                            .filter(|r| r.status == RuleStatus::Ran)
-                            .map(|r| (r.rule_id.clone(), r.elapsed_ms))
-                            .collect();
-                        times.sort_by(|a, b| b.1.total_cmp(&a.1));
-                        cx.pack_rule_times = times;
-                    }
                     let (mut detail, error) = hunt_detail(&report);
                     if *fused {
                         let shared = report.shared_scans.iter().filter(|s| s.abandoned.is_none()).count();
@@ -393,48 +380,40 @@ fn clip(text: &str, max: usize) -> String {
     }
 }
 
-/// Rules of the unfused run's slowest that are timed alone to choose the slowest: in a
-/// run of two rules at a time, one rule's time depends on its neighbour's, and the first
-/// of the run is not always the slowest alone. (With three, one run of the unfused pack
-/// on a busy machine left out All Tools - Process Creation, 0.38 s alone, and the case
-/// timed ChromeRDP - Process Creation, 0.29 s.)
+/// Rules of the pack, by their time alone in one pass, that are timed again to choose the
+/// slowest: one run of a rule on a busy machine may be slow by chance.
 const SLOWEST_CANDIDATES: usize = 6;
-/// Times each candidate runs alone; its best time counts (noise only adds).
+/// Times each candidate runs alone again; its best time counts (noise only adds).
 const SLOWEST_TRIES: usize = 2;
 
-/// The pack's slowest rule alone: of the [`SLOWEST_CANDIDATES`] slowest in the unfused run
-/// (which runs first), the slowest when each runs alone (its best of [`SLOWEST_TRIES`]);
-/// chosen once per benchmark run.
+/// The pack's slowest rule alone, as `quarry hunt` runs one rule: every rule of the pack
+/// runs alone once, the [`SLOWEST_CANDIDATES`] slowest run [`SLOWEST_TRIES`] more times,
+/// and the one with the longest best time is the slowest; chosen once per benchmark run.
+///
+/// (The rules' times in the unfused pack, which the choice was once made from, are two
+/// rules at a time and without shared scans: a rule with an input exclusion reads its
+/// table once per slice there, but once alone.)
 fn run_slowest(case: &Case, cx: &mut Context) -> CaseResult {
-    if cx.pack_rule_times.is_empty() {
-        // The unfused pack was not among the selected cases: run it to find the rule.
-        let _ = run(
-            &Case {
-                name: "pack-rmm-unfused".into(),
-                kind: Kind::Pack { fused: false },
-            },
-            cx,
-        );
-    }
     let pack = rules::packs::by_name("rmm").unwrap_or_default();
+    let alone = |cx: &Context, rule: &Rule| {
+        let selection = Selection::Rules {
+            label: case.name.clone(),
+            rules: vec![rule.clone()],
+        };
+        measure(|| cx.hunt(&selection, true)).1.wall_s
+    };
     if cx.slowest_rule.is_none() {
-        let mut slowest: Option<(String, f64)> = None;
-        for (id, _) in cx.pack_rule_times.iter().take(SLOWEST_CANDIDATES) {
-            let Some(rule) = pack.iter().find(|r| &r.id == id) else {
-                continue;
-            };
-            let selection = Selection::Rules {
-                label: case.name.clone(),
-                rules: vec![rule.clone()],
-            };
-            let best = (0..SLOWEST_TRIES)
-                .map(|_| measure(|| cx.hunt(&selection, true)).1.wall_s)
-                .fold(f64::INFINITY, f64::min);
-            if slowest.as_ref().is_none_or(|(_, t)| best > *t) {
-                slowest = Some((id.clone(), best));
-            }
-        }
-        cx.slowest_rule = slowest.map(|(id, _)| id);
+        let mut times: Vec<(&Rule, f64)> = pack.iter().map(|r| (r, alone(cx, r))).collect();
+        times.sort_by(|a, b| b.1.total_cmp(&a.1));
+        cx.slowest_rule = times
+            .iter()
+            .take(SLOWEST_CANDIDATES)
+            .map(|(rule, once)| {
+                let best = (0..SLOWEST_TRIES).map(|_| alone(cx, rule)).fold(*once, f64::min);
+                (rule.id.clone(), best)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _)| id);
     }
     let Some(rule) = cx
         .slowest_rule
