@@ -109,6 +109,19 @@ fn hunt_exit_codes_formats_and_triage() {
     assert_eq!(names, planted);
     assert!(findings.iter().all(|f| f["rows"][0]["Report"].is_array()));
 
+    // Timings: each rule's time, and the scans the pack's rules share.
+    let o = quarry(
+        &data,
+        &["hunt", "--pack", "rmm", "--now", "latest", "--no-store", "--timings"],
+    );
+    let text = out(&o);
+    assert!(text.contains("Shared scans"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("DeviceProcessEvents") && l.contains(" rules ") && l.contains("kept")),
+        "{text}"
+    );
+
     // JSON Lines: each finding, each rule, the run.
     let o = quarry(
         &data,

@@ -297,7 +297,7 @@ pub fn render_report(r: &RunReport, data: &std::path::Path, view: &View) -> Stri
         if !r.shared_scans.is_empty() {
             s.push_str(&format!(
                 "\n{}\n",
-                p.bold("Shared scans (one read of a table for several rules):")
+                p.bold("Shared scans (one read of a table for several rules, or for one rule's exclusion slices):")
             ));
             for scan in &r.shared_scans {
                 let what = match &scan.abandoned {
@@ -315,10 +315,11 @@ pub fn render_report(r: &RunReport, data: &std::path::Path, view: &View) -> Stri
                     ),
                 };
                 s.push_str(&format!(
-                    "  {:>9}  {:<28} {:>4} rules  {what}\n",
+                    "  {:>9}  {:<28} {:>4} rule{}  {what}\n",
                     ms(scan.elapsed_ms),
                     scan.table,
-                    scan.rules
+                    scan.rules,
+                    if scan.rules == 1 { " " } else { "s" }
                 ));
             }
         }
