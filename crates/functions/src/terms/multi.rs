@@ -70,6 +70,9 @@ pub struct MultiMatcher {
 
 /// Dictionaries whose answers a matcher keeps (a few partitions, each reading a chunk).
 pub(super) const KEEP_DICTIONARIES: usize = 8;
+/// At most this many matching values of a dictionary are compared with each row's key
+/// (four `==` per row, which the compiler vectorizes); more are looked up in a table.
+const FEW_KEYS: usize = 4;
 
 /// A case-insensitive test whose lower-cased needle is not ASCII. It can only match rows
 /// that are not ASCII, and only those holding its longest ASCII run (ASCII case folded):
@@ -226,8 +229,25 @@ impl MultiMatcher {
         // In range for a valid array; out of range reads as no match.
         let answer = |key: usize| table.get(key).copied().unwrap_or(false);
         let n = dict.keys().len();
+        let matching = answers.count_set_bits();
         let matched = match dict.keys().as_primitive_opt::<Int32Type>() {
-            // The Parquet reader's keys: read in place.
+            // No value of the dictionary matches (a hunt's needles, in most column chunks).
+            Some(_) if matching == 0 => BooleanBuffer::new_unset(n),
+            // The Parquet reader's keys, read in place; when few values match, each row's
+            // key is compared with theirs (branch-free, vectorized) instead of looked up.
+            Some(keys) if matching <= FEW_KEYS => {
+                // Unused slots repeat a matching key.
+                let matching_keys: Vec<i32> = answers.set_indices().filter_map(|k| i32::try_from(k).ok()).collect();
+                let mut few = [matching_keys.first().copied().unwrap_or(-1); FEW_KEYS];
+                for (slot, &k) in few.iter_mut().zip(&matching_keys) {
+                    *slot = k;
+                }
+                let keys = keys.values();
+                BooleanBuffer::collect_bool(n, |i| {
+                    let k = keys[i];
+                    few.iter().fold(false, |hit, &f| hit | (k == f))
+                })
+            }
             Some(keys) => {
                 let keys = keys.values();
                 BooleanBuffer::collect_bool(n, |i| answer(usize::try_from(keys[i]).unwrap_or(usize::MAX)))

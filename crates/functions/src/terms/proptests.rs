@@ -281,6 +281,41 @@ fn dictionary_answers_are_kept_for_the_same_values_only() {
     assert!(m.any_match(&dict).is_err());
 }
 
+/// A dictionary's rows take their value's answer however many values match: none (no
+/// row is tested), up to four (each key compared with theirs) or more (a table), with
+/// null rows and keys that repeat.
+#[test]
+fn dictionary_rows_take_their_values_answers() {
+    let values: Vec<String> = (0..10).map(|i| format!("tool{i} vendor{}", i % 3)).collect();
+    let rows: Vec<Option<String>> = (0..300)
+        .map(|i| (i % 11 != 0).then(|| values[(i * 7) % values.len()].clone()))
+        .collect();
+    for (needles, matching) in [
+        (vec!["nothing"], 0),
+        (vec!["tool4"], 1),
+        (vec!["tool1", "tool2", "tool3"], 3),
+        (vec!["tool1", "tool2", "tool3", "tool9"], 4),
+        (vec!["tool1", "tool2", "tool3", "tool9", "tool0"], 5),
+        (vec!["vendor1"], 3),
+        (vec!["vendor0", "vendor1", "vendor2"], 10),
+    ] {
+        let tests: Vec<(StrOp, String, bool)> = needles.iter().map(|n| (StrOp::Has, n.to_string(), false)).collect();
+        let found = values.iter().filter(|v| needles.iter().any(|n| v.contains(n))).count();
+        assert_eq!(found, matching, "{needles:?}");
+        let want = expected(&tests, &rows);
+        let m = MultiMatcher::new(tests);
+        for a in layouts(&rows, 0, rows.len()).iter().chain(&layouts(&rows, 13, 200)) {
+            let off = if a.len() == rows.len() { 0 } else { 13 };
+            assert_eq!(
+                got(&m, a.as_ref()),
+                want[off..off + a.len()],
+                "{needles:?} {:?}",
+                a.data_type()
+            );
+        }
+    }
+}
+
 #[test]
 fn null_rows_read_as_empty_strings() {
     let rows = vec![None, Some("x".to_string()), Some(String::new())];
