@@ -232,7 +232,7 @@ pub fn output_schema(columns: &[(String, KqlType)]) -> TableSchema {
     )
 }
 
-fn empty_provider(columns: &[(String, KqlType)]) -> Arc<dyn datafusion::catalog::TableProvider> {
+pub(crate) fn empty_provider(columns: &[(String, KqlType)]) -> Arc<dyn datafusion::catalog::TableProvider> {
     let schema = output_schema(columns);
     Arc::new(datafusion::catalog::empty::EmptyTable::new(Arc::new(
         schema.arrow_schema(),

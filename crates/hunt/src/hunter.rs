@@ -293,6 +293,7 @@ impl Hunter {
             max_rows: options.max_rows_per_rule,
             runtime: runtime.handle().clone(),
             exclusion_filters: Default::default(),
+            output_flags: Default::default(),
         };
         let workers = match options.concurrency {
             0 => cores,

@@ -20,6 +20,7 @@ pub mod exclusions;
 pub mod findings;
 mod fused;
 mod hunter;
+mod output_flags;
 pub mod report;
 mod rule_run;
 pub mod seeds;

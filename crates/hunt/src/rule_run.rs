@@ -3,13 +3,14 @@
 
 use crate::analyzer::{Analyzed, exclusion_verdicts, full_validator};
 use crate::catalog::DataFacts;
-use crate::exclusions::{self, ExclusionMode, ExclusionPlan, InputSlice, OUTPUT_TABLE};
+use crate::exclusions::{self, ExclusionMode, ExclusionPlan, InputSlice};
 use crate::findings::{self, ResultRow};
 use crate::fused::Source;
+use crate::output_flags;
 use crate::report::{ExclusionReport, Finding, RuleReport, RuleStatus};
 use crate::slice::SlicePredicates;
 use datafusion::catalog::TableProvider;
-use engine::{MemCatalog, OptimizedQuery, QueryError, QueryOptions, QueryResult};
+use engine::{OptimizedQuery, QueryError, QueryOptions, QueryResult};
 use rules::diag::codes;
 use rules::validate::{KqlAnalyzer, QueryAnalysis, QueryAnalyzer};
 use rules::{Level, Rule, RuleDiagnostic};
@@ -110,6 +111,8 @@ pub(crate) struct RuleCtx<'a> {
     pub runtime: tokio::runtime::Handle,
     /// The input exclusions' filters planned so far in this hunt.
     pub exclusion_filters: crate::slice::ScanFilters,
+    /// The output exclusions compiled so far in this hunt.
+    pub output_flags: crate::output_flags::OutputFlags,
 }
 
 /// Replacements of catalog tables for one run of a rule (shared scans, input slices).
@@ -398,38 +401,18 @@ impl RuleCtx<'_> {
     /// The result with one boolean column per output exclusion appended (true: the
     /// exclusion matches the row).
     fn flag_output(&self, result: &QueryResult, plans: &[&ExclusionPlan]) -> Result<QueryResult, RuleFailure> {
-        let fail = |e: String| RuleFailure::Failed(format!("cannot apply the exclusions: {e}"));
-        let Some(first) = result.batches.first() else {
-            return Ok(result.clone());
-        };
-        let table = datafusion::datasource::MemTable::try_new(first.schema(), vec![result.batches.clone()])
-            .map_err(|e| fail(e.to_string()))?;
-        let mut catalog = MemCatalog::new();
-        catalog.add_provider(exclusions::output_schema(&result.columns), Arc::new(table));
-        let taken: Vec<&str> = result.columns.iter().map(|(n, _)| n.as_str()).collect();
-        let mut names = Vec::new();
-        let mut k = 0usize;
-        while names.len() < plans.len() {
-            let n = format!("QuarryExcluded{k}");
-            k += 1;
-            if !taken.contains(&n.as_str()) {
-                names.push(n);
-            }
+        let predicates: Vec<&str> = plans.iter().map(|p| p.predicate.as_str()).collect();
+        let engine = &self.base.engine;
+        if let Some(flagged) = self.output_flags.flag(engine, &self.options(), result, &predicates) {
+            return Ok(flagged);
         }
-        let assignments: Vec<String> = plans
-            .iter()
-            .zip(&names)
-            .map(|(p, n)| format!("{n} = iff(({}), true, false)", p.predicate))
-            .collect();
-        let query = format!("{OUTPUT_TABLE}\n| extend {}", assignments.join(",\n    "));
-        let engine = self.base.engine.with_catalog(Arc::new(catalog));
-        let mut results = self
-            .block_on(engine.query(&query, &self.options()))
-            .map_err(|e| fail(e.to_string()))?;
-        if results.is_empty() {
-            return Err(fail("no result".into()));
-        }
-        Ok(results.swap_remove(0))
+        self.block_on(output_flags::flag_by_query(
+            engine,
+            &self.options(),
+            result,
+            &predicates,
+        ))
+        .map_err(|e| RuleFailure::Failed(format!("cannot apply the exclusions: {e}")))
     }
 }
 
@@ -534,6 +517,7 @@ mod tests {
             max_rows: 0,
             runtime: rt.handle().clone(),
             exclusion_filters: Default::default(),
+            output_flags: Default::default(),
         };
         let mut rules = rules::packs::rmm();
         rules.extend([
