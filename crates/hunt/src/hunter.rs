@@ -294,6 +294,7 @@ impl Hunter {
             runtime: runtime.handle().clone(),
             exclusion_filters: Default::default(),
             output_flags: Default::default(),
+            slice_rows: Default::default(),
         };
         let workers = match options.concurrency {
             0 => cores,

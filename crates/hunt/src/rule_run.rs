@@ -8,7 +8,7 @@ use crate::findings::{self, ResultRow};
 use crate::fused::Source;
 use crate::output_flags;
 use crate::report::{ExclusionReport, Finding, RuleReport, RuleStatus};
-use crate::slice::SlicePredicates;
+use crate::slice::{self, SlicePredicates};
 use datafusion::catalog::TableProvider;
 use engine::{OptimizedQuery, QueryError, QueryOptions, QueryResult};
 use rules::diag::codes;
@@ -113,6 +113,8 @@ pub(crate) struct RuleCtx<'a> {
     pub exclusion_filters: crate::slice::ScanFilters,
     /// The output exclusions compiled so far in this hunt.
     pub output_flags: crate::output_flags::OutputFlags,
+    /// Whether the shared rows hold rows of the input slices, as far as known in this hunt.
+    pub slice_rows: crate::slice::SliceRows,
 }
 
 /// Replacements of catalog tables for one run of a rule (shared scans, input slices).
@@ -321,9 +323,43 @@ impl RuleCtx<'_> {
         let Some(slices) = &ready.slices else {
             return self.run_over(rule, &ready.exclusions, slice);
         };
+        if matches!(slice, InputSlice::SuppressedBy(_)) && self.slice_is_empty(&ready.plan, slices, slice, shared) {
+            return Ok(ready
+                .plan
+                .results
+                .iter()
+                .map(|r| QueryResult {
+                    name: r.name.clone(),
+                    columns: r.columns.clone(),
+                    batches: Vec::new(),
+                })
+                .collect());
+        }
         let inner = |t: &str| shared(t).or_else(|| self.base.catalog.table(t).map(|c| c.provider));
         let restricted = slices.providers(slice, &inner);
         self.run_plan(rule, &ready.plan, &|t| restricted.get(t).cloned().or_else(|| shared(t)))
+    }
+
+    /// Whether the rule's plan has no result over `slice`, known without running it: the
+    /// slice holds none of the shared rows of a table the plan has no rows without (an
+    /// exclusion that suppresses nothing, the usual case).
+    fn slice_is_empty(
+        &self,
+        plan: &OptimizedQuery,
+        slices: &SlicePredicates,
+        slice: InputSlice,
+        shared: Tables,
+    ) -> bool {
+        slices.tables().any(|table| {
+            let (Some(predicate), Some(rows)) = (slices.predicate(slice, table), shared(table)) else {
+                return false;
+            };
+            plan.results.iter().all(|r| slice::empty_without(&r.plan, table))
+                && self
+                    .slice_rows
+                    .none_in(&self.base.engine, table, rows.as_ref(), &predicate)
+                    == Some(true)
+        })
     }
 
     /// Plans and runs the rule again over views of the data directory's tables restricted
@@ -518,6 +554,7 @@ mod tests {
             runtime: rt.handle().clone(),
             exclusion_filters: Default::default(),
             output_flags: Default::default(),
+            slice_rows: Default::default(),
         };
         let mut rules = rules::packs::rmm();
         rules.extend([

@@ -12,10 +12,11 @@
 use crate::exclusions::{ExclusionMode, ExclusionPlan, InputSlice};
 use crate::fused::{has_subquery, unqualified};
 use async_trait::async_trait;
+use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DFSchema;
-use datafusion::datasource::TableType;
+use datafusion::datasource::{MemTable, TableType};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
@@ -93,30 +94,115 @@ impl SlicePredicates {
         inner: &dyn Fn(&str) -> Option<Arc<dyn TableProvider>>,
     ) -> BTreeMap<String, Arc<dyn TableProvider>> {
         let mut out: BTreeMap<String, Arc<dyn TableProvider>> = BTreeMap::new();
-        for (table, predicates) in &self.by_table {
-            let not_true = |p: &Expr| Expr::IsNotTrue(Box::new(p.clone()));
-            let conds: Vec<Expr> = match slice {
-                InputSlice::Kept => predicates.iter().map(|(_, p)| not_true(p)).collect(),
-                InputSlice::SuppressedBy(i) => {
-                    let Some((_, me)) = predicates.iter().find(|(index, _)| *index == i) else {
-                        continue;
-                    };
-                    std::iter::once(Expr::IsTrue(Box::new(me.clone())))
-                        .chain(
-                            predicates
-                                .iter()
-                                .filter(|(index, _)| *index < i)
-                                .map(|(_, p)| not_true(p)),
-                        )
-                        .collect()
-                }
-            };
-            let (Some(predicate), Some(inner)) = (conjunction(conds), inner(table)) else {
+        for table in self.by_table.keys() {
+            let (Some(predicate), Some(inner)) = (self.predicate(slice, table), inner(table)) else {
                 continue;
             };
             out.insert(table.clone(), Arc::new(SliceTable { inner, predicate }));
         }
         out
+    }
+
+    /// The rows of `table` in `slice`: none of the exclusions is true for them (kept), or
+    /// exclusion `i` is and no earlier one (suppressed by `i`). `None`: `slice` does not
+    /// restrict `table`.
+    pub fn predicate(&self, slice: InputSlice, table: &str) -> Option<Expr> {
+        let predicates = self.by_table.get(table)?;
+        let not_true = |p: &Expr| Expr::IsNotTrue(Box::new(p.clone()));
+        let conds: Vec<Expr> = match slice {
+            InputSlice::Kept => predicates.iter().map(|(_, p)| not_true(p)).collect(),
+            InputSlice::SuppressedBy(i) => {
+                let (_, me) = predicates.iter().find(|(index, _)| *index == i)?;
+                std::iter::once(Expr::IsTrue(Box::new(me.clone())))
+                    .chain(
+                        predicates
+                            .iter()
+                            .filter(|(index, _)| *index < i)
+                            .map(|(_, p)| not_true(p)),
+                    )
+                    .collect()
+            }
+        };
+        conjunction(conds)
+    }
+
+    /// The tables the exclusions restrict.
+    pub fn tables(&self) -> impl Iterator<Item = &str> {
+        self.by_table.keys().map(String::as_str)
+    }
+}
+
+/// Whether `plan` has no result rows when its scans of `table` have none: every operator
+/// from the result down to those scans gives no rows for no input (a filter, a
+/// projection, a summarize by keys, an inner join…), unlike a summarize without keys
+/// (`count()` is 0) or an outer join, which answer over no rows.
+pub(crate) fn empty_without(plan: &LogicalPlan, table: &str) -> bool {
+    use datafusion::logical_expr::{Expr as E, JoinType};
+    match plan {
+        LogicalPlan::TableScan(scan) => scan.table_name.table() == table,
+        LogicalPlan::Projection(p) => empty_without(&p.input, table),
+        LogicalPlan::Filter(f) => empty_without(&f.input, table),
+        LogicalPlan::Sort(s) => empty_without(&s.input, table),
+        LogicalPlan::Limit(l) => empty_without(&l.input, table),
+        LogicalPlan::SubqueryAlias(a) => empty_without(&a.input, table),
+        LogicalPlan::Window(w) => empty_without(&w.input, table),
+        LogicalPlan::Unnest(u) => empty_without(&u.input, table),
+        LogicalPlan::Repartition(r) => empty_without(&r.input, table),
+        LogicalPlan::Distinct(d) => empty_without(d.input(), table),
+        LogicalPlan::Aggregate(a) => {
+            !a.group_expr.is_empty()
+                && !a.group_expr.iter().any(|e| matches!(e, E::GroupingSet(_)))
+                && empty_without(&a.input, table)
+        }
+        LogicalPlan::Join(j) => {
+            let left = || empty_without(&j.left, table);
+            let right = || empty_without(&j.right, table);
+            match j.join_type {
+                JoinType::Inner => left() || right(),
+                JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => left(),
+                JoinType::Right | JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => right(),
+                JoinType::Full => left() && right(),
+            }
+        }
+        LogicalPlan::Union(u) => u.inputs.iter().all(|i| empty_without(i, table)),
+        _ => false,
+    }
+}
+
+/// Per hunt, whether the shared rows of a table hold any row a slice predicate is true for
+/// (the rules of a pack share their exclusions: each is evaluated once).
+#[derive(Default)]
+pub(crate) struct SliceRows(Mutex<HashMap<(String, Expr), bool>>);
+
+impl SliceRows {
+    /// Whether no row of `rows` (the shared rows of `table`) satisfies `predicate`.
+    /// `None` when `rows` is not a table of rows in memory or the predicate does not
+    /// evaluate over them.
+    pub fn none_in(&self, engine: &Engine, table: &str, rows: &dyn TableProvider, predicate: &Expr) -> Option<bool> {
+        let key = (table.to_string(), predicate.clone());
+        if let Some(hit) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Some(*hit);
+        }
+        let mem = (rows as &dyn std::any::Any).downcast_ref::<MemTable>()?;
+        let schema = DFSchema::try_from(mem.schema().as_ref().clone()).ok()?;
+        let expr = engine
+            .session()
+            .state()
+            .create_physical_expr(predicate.clone(), &schema)
+            .ok()?;
+        let mut none = true;
+        for partition in &mem.batches {
+            let batches = partition.try_read().ok()?;
+            for batch in batches.iter() {
+                let value = expr.evaluate(batch).ok()?.into_array(batch.num_rows()).ok()?;
+                let flags = value.as_any().downcast_ref::<BooleanArray>()?;
+                if flags.true_count() > 0 {
+                    none = false;
+                }
+            }
+        }
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(key, none);
+        Some(none)
     }
 }
 
@@ -326,6 +412,116 @@ mod tests {
                 "{predicate}"
             );
         }
+    }
+
+    /// Which plans have no rows without those of a table: the operators that answer over
+    /// no rows (a summarize without keys, outer sides of joins, unions) keep the rule
+    /// running over an empty slice.
+    #[test]
+    fn plans_empty_without_a_table() {
+        let catalog: Arc<dyn TableCatalog> = Arc::new(engine::SchemaCatalog::new(schema::Catalog::builtin().clone()));
+        let engine = Engine::new(catalog).unwrap();
+        let options = QueryOptions { now: Some(0) };
+        let p = "DeviceProcessEvents";
+        let n = "DeviceNetworkEvents";
+        let cases = [
+            (
+                "DeviceProcessEvents | where FileName has 'x' | summarize c = count() by DeviceId",
+                p,
+                true,
+            ),
+            (
+                "DeviceProcessEvents | extend y = strlen(FileName) | top 5 by y | project DeviceId, y",
+                p,
+                true,
+            ),
+            ("DeviceProcessEvents | distinct DeviceId, FileName", p, true),
+            ("DeviceProcessEvents | summarize c = count()", p, false),
+            ("DeviceProcessEvents | count", p, false),
+            (
+                "DeviceProcessEvents | where FileName has 'x' | summarize c = count() by DeviceId",
+                n,
+                false,
+            ),
+            (
+                "DeviceProcessEvents | join kind=inner (DeviceNetworkEvents) on DeviceId",
+                n,
+                true,
+            ),
+            (
+                "DeviceProcessEvents | join kind=leftouter (DeviceNetworkEvents) on DeviceId",
+                p,
+                true,
+            ),
+            (
+                "DeviceProcessEvents | join kind=leftouter (DeviceNetworkEvents) on DeviceId",
+                n,
+                false,
+            ),
+            (
+                "DeviceProcessEvents | join kind=leftanti (DeviceNetworkEvents) on DeviceId",
+                n,
+                false,
+            ),
+            (
+                "DeviceProcessEvents | join kind=rightsemi (DeviceNetworkEvents) on DeviceId",
+                n,
+                true,
+            ),
+            (
+                "union DeviceProcessEvents, DeviceNetworkEvents | summarize c = count() by DeviceId",
+                p,
+                false,
+            ),
+            (
+                "union DeviceProcessEvents, (DeviceProcessEvents | where FileName has 'y') | take 3",
+                p,
+                true,
+            ),
+        ];
+        for (query, table, want) in cases {
+            let optimized = engine.optimize(engine.plan(query, &options).unwrap()).unwrap();
+            let [result] = optimized.results.as_slice() else {
+                panic!("one result: {query}");
+            };
+            assert_eq!(empty_without(&result.plan, table), want, "{query} without {table}");
+        }
+    }
+
+    /// Whether a slice holds any of the shared rows, from the rows in memory; other
+    /// providers are not known.
+    #[test]
+    fn slice_rows_are_found_in_the_shared_rows() {
+        use datafusion::arrow::array::StringArray;
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use datafusion::prelude::{ident, lit};
+        let catalog: Arc<dyn TableCatalog> = Arc::new(engine::SchemaCatalog::new(schema::Catalog::builtin().clone()));
+        let engine = Engine::new(catalog).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("FileName", DataType::Utf8, true)]));
+        let batch = |names: &[Option<&str>]| {
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(names.to_vec()))]).unwrap()
+        };
+        let mem = MemTable::try_new(
+            schema.clone(),
+            vec![vec![batch(&[Some("a.exe"), None])], vec![batch(&[Some("b.exe")])]],
+        )
+        .unwrap();
+        let rows = SliceRows::default();
+        let is = |name: &str| Expr::IsTrue(Box::new(ident("FileName").eq(lit(name))));
+        assert_eq!(rows.none_in(&engine, "T", &mem, &is("b.exe")), Some(false));
+        assert_eq!(rows.none_in(&engine, "T", &mem, &is("c.exe")), Some(true));
+        // Null is not true: the row with no name is in no suppressed slice.
+        let null = Expr::IsTrue(Box::new(
+            ident("FileName").eq(lit("a.exe")).and(ident("FileName").is_null()),
+        ));
+        assert_eq!(rows.none_in(&engine, "T", &mem, &null), Some(true));
+        // Known once per table and predicate.
+        let other = MemTable::try_new(schema.clone(), vec![vec![batch(&[Some("c.exe")])]]).unwrap();
+        assert_eq!(rows.none_in(&engine, "T", &other, &is("c.exe")), Some(true));
+        assert_eq!(rows.none_in(&engine, "U", &other, &is("c.exe")), Some(false));
+        let empty = datafusion::catalog::empty::EmptyTable::new(schema);
+        assert_eq!(rows.none_in(&engine, "V", &empty, &is("c.exe")), None);
     }
 
     /// An exclusion is planned once per table in a hunt, also when it plans to nothing.

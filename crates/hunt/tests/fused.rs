@@ -58,6 +58,17 @@ fn extra_rules() -> Vec<Rule> {
             "DeviceProcessEvents | where FileName has_any ('mstsc.exe', 'AteraAgent.exe', 'rutserv.exe', 'AnyDesk.exe')
              | summarize n = count() by DeviceId, FileName",
         ),
+        // An input exclusion that suppresses nothing (set below): its slice is known to be
+        // empty from the shared rows and the rule by keys does not run over it; a count
+        // without keys does (a count of nothing is one row).
+        (
+            "excluded-none",
+            "DeviceProcessEvents | where FileName has_any ('mstsc.exe', 'AnyDesk.exe') | summarize n = count() by DeviceId",
+        ),
+        (
+            "excluded-none-count",
+            "DeviceProcessEvents | where FileName has_any ('mstsc.exe', 'AnyDesk.exe') | count",
+        ),
         // Non-ASCII and case.
         (
             "case",
@@ -85,12 +96,17 @@ fn extra_rules() -> Vec<Rule> {
                 q,
                 Provenance::new(SourceFormat::BuiltinPack),
             );
-            if id == "excluded" {
-                rule.enrichment.false_positives = ["ProcessCommandLine contains 'mstsc'", "FileName !~ 'mstsc.exe'"]
-                    .into_iter()
+            let exclusions: &[&str] = match id {
+                "excluded" => &["ProcessCommandLine contains 'mstsc'", "FileName !~ 'mstsc.exe'"],
+                "excluded-none" | "excluded-none-count" => &["ProcessCommandLine has 'no-such-command-line'"],
+                _ => &[],
+            };
+            if !exclusions.is_empty() {
+                rule.enrichment.false_positives = exclusions
+                    .iter()
                     .map(|e| FalsePositive {
                         scenario: format!("edge: {e}"),
-                        exclusion: Some(e.into()),
+                        exclusion: Some((*e).into()),
                     })
                     .collect();
             }
@@ -230,6 +246,18 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
         excluded(&separate, 0),
         excluded(&separate, 1)
     );
+    let none = fused
+        .rules
+        .iter()
+        .find(|r| r.rule_id == "edge-excluded-none")
+        .expect("excluded-none rule");
+    assert!(none.rows > 0 && none.suppressed_rows == 0, "{none:?}");
+    let count = fused
+        .rules
+        .iter()
+        .find(|r| r.rule_id == "edge-excluded-none-count")
+        .expect("excluded-none-count rule");
+    assert_eq!(count.rows, 1, "the count of the kept rows");
     let deep = fused
         .rules
         .iter()
