@@ -275,6 +275,21 @@ impl Engine {
         }
     }
 
+    /// An engine sharing this one's catalog, functions, worker threads and memory pool
+    /// whose plans run in `partitions` partitions: a query over a few rows in memory runs
+    /// faster in one than split and merged again.
+    pub fn with_target_partitions(&self, partitions: usize) -> Engine {
+        let mut state = self.session.state();
+        state.config_mut().options_mut().execution.target_partitions = partitions.max(1);
+        Engine {
+            catalog: self.catalog.clone(),
+            session: SessionContext::new_with_state(state),
+            workers: self.workers.clone(),
+            memory_limit: self.memory_limit,
+            spill: self.spill,
+        }
+    }
+
     /// The memory limit of the engine's pool, in bytes.
     pub fn memory_limit(&self) -> usize {
         self.memory_limit

@@ -285,22 +285,22 @@ impl Hunter {
         let rules = loaded.rules;
         observer.planned(rules.len());
         let base = Source { engine, catalog };
-        let ctx = RuleCtx {
-            base: &base,
-            schemas,
-            facts: &prepared.facts,
-            now: prepared.now,
-            max_rows: options.max_rows_per_rule,
-            runtime: runtime.handle().clone(),
-            exclusion_filters: Default::default(),
-            output_flags: Default::default(),
-            slice_rows: Default::default(),
-        };
         let workers = match options.concurrency {
             0 => cores,
             n => n,
         }
         .clamp(1, rules.len().max(1));
+        let ctx = RuleCtx {
+            max_rows: options.max_rows_per_rule,
+            ..RuleCtx::new(
+                &base,
+                schemas,
+                &prepared.facts,
+                prepared.now,
+                runtime.handle().clone(),
+                workers,
+            )
+        };
         let prepared_rules = prepare_all(&ctx, &rules, workers);
         let shared = if options.fused {
             let plans: Vec<Option<crate::fused::ShareInput<'_>>> = prepared_rules

@@ -10,6 +10,8 @@ use crate::output_flags;
 use crate::report::{ExclusionReport, Finding, RuleReport, RuleStatus};
 use crate::slice::{self, SlicePredicates};
 use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::LogicalPlan;
 use engine::{OptimizedQuery, QueryError, QueryOptions, QueryResult};
 use rules::diag::codes;
 use rules::validate::{KqlAnalyzer, QueryAnalysis, QueryAnalyzer};
@@ -115,6 +117,8 @@ pub(crate) struct RuleCtx<'a> {
     pub output_flags: crate::output_flags::OutputFlags,
     /// Whether the shared rows hold rows of the input slices, as far as known in this hunt.
     pub slice_rows: crate::slice::SliceRows,
+    /// The engine of plans over shared rows (in one partition when rules run at once).
+    pub in_memory: engine::Engine,
 }
 
 /// Replacements of catalog tables for one run of a rule (shared scans, input slices).
@@ -127,7 +131,36 @@ struct Rows {
     dropped: usize,
 }
 
-impl RuleCtx<'_> {
+impl<'a> RuleCtx<'a> {
+    /// The context of a hunt's rules at `now`, each keeping all its result rows, with
+    /// `at_once` rules running at the same time: then a plan over shared rows runs in one
+    /// partition (the rules keep the cores busy), else in the engine's.
+    pub fn new(
+        base: &'a Source,
+        schemas: schema::Catalog,
+        facts: &'a DataFacts,
+        now: i64,
+        runtime: tokio::runtime::Handle,
+        at_once: usize,
+    ) -> RuleCtx<'a> {
+        RuleCtx {
+            base,
+            schemas,
+            facts,
+            now,
+            max_rows: 0,
+            runtime,
+            exclusion_filters: Default::default(),
+            output_flags: Default::default(),
+            slice_rows: Default::default(),
+            in_memory: if at_once > 1 {
+                base.engine.with_target_partitions(1)
+            } else {
+                base.engine.clone()
+            },
+        }
+    }
+
     fn options(&self) -> QueryOptions {
         QueryOptions { now: Some(self.now) }
     }
@@ -267,7 +300,7 @@ impl RuleCtx<'_> {
             .filter(|p| matches!(p.mode, ExclusionMode::Input { .. }))
             .collect();
         let kept = if input_plans.is_empty() {
-            self.run_plan(rule, &ready.plan, shared)?
+            self.run_plan(rule, &ready.plan, shared, shared)?
         } else {
             self.run_slice(rule, ready, shared, InputSlice::Kept)?
         };
@@ -304,10 +337,23 @@ impl RuleCtx<'_> {
         self.runtime.block_on(f)
     }
 
-    /// Runs the rule's plan with `tables` in place of those catalog tables.
-    fn run_plan(&self, rule: &Rule, plan: &OptimizedQuery, tables: Tables) -> Result<Vec<QueryResult>, RuleFailure> {
+    /// Runs the rule's plan with `tables` in place of those catalog tables. `shared` says
+    /// which tables are rows in memory: a plan that reads nothing else runs in one
+    /// partition (it is one rule among others running at the same time, over a few rows).
+    fn run_plan(
+        &self,
+        rule: &Rule,
+        plan: &OptimizedQuery,
+        tables: Tables,
+        shared: Tables,
+    ) -> Result<Vec<QueryResult>, RuleFailure> {
+        let engine = if plan.results.iter().all(|r| reads_only(&r.plan, shared)) {
+            &self.in_memory
+        } else {
+            &self.base.engine
+        };
         let plan = plan.with_tables(tables).map_err(RuleFailure::Failed)?;
-        self.block_on(self.base.engine.execute_optimized(&plan))
+        self.block_on(engine.execute_optimized(&plan))
             .map_err(|e| failure(rule, e))
     }
 
@@ -337,7 +383,12 @@ impl RuleCtx<'_> {
         }
         let inner = |t: &str| shared(t).or_else(|| self.base.catalog.table(t).map(|c| c.provider));
         let restricted = slices.providers(slice, &inner);
-        self.run_plan(rule, &ready.plan, &|t| restricted.get(t).cloned().or_else(|| shared(t)))
+        self.run_plan(
+            rule,
+            &ready.plan,
+            &|t| restricted.get(t).cloned().or_else(|| shared(t)),
+            shared,
+        )
     }
 
     /// Whether the rule's plan has no result over `slice`, known without running it: the
@@ -452,6 +503,25 @@ impl RuleCtx<'_> {
     }
 }
 
+/// Whether every table `plan` scans is one of `tables` (its scans are replaced by them),
+/// and no subquery reads another.
+fn reads_only(plan: &LogicalPlan, tables: Tables) -> bool {
+    let mut only = true;
+    let walked = plan.apply(|node| {
+        let replaced = match node {
+            LogicalPlan::TableScan(scan) => tables(scan.table_name.table()).is_some(),
+            other => !other.expressions().iter().any(crate::fused::has_subquery),
+        };
+        if replaced {
+            Ok(TreeNodeRecursion::Continue)
+        } else {
+            only = false;
+            Ok(TreeNodeRecursion::Stop)
+        }
+    });
+    walked.is_ok() && only
+}
+
 /// The first `n` rows of a result.
 fn limit(result: &QueryResult, n: usize) -> QueryResult {
     let mut left = n;
@@ -515,6 +585,37 @@ mod tests {
     use super::*;
     use rules::{FalsePositive, Provenance, SourceFormat};
 
+    /// A plan runs over rows in memory when each table it scans is replaced by them.
+    #[test]
+    fn plans_that_read_only_the_shared_rows() {
+        let catalog: Arc<dyn engine::TableCatalog> =
+            Arc::new(engine::SchemaCatalog::new(schema::Catalog::builtin().clone()));
+        let engine = engine::Engine::new(catalog.clone()).unwrap();
+        let options = QueryOptions { now: Some(0) };
+        let shared = |t: &str| {
+            (t == "DeviceProcessEvents" || t == "DeviceNetworkEvents")
+                .then(|| catalog.table(t).map(|c| c.provider).expect("a table of the catalog"))
+        };
+        let cases = [
+            (
+                "DeviceProcessEvents | where FileName has 'x' | summarize count() by DeviceId",
+                true,
+            ),
+            (
+                "DeviceProcessEvents | join kind=inner (DeviceNetworkEvents) on DeviceId",
+                true,
+            ),
+            ("DeviceProcessEvents | join kind=inner (DeviceInfo) on DeviceId", false),
+            ("union DeviceProcessEvents, DeviceFileEvents", false),
+            ("DeviceInfo | take 1", false),
+        ];
+        for (query, want) in cases {
+            let optimized = engine.optimize(engine.plan(query, &options).unwrap()).unwrap();
+            let got = optimized.results.iter().all(|r| reads_only(&r.plan, &shared));
+            assert_eq!(got, want, "{query}");
+        }
+    }
+
     fn rule(id: &str, query: &str, exclusions: &[&str]) -> Rule {
         let mut r = Rule::new(id, id, query, Provenance::new(SourceFormat::BuiltinPack));
         r.enrichment.false_positives = exclusions
@@ -546,15 +647,8 @@ mod tests {
         let facts = DataFacts::read(&data, false).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let ctx = RuleCtx {
-            base: &base,
-            schemas: data.catalog().unwrap(),
-            facts: &facts,
-            now: 0,
             max_rows: 0,
-            runtime: rt.handle().clone(),
-            exclusion_filters: Default::default(),
-            output_flags: Default::default(),
-            slice_rows: Default::default(),
+            ..RuleCtx::new(&base, data.catalog().unwrap(), &facts, 0, rt.handle().clone(), 2)
         };
         let mut rules = rules::packs::rmm();
         rules.extend([
