@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::parquet::DefaultParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileMetrics};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -14,6 +14,7 @@ use parquet::file::metadata::ParquetMetaData;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,16 +51,17 @@ pub fn scan_totals() -> ScanTotals {
 #[derive(Debug)]
 pub(crate) struct CountingReaderFactory {
     inner: DefaultParquetFileReaderFactory,
+    local: Arc<datafusion::object_store::local::LocalFileSystem>,
     dictionaries: Arc<BTreeSet<String>>,
 }
 
 impl CountingReaderFactory {
     /// Over the local file system, reading `dictionaries` as dictionaries.
     pub fn local(dictionaries: BTreeSet<String>) -> Self {
+        let local = Arc::new(datafusion::object_store::local::LocalFileSystem::new());
         CountingReaderFactory {
-            inner: DefaultParquetFileReaderFactory::new(Arc::new(
-                datafusion::object_store::local::LocalFileSystem::new(),
-            )),
+            inner: DefaultParquetFileReaderFactory::new(local.clone()),
+            local,
             dictionaries: Arc::new(dictionaries),
         }
     }
@@ -73,12 +75,18 @@ impl ParquetFileReaderFactory for CountingReaderFactory {
         metadata_size_hint: Option<usize>,
         metrics: &ExecutionPlanMetricsSet,
     ) -> datafusion::error::Result<Box<dyn AsyncFileReader + Send>> {
+        let path = self.local.path_to_filesystem(&partitioned_file.object_meta.location)?;
+        let file_metrics =
+            ParquetFileMetrics::new(partition_index, partitioned_file.object_meta.location.as_ref(), metrics);
         let inner = self
             .inner
             .create_reader(partition_index, partitioned_file, metadata_size_hint, metrics)?;
         Ok(Box::new(CountingReader {
             inner,
             dictionaries: self.dictionaries.clone(),
+            path,
+            file: None,
+            bytes_scanned: file_metrics.bytes_scanned,
         }))
     }
 }
@@ -86,20 +94,73 @@ impl ParquetFileReaderFactory for CountingReaderFactory {
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 struct CountingReader {
+    /// DataFusion's reader, for the footer and the page index.
     inner: Box<dyn AsyncFileReader + Send>,
     dictionaries: Arc<BTreeSet<String>>,
+    /// The file, read in place for column chunks and pages.
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    bytes_scanned: datafusion::physical_plan::metrics::Count,
+}
+
+impl CountingReader {
+    /// Reads `ranges` of the local file on the calling thread: the data directory is a
+    /// local disk, mostly in the page cache, and a read there takes less than handing it
+    /// to a thread of the blocking pool and waking the scan again (what the object store
+    /// does for every request).
+    fn read(&mut self, ranges: &[Range<u64>]) -> parquet::errors::Result<Vec<Bytes>> {
+        let n: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
+        BYTES.fetch_add(n, Ordering::Relaxed);
+        self.bytes_scanned.add(n as usize);
+        let io = |e: std::io::Error| {
+            parquet::errors::ParquetError::External(Box::new(std::io::Error::new(
+                e.kind(),
+                format!("cannot read {}: {e}", self.path.display()),
+            )))
+        };
+        if self.file.is_none() {
+            self.file = Some(std::fs::File::open(&self.path).map_err(io)?);
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(parquet::errors::ParquetError::General("no file".into()));
+        };
+        ranges
+            .iter()
+            .map(|r| {
+                let len = usize::try_from(r.end.saturating_sub(r.start))
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+                let mut buf = vec![0u8; len];
+                read_exact_at(file, &mut buf, r.start).map_err(io)?;
+                Ok(Bytes::from(buf))
+            })
+            .collect()
+    }
+}
+
+/// Fills `buf` from `file` at `offset` (one `pread` where there is one).
+#[cfg(unix)]
+fn read_exact_at(file: &mut std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(file: &mut std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 impl AsyncFileReader for CountingReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        BYTES.fetch_add(range.end.saturating_sub(range.start), Ordering::Relaxed);
-        self.inner.get_bytes(range)
+        let read = self
+            .read(std::slice::from_ref(&range))
+            .map(|mut v| v.pop().unwrap_or_default());
+        Box::pin(std::future::ready(read))
     }
 
     fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        let n: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
-        BYTES.fetch_add(n, Ordering::Relaxed);
-        self.inner.get_byte_ranges(ranges)
+        Box::pin(std::future::ready(self.read(&ranges)))
     }
 
     fn get_metadata<'a>(
@@ -110,5 +171,65 @@ impl AsyncFileReader for CountingReader {
             let metadata = self.inner.get_metadata(options).await?;
             Ok(crate::dictionary::with_dictionary_strings(metadata, &self.dictionaries))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(path: PathBuf) -> CountingReader {
+        let factory = CountingReaderFactory::local(BTreeSet::new());
+        let location = datafusion::object_store::path::Path::from_filesystem_path(&path).unwrap();
+        let file = PartitionedFile::new(location.to_string(), 0);
+        let metrics = ExecutionPlanMetricsSet::new();
+        let inner = factory.inner.create_reader(0, file, None, &metrics).unwrap();
+        CountingReader {
+            inner,
+            dictionaries: factory.dictionaries.clone(),
+            path,
+            file: None,
+            bytes_scanned: ParquetFileMetrics::new(0, "f", &metrics).bytes_scanned,
+        }
+    }
+
+    /// The value of a future that is ready when first polled (reads happen in place).
+    fn ready<T>(f: impl Future<Output = T>) -> T {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("the read waited"),
+        }
+    }
+
+    /// Ranges are read in place and counted; a file that went away is an error naming it.
+    #[test]
+    fn ranges_are_read_in_place_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut r = reader(path);
+        let before = scan_totals();
+        let got = ready(r.get_byte_ranges(vec![0..10, 4_000..4_100, 9_990..10_000])).unwrap();
+        assert_eq!(got[0].as_ref(), &data[0..10]);
+        assert_eq!(got[1].as_ref(), &data[4_000..4_100]);
+        assert_eq!(got[2].as_ref(), &data[9_990..10_000]);
+        let one = ready(r.get_bytes(100..200)).unwrap();
+        assert_eq!(one.as_ref(), &data[100..200]);
+        assert!(scan_totals().since(before).bytes >= 220);
+        assert_eq!(r.bytes_scanned.value(), 220);
+        // Past the end of the file.
+        let err = ready(r.get_bytes(9_000..11_000)).unwrap_err();
+        assert!(err.to_string().contains("part.parquet"), "{err}");
+
+        // Removed after the scan listed it.
+        let gone_path = dir.path().join("gone.parquet");
+        std::fs::write(&gone_path, &data).unwrap();
+        let mut gone = reader(gone_path.clone());
+        std::fs::remove_file(&gone_path).unwrap();
+        let err = ready(gone.get_bytes(0..10)).unwrap_err();
+        assert!(err.to_string().contains("gone.parquet"), "{err}");
     }
 }
