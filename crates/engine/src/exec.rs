@@ -215,9 +215,13 @@ pub fn new_session_with(config: &EngineConfig) -> Result<SessionContext, DataFus
         session_config = session_config.with_target_partitions(config.target_partitions);
     }
     // A sort reserves this much up front for merging what it spilled (10 MiB by default);
-    // under a small limit, every partition's reservation would take the whole pool.
+    // under a small limit, every partition's reservation would take the whole pool. The
+    // reservation also pays for sorting the batches a sort holds before it spills them
+    // (about one batch more than they take): an eighth of the pool shared by the
+    // partitions fell short of that at a 20 MiB limit when another partition's final merge
+    // held a third of the pool; a quarter leaves a batch to spare.
     let partitions = session_config.target_partitions().max(1);
-    let merge_reservation = (limit / (8 * partitions)).clamp(64 << 10, 10 << 20);
+    let merge_reservation = (limit / (4 * partitions)).clamp(64 << 10, 10 << 20);
     session_config = session_config.with_sort_spill_reservation_bytes(merge_reservation);
     let pool = TrackConsumersPool::new(
         FairSpillPool::new(limit),
