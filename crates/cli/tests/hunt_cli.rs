@@ -116,6 +116,15 @@ fn hunt_exit_codes_formats_and_triage() {
     );
     let text = out(&o);
     assert!(text.contains("Shared scans"), "{text}");
+    let phases = text.lines().find(|l| l.starts_with("Phases:")).expect("a phases line");
+    for phase in [
+        "setting up ",
+        "preparing 172 rule(s) ",
+        "shared scans ",
+        "running the rules ",
+    ] {
+        assert!(phases.contains(phase), "{phases}");
+    }
     assert!(
         text.lines()
             .any(|l| l.contains("DeviceProcessEvents") && l.contains(" rules ") && l.contains("kept")),

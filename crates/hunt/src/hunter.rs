@@ -4,7 +4,7 @@
 use crate::HuntError;
 use crate::catalog::{DataDirCatalog, DataFacts};
 use crate::fused::{SharedScans, Source};
-use crate::report::{RuleReport, RuleStatus, RunReport, RunStatus};
+use crate::report::{HuntPhases, RuleReport, RuleStatus, RunReport, RunStatus};
 use crate::rule_run::{Prepared, RuleCtx, RuleOutcome};
 use crate::selection::{LoadedRules, Selection};
 use crate::store::FindingsStore;
@@ -301,7 +301,15 @@ impl Hunter {
                 workers,
             )
         };
+        let mut phases = HuntPhases::default();
+        let mut lap = Instant::now();
+        let mut next_phase = |into: &mut f64| {
+            *into = lap.elapsed().as_secs_f64() * 1000.0;
+            lap = Instant::now();
+        };
+        next_phase(&mut phases.setup_ms);
         let prepared_rules = prepare_all(&ctx, &rules, workers);
+        next_phase(&mut phases.prepare_ms);
         let shared = if options.fused {
             let plans: Vec<Option<crate::fused::ShareInput<'_>>> = prepared_rules
                 .iter()
@@ -317,6 +325,7 @@ impl Hunter {
         } else {
             SharedScans::none(rules.len())
         };
+        next_phase(&mut phases.scans_ms);
         let next = AtomicUsize::new(0);
         let queue: Vec<Mutex<Option<Prepared>>> = prepared_rules.into_iter().map(Mutex::new).collect();
         let slots: Mutex<Vec<Option<RuleOutcome>>> = Mutex::new(vec![None; rules.len()]);
@@ -350,6 +359,7 @@ impl Hunter {
                 });
             }
         });
+        next_phase(&mut phases.runs_ms);
         drop(runtime);
         let mut reports = Vec::with_capacity(rules.len());
         let mut all_findings = Vec::new();
@@ -388,6 +398,7 @@ impl Hunter {
             shared_scans: shared.report,
             findings: all_findings,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            phases,
         })
     }
 }

@@ -35,8 +35,8 @@ pub use exclusions::{ExclusionMode, ExclusionPlan};
 pub use fused::SharedScan;
 pub use hunter::{HuntObserver, HuntOptions, Hunter, NowSpec, Silent};
 pub use report::{
-    ExclusionReport, Finding, ResultColumn, RuleReport, RuleStatus, RunReport, RunStatus, Suppression, TriageStatus,
-    WindowSource,
+    ExclusionReport, Finding, HuntPhases, ResultColumn, RuleReport, RuleStatus, RunReport, RunStatus, Suppression,
+    TriageStatus, WindowSource,
 };
 pub use selection::{LoadedRules, Selection};
 pub use store::{

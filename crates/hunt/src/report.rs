@@ -263,6 +263,21 @@ pub struct RunReport {
     /// Findings, not suppressed and suppressed, grouped by rule (in rule order) and device.
     pub findings: Vec<Finding>,
     pub elapsed_ms: f64,
+    /// Where the hunt's time went.
+    #[serde(default)]
+    pub phases: HuntPhases,
+}
+
+/// Where a hunt's time went, in milliseconds, phase after phase: setting up (the engine,
+/// the rules' catalog), preparing the rules (validating and planning them), the shared
+/// scans, and running the rules. `RunReport::elapsed_ms` also counts collecting the
+/// findings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct HuntPhases {
+    pub setup_ms: f64,
+    pub prepare_ms: f64,
+    pub scans_ms: f64,
+    pub runs_ms: f64,
 }
 
 impl RunReport {

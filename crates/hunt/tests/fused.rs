@@ -220,6 +220,14 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
         assert!(s.rows > 0, "{s:?}");
         assert!(!s.keys.is_empty(), "a term pass: {s:?}");
     }
+    // The phases follow each other within the hunt's time.
+    for report in [&separate, &fused] {
+        let p = &report.phases;
+        let sum = p.setup_ms + p.prepare_ms + p.scans_ms + p.runs_ms;
+        assert!(p.prepare_ms > 0.0 && p.runs_ms > 0.0, "{p:?}");
+        assert!(sum <= report.elapsed_ms, "{p:?} within {}", report.elapsed_ms);
+    }
+    assert!(fused.phases.scans_ms > 0.0, "{:?}", fused.phases);
     // DeviceInfo is read whole by one rule only: not shared.
     assert!(!shared.contains_key("DeviceInfo"));
 

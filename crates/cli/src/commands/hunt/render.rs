@@ -282,6 +282,16 @@ pub fn render_report(r: &RunReport, data: &std::path::Path, view: &View) -> Stri
         }
     }
     if view.timings {
+        let phases = &r.phases;
+        s.push_str(&format!(
+            "\n{} setting up {}, preparing {} rule(s) {}, shared scans {}, running the rules {}\n",
+            p.bold("Phases:"),
+            ms(phases.setup_ms),
+            r.rules.len(),
+            ms(phases.prepare_ms),
+            ms(phases.scans_ms),
+            ms(phases.runs_ms)
+        ));
         s.push_str(&format!("\n{}\n", p.bold("Rules:")));
         let mut rules: Vec<&RuleReport> = r.rules.iter().collect();
         rules.sort_by(|a, b| b.elapsed_ms.total_cmp(&a.elapsed_ms));
