@@ -108,7 +108,10 @@ impl TableProvider for DayPartitionedTable {
         let parquet = &state.config_options().execution.parquet;
         source = source
             .with_pushdown_filters(parquet.pushdown_filters)
-            .with_reorder_filters(parquet.reorder_filters);
+            .with_reorder_filters(parquet.reorder_filters)
+            // Parts are written by the store's writer, which writes no bloom filters:
+            // looking for them in every row group of every part is work for nothing.
+            .with_bloom_filter_on_read(false);
         if let Some(predicate) = conjunction(filters.to_vec()) {
             let df_schema = DFSchema::try_from(self.arrow.as_ref().clone())?;
             source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
