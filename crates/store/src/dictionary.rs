@@ -29,8 +29,8 @@ use datafusion::physical_expr::expressions::{CastExpr, Column, Literal};
 use parquet::arrow::{ARROW_SCHEMA_META_KEY, encode_arrow_schema, parquet_to_arrow_schema};
 use parquet::basic::{Encoding, PageType};
 use parquet::file::metadata::{ColumnChunkMetaData, FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataBuilder};
-use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// The environment variable that turns dictionary reading off (`QUARRY_SCAN_DICTIONARIES=0`):
 /// for comparing both readings in benchmarks, or as a way around a reader problem.
@@ -95,34 +95,102 @@ pub fn dictionary_haystacks(filters: &[Expr]) -> BTreeSet<String> {
 /// and dictionary rather than decoding every row); `metadata` itself when there is none
 /// or the schema cannot be read.
 pub fn with_dictionary_strings(metadata: Arc<ParquetMetaData>, columns: &BTreeSet<String>) -> Arc<ParquetMetaData> {
-    let file = metadata.file_metadata();
-    let descr = file.schema_descr();
     if metadata.num_row_groups() == 0 || columns.is_empty() {
         return metadata;
     }
-    let Ok(schema) = parquet_to_arrow_schema(descr, file.key_value_metadata()) else {
+    let file = metadata.file_metadata();
+    let descr = file.schema_descr();
+    // The asked columns dictionary-encoded throughout this file.
+    let encoded: Vec<String> = columns
+        .iter()
+        .filter(|name| {
+            descr
+                .columns()
+                .iter()
+                .position(|c| c.path().parts().len() == 1 && c.path().parts()[0] == name.as_str())
+                .is_some_and(|i| {
+                    metadata
+                        .row_groups()
+                        .iter()
+                        .all(|rg| rg.num_rows() == 0 || all_dictionary_encoded(rg.column(i)))
+                })
+        })
+        .cloned()
+        .collect();
+    if encoded.is_empty() {
         return metadata;
+    }
+    let embedded = file
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == ARROW_SCHEMA_META_KEY))
+        .and_then(|k| k.value.clone());
+    let schema = match embedded {
+        // The parts of a table share their embedded schema: it is decoded, changed and
+        // encoded once per process for each set of dictionary columns, not once per file.
+        Some(embedded) => {
+            // With the file's own leaf columns and their Parquet types, which the Arrow
+            // schema read from it also depends on.
+            let mut leaves = String::new();
+            for c in descr.columns() {
+                leaves.push_str(&format!(
+                    "{}:{:?}:{:?};",
+                    c.path().string(),
+                    c.physical_type(),
+                    c.converted_type()
+                ));
+            }
+            let key = (embedded, leaves, encoded);
+            let cached = rewritten_schemas()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+                .cloned();
+            match cached {
+                Some(hit) => hit,
+                None => {
+                    let rewritten = rewritten_schema(&metadata, &key.2);
+                    let mut cache = rewritten_schemas().lock().unwrap_or_else(PoisonError::into_inner);
+                    if cache.len() >= REWRITTEN_SCHEMAS {
+                        cache.clear();
+                    }
+                    cache.insert(key, rewritten.clone());
+                    rewritten
+                }
+            }
+        }
+        None => rewritten_schema(&metadata, &encoded),
     };
-    let leaf = |name: &str| {
-        descr
-            .columns()
-            .iter()
-            .position(|c| c.path().parts().len() == 1 && c.path().parts()[0] == name)
-    };
+    match schema {
+        Some(schema) => with_embedded_schema(&metadata, schema),
+        None => metadata,
+    }
+}
+
+/// How many rewritten schemas are kept (distinct table schemas × sets of columns).
+const REWRITTEN_SCHEMAS: usize = 256;
+
+/// A file's embedded Arrow schema, its leaf columns with their Parquet types, and the
+/// columns dictionary-encoded throughout it.
+type SchemaKey = (String, String, Vec<String>);
+
+/// Rewritten embedded schemas by [`SchemaKey`] (`None`: no change).
+fn rewritten_schemas() -> &'static Mutex<HashMap<SchemaKey, Option<String>>> {
+    static CACHE: OnceLock<Mutex<HashMap<SchemaKey, Option<String>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The file's Arrow schema with the string columns among `encoded` typed as dictionaries,
+/// encoded for its metadata; `None` when none of them is a string column or the schema
+/// cannot be read.
+fn rewritten_schema(metadata: &ParquetMetaData, encoded: &[String]) -> Option<String> {
+    let file = metadata.file_metadata();
+    let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata()).ok()?;
     let mut changed = false;
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| {
-            let dictionary = matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8)
-                && columns.contains(f.name())
-                && leaf(f.name()).is_some_and(|i| {
-                    metadata
-                        .row_groups()
-                        .iter()
-                        .all(|rg| rg.num_rows() == 0 || all_dictionary_encoded(rg.column(i)))
-                });
-            if dictionary {
+            if matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) && encoded.contains(f.name()) {
                 changed = true;
                 f.as_ref().clone().with_data_type(dictionary_of(f.data_type()))
             } else {
@@ -130,18 +198,17 @@ pub fn with_dictionary_strings(metadata: Arc<ParquetMetaData>, columns: &BTreeSe
             }
         })
         .collect();
-    if !changed {
-        return metadata;
-    }
-    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    changed.then(|| encode_arrow_schema(&Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
+/// `metadata` with `schema` as its embedded Arrow schema.
+fn with_embedded_schema(metadata: &ParquetMetaData, schema: String) -> Arc<ParquetMetaData> {
+    let file = metadata.file_metadata();
     let mut kv: Vec<KeyValue> = file
         .key_value_metadata()
         .map(|kv| kv.iter().filter(|k| k.key != ARROW_SCHEMA_META_KEY).cloned().collect())
         .unwrap_or_default();
-    kv.push(KeyValue::new(
-        ARROW_SCHEMA_META_KEY.to_string(),
-        encode_arrow_schema(&schema),
-    ));
+    kv.push(KeyValue::new(ARROW_SCHEMA_META_KEY.to_string(), schema));
     let file = FileMetaData::new(
         file.version(),
         file.num_rows(),

@@ -72,6 +72,14 @@ fn only_columns_dictionary_encoded_throughout_become_dictionaries() {
         ArrowReaderOptions::new(),
     )
     .unwrap();
+    // Asked again (as for the next part of the table: the rewritten schema is kept), the
+    // same answer.
+    let again = ArrowReaderMetadata::try_new(
+        store::dictionary::with_dictionary_strings(metadata.clone(), &asked),
+        ArrowReaderOptions::new(),
+    )
+    .unwrap();
+    assert_eq!(again.schema(), hinted.schema());
     // Columns no predicate asks for stay strings.
     let unasked = ArrowReaderMetadata::try_new(
         store::dictionary::with_dictionary_strings(metadata, &["Url".to_string()].into()),
