@@ -129,26 +129,26 @@ impl CountingReader {
             .map(|r| {
                 let len = usize::try_from(r.end.saturating_sub(r.start))
                     .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
-                let mut buf = vec![0u8; len];
-                read_exact_at(file, &mut buf, r.start).map_err(io)?;
-                Ok(Bytes::from(buf))
+                read_range(file, r.start, len).map(Bytes::from).map_err(io)
             })
             .collect()
     }
 }
 
-/// Fills `buf` from `file` at `offset` (one `pread` where there is one).
-#[cfg(unix)]
-fn read_exact_at(file: &mut std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    file.read_exact_at(buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(file: &mut std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+/// `len` bytes of `file` from `offset`, read into a buffer that is not zeroed first (the
+/// pages a scan reads are most of what it copies; zeroing them cost as much again).
+fn read_range(file: &mut std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
     file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
+    let mut buf = Vec::with_capacity(len);
+    let read = file.take(len as u64).read_to_end(&mut buf)?;
+    if read < len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("{read} of {len} bytes at offset {offset}: the file is shorter"),
+        ));
+    }
+    Ok(buf)
 }
 
 impl AsyncFileReader for CountingReader {
