@@ -224,10 +224,6 @@ impl MultiMatcher {
     fn any_match_dictionary(&self, dict: &dyn AnyDictionaryArray) -> Result<BooleanArray> {
         let values = dict.values();
         let answers = self.dictionary_answers(values)?;
-        // One byte per value: a row's answer is one load, not a bit extraction.
-        let table: Vec<bool> = answers.iter().collect();
-        // In range for a valid array; out of range reads as no match.
-        let answer = |key: usize| table.get(key).copied().unwrap_or(false);
         let n = dict.keys().len();
         let matching = answers.count_set_bits();
         let matched = match dict.keys().as_primitive_opt::<Int32Type>() {
@@ -250,13 +246,13 @@ impl MultiMatcher {
             }
             Some(keys) => {
                 let keys = keys.values();
-                BooleanBuffer::collect_bool(n, |i| answer(usize::try_from(keys[i]).unwrap_or(usize::MAX)))
+                by_key(&answers, n, |i| usize::try_from(keys[i]).unwrap_or(usize::MAX))
             }
             // (`normalized_keys` needs values: without any, every row of a valid array is null.)
             None if values.is_empty() => BooleanBuffer::new_unset(n),
             None => {
                 let keys = dict.normalized_keys();
-                BooleanBuffer::collect_bool(n, |i| answer(keys[i]))
+                by_key(&answers, n, |i| keys[i])
             }
         };
         // A null row reads as `""`, whatever its key.
@@ -484,6 +480,22 @@ const KEEP_SCRATCH: usize = 64 << 20;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Each of `n` rows' answer by its value's index (`key(row)`; out of range reads as no
+/// match). For a dictionary no longer than the batch, the answers are spread one byte per
+/// value first (a row's answer is then one load, not a bit extraction); a longer one (a
+/// column chunk's URLs for a batch of a few thousand rows) would cost more to spread than
+/// the batch's lookups.
+fn by_key(answers: &BooleanBuffer, n: usize, key: impl Fn(usize) -> usize) -> BooleanBuffer {
+    if answers.len() > n {
+        return BooleanBuffer::collect_bool(n, |i| {
+            let k = key(i);
+            k < answers.len() && answers.value(k)
+        });
+    }
+    let table: Vec<bool> = answers.iter().collect();
+    BooleanBuffer::collect_bool(n, |i| table.get(key(i)).copied().unwrap_or(false))
 }
 
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
