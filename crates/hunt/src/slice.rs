@@ -135,7 +135,8 @@ impl SlicePredicates {
 /// Whether `plan` has no result rows when its scans of `table` have none: every operator
 /// from the result down to those scans gives no rows for no input (a filter, a
 /// projection, a summarize by keys, an inner join…), unlike a summarize without keys
-/// (`count()` is 0) or an outer join, which answer over no rows.
+/// (`count()` is 0) or a left join without right rows (its left rows stay unmatched),
+/// which answer over no rows.
 pub(crate) fn empty_without(plan: &LogicalPlan, table: &str) -> bool {
     use datafusion::logical_expr::{Expr as E, JoinType};
     match plan {
@@ -415,7 +416,7 @@ mod tests {
     }
 
     /// Which plans have no rows without those of a table: the operators that answer over
-    /// no rows (a summarize without keys, outer sides of joins, unions) keep the rule
+    /// no rows (a summarize without keys, the right side of a left join, unions) keep the rule
     /// running over an empty slice.
     #[test]
     fn plans_empty_without_a_table() {
