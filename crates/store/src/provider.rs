@@ -98,14 +98,20 @@ impl TableProvider for DayPartitionedTable {
         // Our own scan of the selected parts (rather than a ListingTable): DataFusion's file
         // statistics would turn a column missing from an older part into a constant null
         // before the expression adapter below could make it "".
-        let mut source = ParquetSource::new(self.arrow.clone()).with_parquet_file_reader_factory(Arc::new(
-            crate::scan_count::CountingReaderFactory::local(crate::dictionary::dictionary_haystacks(filters)),
-        ));
+        let parquet = &state.config_options().execution.parquet;
+        let footers = state.runtime_env().cache_manager.get_file_metadata_cache();
+        let mut source = ParquetSource::new(self.arrow.clone())
+            .with_parquet_file_reader_factory(Arc::new(crate::scan_count::CountingReaderFactory::local(
+                crate::dictionary::dictionary_haystacks(filters),
+                footers,
+            )))
+            // One read for the footer and the page index before it: without a hint the
+            // reader asks for the last 8 bytes, then the footer, then the page index.
+            .with_metadata_size_hint(FOOTER_HINT);
         // Late materialization when the session asks for it (the engine's does): the
         // predicate runs inside the reader on its own columns first, and the other projected
         // columns are decoded only for the rows that pass (whole pages of them are skipped
         // through the page index), which is most of the work of a selective hunt.
-        let parquet = &state.config_options().execution.parquet;
         source = source
             .with_pushdown_filters(parquet.pushdown_filters)
             .with_reorder_filters(parquet.reorder_filters)
@@ -133,6 +139,10 @@ impl TableProvider for DayPartitionedTable {
         Ok(DataSourceExec::from_data_source(config))
     }
 }
+
+/// Bytes read from the end of a part to get its footer and page index in one read (the
+/// store's parts have footers of 10–20 KiB; a larger one takes a second read).
+const FOOTER_HINT: usize = 64 * 1024;
 
 /// Parts written before a column was added to a table (a column found in later data) do
 /// not have it. DataFusion reads a missing column as null; Kusto strings are never null, so

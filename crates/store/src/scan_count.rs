@@ -6,7 +6,8 @@
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
-use datafusion::datasource::physical_plan::parquet::{DefaultParquetFileReaderFactory, ParquetFileMetrics};
+use datafusion::datasource::physical_plan::parquet::{CachedParquetFileReaderFactory, ParquetFileMetrics};
+use datafusion::execution::cache::cache_manager::FileMetadataCache;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -50,17 +51,22 @@ pub fn scan_totals() -> ScanTotals {
 /// [`crate::dictionary`]).
 #[derive(Debug)]
 pub(crate) struct CountingReaderFactory {
-    inner: DefaultParquetFileReaderFactory,
+    inner: CachedParquetFileReaderFactory,
     local: Arc<datafusion::object_store::local::LocalFileSystem>,
     dictionaries: Arc<BTreeSet<String>>,
 }
 
 impl CountingReaderFactory {
     /// Over the local file system, reading `dictionaries` as dictionaries.
-    pub fn local(dictionaries: BTreeSet<String>) -> Self {
+    ///
+    /// Footers are kept in `footers` (the session's file metadata cache): a part is
+    /// immutable (a new part gets a new name), and a hunt opens the same parts several
+    /// times (a sample to choose the keys of a shared scan, the scan, the rules' constant
+    /// subqueries), as does a long-running server across hunts.
+    pub fn local(dictionaries: BTreeSet<String>, footers: Arc<FileMetadataCache>) -> Self {
         let local = Arc::new(datafusion::object_store::local::LocalFileSystem::new());
         CountingReaderFactory {
-            inner: DefaultParquetFileReaderFactory::new(local.clone()),
+            inner: CachedParquetFileReaderFactory::new(local.clone(), footers),
             local,
             dictionaries: Arc::new(dictionaries),
         }
@@ -118,12 +124,20 @@ impl CountingReader {
                 format!("cannot read {}: {e}", self.path.display()),
             )))
         };
-        if self.file.is_none() {
-            self.file = Some(std::fs::File::open(&self.path).map_err(io)?);
+        let file = open(&mut self.file, &self.path).map_err(io)?;
+        // Pages read after the filter are many small ranges: where the page cache does not
+        // hold them, each would be a disk read after the last. Asking for them all first
+        // lets the disk read them together (cold, the RMM pack at 100 M rows: 1.5–2.2 s →
+        // 1.0 s); where the cache holds them, the advice costs no measurable time.
+        if ranges.len() > 1 {
+            let spans = ranges
+                .iter()
+                .map(|r| (r.start, r.end.saturating_sub(r.start)))
+                .collect();
+            for (start, len) in coalesce(spans) {
+                advise(file, start, len, Advice::WillNeed);
+            }
         }
-        let Some(file) = self.file.as_mut() else {
-            return Err(parquet::errors::ParquetError::General("no file".into()));
-        };
         ranges
             .iter()
             .map(|r| {
@@ -134,6 +148,57 @@ impl CountingReader {
             .collect()
     }
 }
+
+/// The file at `path`, opened the first time it is needed, for reads at random: the
+/// kernel reads no more than is asked (or advised, see [`CountingReader::read`]).
+/// Its read-ahead would otherwise turn each read of a column chunk or a page into a read
+/// of megabytes around it (up to the device's `read_ahead_kb`): most of a part's bytes
+/// for a scan that needs a tenth of them.
+fn open<'f>(file: &'f mut Option<std::fs::File>, path: &std::path::Path) -> std::io::Result<&'f mut std::fs::File> {
+    match file {
+        Some(file) => Ok(file),
+        none => {
+            let file = std::fs::File::open(path)?;
+            advise(&file, 0, 0, Advice::Random);
+            Ok(none.insert(file))
+        }
+    }
+}
+
+/// `(start, len)` ranges sorted by start, with those that touch or overlap merged.
+fn coalesce(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (start, len) in ranges {
+        match out.last_mut() {
+            Some((s, l)) if start <= *s + *l => *l = (*l).max(start + len - *s),
+            _ => out.push((start, len)),
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Advice {
+    /// Reads at random offsets: no read-ahead.
+    Random,
+    /// Start reading this range now.
+    WillNeed,
+}
+
+/// `posix_fadvise` of `len` bytes from `start` (0: to the end). Advice only: an error (a
+/// file system that ignores it) changes nothing, and other systems get none.
+#[cfg(target_os = "linux")]
+fn advise(file: &std::fs::File, start: u64, len: u64, advice: Advice) {
+    let advice = match advice {
+        Advice::Random => rustix::fs::Advice::Random,
+        Advice::WillNeed => rustix::fs::Advice::WillNeed,
+    };
+    let _ = rustix::fs::fadvise(file, start, std::num::NonZeroU64::new(len), advice);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise(_file: &std::fs::File, _start: u64, _len: u64, _advice: Advice) {}
 
 /// `len` bytes of `file` from `offset`, read into a buffer that is not zeroed first (the
 /// pages a scan reads are most of what it copies; zeroing them cost as much again).
@@ -178,12 +243,22 @@ impl AsyncFileReader for CountingReader {
 mod tests {
     use super::*;
 
+    fn footers() -> Arc<FileMetadataCache> {
+        Arc::new(datafusion::execution::cache::default_cache::DefaultCache::new(1 << 20))
+    }
+
     fn reader(path: PathBuf) -> CountingReader {
-        let factory = CountingReaderFactory::local(BTreeSet::new());
+        reader_with(path, footers())
+    }
+
+    /// A reader of `path` as a scan creates it, keeping footers in `footers`.
+    fn reader_with(path: PathBuf, footers: Arc<FileMetadataCache>) -> CountingReader {
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let factory = CountingReaderFactory::local(BTreeSet::new(), footers);
         let location = datafusion::object_store::path::Path::from_filesystem_path(&path).unwrap();
-        let file = PartitionedFile::new(location.to_string(), 0);
+        let file = PartitionedFile::new(location.to_string(), size);
         let metrics = ExecutionPlanMetricsSet::new();
-        let inner = factory.inner.create_reader(0, file, None, &metrics).unwrap();
+        let inner = factory.inner.create_reader(0, file, Some(64 * 1024), &metrics).unwrap();
         CountingReader {
             inner,
             dictionaries: factory.dictionaries.clone(),
@@ -218,8 +293,13 @@ mod tests {
         assert_eq!(got[2].as_ref(), &data[9_990..10_000]);
         let one = ready(r.get_bytes(100..200)).unwrap();
         assert_eq!(one.as_ref(), &data[100..200]);
-        assert!(scan_totals().since(before).bytes >= 220);
-        assert_eq!(r.bytes_scanned.value(), 220);
+        // Out of order and overlapping (the advice merges them; the reads do not).
+        let got = ready(r.get_byte_ranges(vec![5_000..5_050, 4_990..5_010, 20..30])).unwrap();
+        assert_eq!(got[0].as_ref(), &data[5_000..5_050]);
+        assert_eq!(got[1].as_ref(), &data[4_990..5_010]);
+        assert_eq!(got[2].as_ref(), &data[20..30]);
+        assert!(scan_totals().since(before).bytes >= 300);
+        assert_eq!(r.bytes_scanned.value(), 300);
         // Past the end of the file.
         let err = ready(r.get_bytes(9_000..11_000)).unwrap_err();
         assert!(err.to_string().contains("part.parquet"), "{err}");
@@ -231,5 +311,51 @@ mod tests {
         std::fs::remove_file(&gone_path).unwrap();
         let err = ready(gone.get_bytes(0..10)).unwrap_err();
         assert!(err.to_string().contains("gone.parquet"), "{err}");
+    }
+
+    #[test]
+    fn coalesce_sorts_and_merges_what_touches() {
+        assert_eq!(coalesce(vec![]), vec![]);
+        assert_eq!(
+            coalesce(vec![(100, 10), (0, 10), (10, 5), (105, 20), (200, 0), (300, 1)]),
+            vec![(0, 15), (100, 25), (200, 0), (300, 1)]
+        );
+        // A range inside another.
+        assert_eq!(coalesce(vec![(0, 100), (10, 5)]), vec![(0, 100)]);
+    }
+
+    /// A part's footer is read once: a second reader of the part gets it from the cache
+    /// (here after the file is gone, so it cannot have read it), and a part of another size
+    /// at the same path (not something the store writes) is read again.
+    #[test]
+    fn footers_are_read_once_per_part() {
+        use datafusion::arrow::array::{Int64Array, RecordBatch};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        let write = |rows: i64| {
+            let batch = RecordBatch::try_from_iter([(
+                "n",
+                Arc::new(Int64Array::from_iter_values(0..rows)) as datafusion::arrow::array::ArrayRef,
+            )])
+            .unwrap();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
+                    .unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+        };
+        write(1_000);
+        let cache = footers();
+        let first = ready(reader_with(path.clone(), cache.clone()).get_metadata(None)).unwrap();
+        assert_eq!(first.file_metadata().num_rows(), 1_000);
+        assert_eq!(cache.len(), 1);
+        let mut second = reader_with(path.clone(), cache.clone());
+        std::fs::remove_file(&path).unwrap();
+        let again = ready(second.get_metadata(None)).unwrap();
+        assert_eq!(again.file_metadata().num_rows(), 1_000);
+
+        write(10);
+        let other = ready(reader_with(path.clone(), cache.clone()).get_metadata(None)).unwrap();
+        assert_eq!(other.file_metadata().num_rows(), 10);
     }
 }
