@@ -131,6 +131,17 @@ fn ingest_data_is_written_when_its_case_runs() {
     let (code, out, err) = quarry(&[&base[..], &["--cases", "query-summarize-sha1"]].concat());
     assert_eq!(code, 0, "{out}{err}");
     assert!(!work.join("streaming-json").exists());
+    assert!(out.contains("; warm page cache"), "{out}");
+    // Cold: the files are dropped from the page cache before every run (Linux only).
+    let (code, out, err) = quarry(&[&base[..], &["--cases", "query-summarize-sha1", "--cold"]].concat());
+    if cfg!(target_os = "linux") {
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("; cold: data dropped from the page cache"), "{out}");
+        assert!(out.lines().any(|l| l.starts_with("query-summarize-sha1")), "{out}");
+    } else {
+        assert_ne!(code, 0);
+        assert!(err.contains("Linux"), "{err}");
+    }
     let (code, out, err) = quarry(&[&base[..], &["--cases", "ingest"]].concat());
     assert_eq!(code, 0, "{out}{err}");
     assert!(work.join("streaming-json").exists());

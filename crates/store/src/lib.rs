@@ -21,7 +21,7 @@ pub mod provider;
 mod scan_count;
 
 pub use provider::{DayPartitionedTable, FileTable, ScanMetrics, file_table, scan_metrics};
-pub use scan_count::{ScanTotals, scan_totals};
+pub use scan_count::{ScanTotals, drop_from_page_cache, scan_totals};
 pub mod generate;
 
 pub use generate::{GenerateConfig, GroundTruth, Output, Planted, generate};

@@ -184,6 +184,32 @@ enum Advice {
     Random,
     /// Start reading this range now.
     WillNeed,
+    /// Drop the range's clean pages from the page cache.
+    DontNeed,
+}
+
+/// Drops the files under `dir` (every file, in every directory below it) from the page
+/// cache, so that the next reads of them go to the disk: benchmarks of data that is not in
+/// memory (`quarry bench --cold`). Returns the files dropped. Pages not yet written back
+/// stay. Only on Linux; elsewhere an error says so.
+pub fn drop_from_page_cache(dir: &std::path::Path) -> std::io::Result<usize> {
+    if !cfg!(target_os = "linux") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "dropping files from the page cache (posix_fadvise) is supported on Linux only",
+        ));
+    }
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files += drop_from_page_cache(&path)?;
+        } else {
+            advise(&std::fs::File::open(&path)?, 0, 0, Advice::DontNeed);
+            files += 1;
+        }
+    }
+    Ok(files)
 }
 
 /// `posix_fadvise` of `len` bytes from `start` (0: to the end). Advice only: an error (a
@@ -193,6 +219,7 @@ fn advise(file: &std::fs::File, start: u64, len: u64, advice: Advice) {
     let advice = match advice {
         Advice::Random => rustix::fs::Advice::Random,
         Advice::WillNeed => rustix::fs::Advice::WillNeed,
+        Advice::DontNeed => rustix::fs::Advice::DontNeed,
     };
     let _ = rustix::fs::fadvise(file, start, std::num::NonZeroU64::new(len), advice);
 }
@@ -357,5 +384,22 @@ mod tests {
         write(10);
         let other = ready(reader_with(path.clone(), cache.clone()).get_metadata(None)).unwrap();
         assert_eq!(other.file_metadata().num_rows(), 10);
+    }
+
+    #[test]
+    fn files_are_dropped_from_the_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("one"), b"1").unwrap();
+        std::fs::write(dir.path().join("a/b/two"), b"2").unwrap();
+        let dropped = drop_from_page_cache(dir.path());
+        if cfg!(target_os = "linux") {
+            assert_eq!(dropped.unwrap(), 2);
+        } else {
+            assert!(dropped.unwrap_err().to_string().contains("Linux"));
+        }
+        // The files read the same after.
+        assert_eq!(std::fs::read(dir.path().join("a/b/two")).unwrap(), b"2");
+        assert!(drop_from_page_cache(&dir.path().join("missing")).is_err());
     }
 }

@@ -50,6 +50,11 @@ pub struct Args {
     /// runs' wall times): steadier figures for short cases on a busy machine.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeat: u32,
+    /// Drop the benchmark's files from the page cache before every timed run (Linux): the
+    /// figures of data read from the disk, as when the telemetry is larger than memory or
+    /// was not read lately. Default: the data is read once before the cases (warm).
+    #[arg(long)]
+    cold: bool,
 }
 
 fn read_report(path: &std::path::Path) -> Result<BenchReport> {
@@ -97,9 +102,16 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
     if selected.iter().any(|c| matches!(c.kind, cases::Kind::Ingest)) {
         data::ensure_streaming_json(&work, &mut dataset, &say)?;
     }
-    say("reading the data once (warm page cache)");
-    data::warm(&work.data());
-    let mut cx = cases::Context::new(&work, &dataset, args.memory_limit).map_err(|e| miette!("{e}"))?;
+    if args.cold {
+        say("dropping the data from the page cache before every run (cold)");
+        store::drop_from_page_cache(&work.root)
+            .into_diagnostic()
+            .wrap_err("--cold")?;
+    } else {
+        say("reading the data once (warm page cache)");
+        data::warm(&work.data());
+    }
+    let mut cx = cases::Context::new(&work, &dataset, args.memory_limit, args.cold).map_err(|e| miette!("{e}"))?;
     let mut results = Vec::new();
     for case in &selected {
         say(&format!("{} …", case.name));
@@ -119,6 +131,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         dataset,
         memory_limit: args.memory_limit.unwrap_or_else(engine::default_memory_limit) as u64,
         repeat: args.repeat,
+        cold: args.cold,
         cases: results,
     };
     print!("{}", report.table());

@@ -176,10 +176,12 @@ pub struct Context<'a> {
     slowest_rule: Option<String>,
     /// Bytes of `Signer` in the seed rules' window, once measured (see [`signer_bytes`]).
     signer_window_bytes: Option<Option<u64>>,
+    /// Drop the benchmark's files from the page cache before every timed run.
+    cold: bool,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(work: &'a Work, dataset: &'a Dataset, memory_limit: Option<usize>) -> Result<Self, String> {
+    pub fn new(work: &'a Work, dataset: &'a Dataset, memory_limit: Option<usize>, cold: bool) -> Result<Self, String> {
         let dir = super::data::data_dir(work);
         let facts = DataFacts::read(&dir, true).map_err(|e| e.to_string())?;
         let now = facts
@@ -198,7 +200,20 @@ impl<'a> Context<'a> {
             table_rows,
             slowest_rule: None,
             signer_window_bytes: None,
+            cold,
         })
+    }
+
+    /// [`measure`]s `work`, after dropping the benchmark's files from the page cache when
+    /// it is cold. A failure to drop them is the run's error (it would not be cold).
+    fn measured<T>(&self, work: impl FnOnce() -> Result<T, String>) -> (Result<T, String>, Measured) {
+        if self.cold
+            && let Err(e) = store::drop_from_page_cache(&self.work.root)
+        {
+            let e = format!("cannot drop the data from the page cache: {e}");
+            return (Err(e), Measured::default());
+        }
+        measure(work)
     }
 
     /// Rows of the tables with data that `query` names.
@@ -279,7 +294,7 @@ pub fn run(case: &Case, cx: &mut Context) -> CaseResult {
                 label: case.name.clone(),
                 rules: vec![rule.as_ref().clone()],
             };
-            let (out, m) = measure(|| cx.hunt(&selection, true));
+            let (out, m) = cx.measured(|| cx.hunt(&selection, true));
             let mut r = match out {
                 Ok(report) => {
                     let (detail, error) = hunt_detail(&report);
@@ -302,7 +317,7 @@ pub fn run(case: &Case, cx: &mut Context) -> CaseResult {
                 .filter(|(t, _)| pack.iter().any(|r| names_table(&r.query, t)))
                 .map(|(_, n)| n)
                 .sum();
-            let (out, m) = measure(|| cx.hunt(&Selection::Pack("rmm".into()), *fused));
+            let (out, m) = cx.measured(|| cx.hunt(&Selection::Pack("rmm".into()), *fused));
             match out {
                 Ok(report) => {
                     let (mut detail, error) = hunt_detail(&report);
@@ -347,7 +362,7 @@ fn run_query(name: &str, text: &str, cx: &Context) -> CaseResult {
         Ok(e) => e,
         Err(e) => return result(name, Measured::default(), rows, String::new(), Some(e.to_string())),
     };
-    let (out, m) = measure(|| {
+    let (out, m) = cx.measured(|| {
         engine
             .query_blocking(text, &options)
             .map_err(|e| match e.diagnostics() {
@@ -400,7 +415,7 @@ fn run_slowest(case: &Case, cx: &mut Context) -> CaseResult {
             label: case.name.clone(),
             rules: vec![rule.clone()],
         };
-        measure(|| cx.hunt(&selection, true)).1.wall_s
+        cx.measured(|| cx.hunt(&selection, true)).1.wall_s
     };
     if cx.slowest_rule.is_none() {
         let mut times: Vec<(&Rule, f64)> = pack.iter().map(|r| (r, alone(cx, r))).collect();
@@ -434,7 +449,7 @@ fn run_slowest(case: &Case, cx: &mut Context) -> CaseResult {
         label: case.name.clone(),
         rules: vec![rule.clone()],
     };
-    let (out, m) = measure(|| cx.hunt(&selection, true));
+    let (out, m) = cx.measured(|| cx.hunt(&selection, true));
     match out {
         Ok(report) => {
             let (detail, error) = hunt_detail(&report);
@@ -475,12 +490,13 @@ fn run_ingest(case: &Case, cx: &mut Context) -> CaseResult {
     }
     let input = cx.work.streaming_json();
     let input_bytes = dir_bytes(&input);
-    let (out, mut m) = measure(|| {
+    let (out, mut m) = cx.measured(|| {
         store::ingest(
             &store::DataDir::open(&out_dir),
             &[input.display().to_string()],
             &store::IngestOptions::default(),
         )
+        .map_err(|e| e.to_string())
     });
     // Throughput of ingest is the JSON it reads.
     m.bytes_scanned = input_bytes;
@@ -500,13 +516,7 @@ fn run_ingest(case: &Case, cx: &mut Context) -> CaseResult {
                 error,
             )
         }
-        Err(e) => result(
-            &case.name,
-            m,
-            cx.dataset.ingest_rows,
-            String::new(),
-            Some(e.to_string()),
-        ),
+        Err(e) => result(&case.name, m, cx.dataset.ingest_rows, String::new(), Some(e)),
     };
     let _ = cx.work.clear(&out_dir);
     r

@@ -19,6 +19,9 @@ pub struct BenchReport {
     /// Runs of each case (`--repeat`); each case's figures are those of its median run.
     #[serde(default = "one")]
     pub repeat: u32,
+    /// Whether the data was dropped from the page cache before every run (`--cold`).
+    #[serde(default)]
+    pub cold: bool,
     pub cases: Vec<CaseResult>,
 }
 
@@ -171,6 +174,15 @@ fn columns(rows: &[Vec<String>], left: &[usize]) -> String {
 }
 
 impl BenchReport {
+    /// Where the data was when the cases ran.
+    fn cache(&self) -> &'static str {
+        if self.cold {
+            "cold: data dropped from the page cache before every run"
+        } else {
+            "warm page cache"
+        }
+    }
+
     /// The results as a table for people.
     pub fn table(&self) -> String {
         let mut rows = vec![
@@ -209,7 +221,7 @@ impl BenchReport {
         }
         let d = &self.dataset;
         let mut out = format!(
-            "scale {}: {} rows ({} devices x {} days, {} of Parquet), generator v{}, seed {}; memory limit {}\n",
+            "scale {}: {} rows ({} devices x {} days, {} of Parquet), generator v{}, seed {}; memory limit {}; {}\n",
             self.scale,
             si(d.rows as f64),
             d.devices,
@@ -218,6 +230,7 @@ impl BenchReport {
             d.generator_version,
             d.seed,
             engine::memory::format_bytes(self.memory_limit),
+            self.cache(),
         );
         out.push_str(&columns(&rows, &[0, 7]));
         out
@@ -286,6 +299,9 @@ pub fn compare(old: &BenchReport, new: &BenchReport) -> String {
     if old.scale != new.scale {
         let _ = writeln!(out, "warning: the runs are of different scales");
     }
+    if old.cold != new.cold {
+        let _ = writeln!(out, "warning: old: {}; new: {}", old.cache(), new.cache());
+    }
     out.push_str(&columns(&rows, &[0]));
     out
 }
@@ -335,6 +351,7 @@ mod tests {
             },
             memory_limit: 12 << 30,
             repeat: 1,
+            cold: false,
             cases,
         }
     }
@@ -378,7 +395,7 @@ mod tests {
             vec![seed, case("pack-rmm-fused", 12.5, 820), failed],
         );
         insta::assert_snapshot!(r.table(), @r"
-        scale 1m: 989.4 K rows (16 devices x 7 days, 48.0 MB of Parquet), generator v1, seed 1; memory limit 12.0 GiB
+        scale 1m: 989.4 K rows (16 devices x 7 days, 48.0 MB of Parquet), generator v1, seed 1; memory limit 12.0 GiB; warm page cache
         case              wall   rows    rows/s  scanned   scanned/s  peak RSS  detail
         seed-action1    0.25 s  1.0 M   4.0 M/s  25.0 MB  100.0 MB/s   130 MiB  1 rule, 2 findings; Signer 2.50 GB/s
         pack-rmm-fused  12.5 s  1.0 M  80.0 K/s  25.0 MB    2.0 MB/s   820 MiB  1 rule, 2 findings
@@ -405,8 +422,10 @@ mod tests {
             ],
         );
         new.quarry_version = "0.2.0".into();
+        new.cold = true;
         insta::assert_snapshot!(compare(&old, &new), @r"
         old: 2026-11-21T12:00:00Z (0.1.0, scale 1m); new: 2026-11-22T12:00:00Z (0.2.0, scale 1m); new/old below 1 is faster
+        warning: old: warm page cache; new: cold: data dropped from the page cache before every run
         case            old wall  new wall  new/old  old rows/s  new rows/s  old peak  new peak
         seed-action1      0.50 s    0.25 s     0.50     2.0 M/s     4.0 M/s   150 MiB   130 MiB
         pack-rmm-fused    20.0 s    25.0 s     1.25    50.0 K/s    40.0 K/s   900 MiB   800 MiB
@@ -420,6 +439,15 @@ mod tests {
         let r = report("2026-11-22T12:00:00Z", vec![case("seed-action1", 0.25, 130)]);
         let text = serde_json::to_string(&r).expect("json");
         assert_eq!(serde_json::from_str::<BenchReport>(&text).expect("parse"), r);
+        // A cold run says so; a report written before `--cold` existed was warm.
+        let cold = BenchReport {
+            cold: true,
+            ..r.clone()
+        };
+        assert!(cold.table().contains("cold: data dropped"), "{}", cold.table());
+        let mut older: serde_json::Value = serde_json::to_value(&cold).expect("json");
+        older.as_object_mut().expect("object").remove("cold");
+        assert_eq!(serde_json::from_value::<BenchReport>(older).expect("parse"), r);
     }
 
     #[test]
