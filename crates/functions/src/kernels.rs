@@ -10,7 +10,8 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature};
 use serde_json::Value as Json;
 use std::sync::{Arc, Mutex};
 
@@ -392,6 +393,26 @@ impl ScalarUDFImpl for MultiNeedleUdf {
     }
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
         Ok(DataType::Boolean)
+    }
+
+    /// Constant lists with no needles (`SHA1 in (T | where … | distinct SHA1)` where the
+    /// subquery found nothing) match no row: the call is `false`, and a filter on it
+    /// reads nothing (the optimizer drops its scan).
+    fn simplify(&self, args: Vec<Expr>, _info: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        let lists: Option<Vec<ScalarValue>> = args
+            .iter()
+            .skip(1)
+            .map(|a| match a {
+                Expr::Literal(s, _) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        match lists {
+            Some(lists) if !lists.is_empty() && multi_needle_texts(&lists)?.is_empty() => Ok(
+                ExprSimplifyResult::Simplified(Expr::Literal(ScalarValue::Boolean(Some(false)), None)),
+            ),
+            _ => Ok(ExprSimplifyResult::Original(args)),
+        }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

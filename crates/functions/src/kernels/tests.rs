@@ -257,3 +257,49 @@ fn has_any_alternating_lists_answer_each() {
         }
     }
 }
+
+/// A multi-needle call whose constant lists hold no needle is `false` before it runs (its
+/// filter reads nothing), as it is when it runs; lists with a needle, or not constant,
+/// are left as they are.
+#[test]
+fn constant_lists_without_needles_simplify_to_false() {
+    use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+    let empty = ScalarValue::Binary(Some(b"[]".to_vec()));
+    let only_nulls = ScalarValue::Binary(Some(b"[null]".to_vec()));
+    let col = || Expr::Column(datafusion::common::Column::new_unqualified("s"));
+    let lit = |v: &ScalarValue| Expr::Literal(v.clone(), None);
+    let simplified = |udf: &ScalarUDF, args: Vec<Expr>| match udf.simplify(args, &SimplifyContext::default()).unwrap() {
+        ExprSimplifyResult::Simplified(e) => Some(e),
+        ExprSimplifyResult::Original(_) => None,
+    };
+    let hay = ColumnarValue::Array(Arc::new(StringArray::from(vec![Some("a"), None, Some("")])));
+    for udf in kernel_udfs().iter().filter(|u| multi_needle_of(u.name()).is_some()) {
+        let f = Some(Expr::Literal(ScalarValue::Boolean(Some(false)), None));
+        assert_eq!(simplified(udf, vec![col(), lit(&empty)]), f, "{}", udf.name());
+        assert_eq!(
+            simplified(udf, vec![col(), lit(&empty), lit(&only_nulls)]),
+            f,
+            "{}",
+            udf.name()
+        );
+        // Run, the same lists match no row.
+        let ran = invoke(udf, vec![hay.clone(), ColumnarValue::Scalar(empty.clone())], 3).unwrap();
+        let ran = ran.into_array(3).unwrap();
+        assert_eq!(
+            ran.as_boolean(),
+            &BooleanArray::from(vec![false, false, false]),
+            "{}",
+            udf.name()
+        );
+
+        let a = ScalarValue::Utf8(Some("a".into()));
+        assert_eq!(
+            simplified(udf, vec![col(), lit(&empty), lit(&a)]),
+            None,
+            "{}",
+            udf.name()
+        );
+        assert_eq!(simplified(udf, vec![col(), col()]), None, "{}", udf.name());
+        assert_eq!(simplified(udf, vec![col()]), None, "{}", udf.name());
+    }
+}
