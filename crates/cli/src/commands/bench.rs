@@ -108,13 +108,17 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
             .into_diagnostic()
             .wrap_err("--cold")?;
     } else {
-        say("reading the data once (warm page cache)");
-        data::warm(&work.data());
+        say("reading the data before every case (warm page cache)");
     }
     let mut cx = cases::Context::new(&work, &dataset, args.memory_limit, args.cold).map_err(|e| miette!("{e}"))?;
     let mut results = Vec::new();
     for case in &selected {
         say(&format!("{} …", case.name));
+        if !args.cold {
+            // Before every case, not once: the kernel may page out data idle for a while
+            // (30 s on the development machine), and a case would then read it from disk.
+            data::warm(&work.data());
+        }
         let runs = (0..args.repeat).map(|_| cases::run(case, &mut cx)).collect();
         let Some(r) = report::median_run(runs) else { continue };
         match &r.error {

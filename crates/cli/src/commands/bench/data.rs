@@ -309,8 +309,8 @@ pub fn dir_bytes(p: &Path) -> u64 {
         .sum()
 }
 
-/// Reads every file under `p` once, so that the first case does not pay for a cold page
-/// cache that later cases would not.
+/// Reads every file under `p` once, so that a case does not pay for a cold page cache
+/// (before every case of a warm benchmark).
 pub fn warm(p: &Path) {
     let Ok(entries) = std::fs::read_dir(p) else {
         return;
