@@ -59,10 +59,10 @@ pub(crate) struct CountingReaderFactory {
 impl CountingReaderFactory {
     /// Over the local file system, reading `dictionaries` as dictionaries.
     ///
-    /// Footers are kept in `footers` (the session's file metadata cache): a part is
-    /// immutable (a new part gets a new name), and a hunt opens the same parts several
-    /// times (a sample to choose the keys of a shared scan, the scan, the rules' constant
-    /// subqueries), as does a long-running server across hunts.
+    /// Footers are kept in `footers` (the session's file metadata cache, as long as its
+    /// engine lives): a part is immutable (a new part gets a new name), and a hunt opens
+    /// the same parts several times (a sample to choose the keys of a shared scan, the
+    /// scan, the rules' constant subqueries).
     pub fn local(dictionaries: BTreeSet<String>, footers: Arc<FileMetadataCache>) -> Self {
         let local = Arc::new(datafusion::object_store::local::LocalFileSystem::new());
         CountingReaderFactory {

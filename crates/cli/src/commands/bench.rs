@@ -52,7 +52,7 @@ pub struct Args {
     repeat: u32,
     /// Drop the benchmark's files from the page cache before every timed run (Linux): the
     /// figures of data read from the disk, as when the telemetry is larger than memory or
-    /// was not read lately. Default: the data is read once before the cases (warm).
+    /// was not read lately. Default: the data is read before every case (warm).
     #[arg(long)]
     cold: bool,
 }
