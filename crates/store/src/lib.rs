@@ -17,11 +17,13 @@ pub use ingest::{Format, IngestOptions, IngestReport, ingest};
 pub use manifest::Counts;
 pub use progress::Progress;
 pub mod dictionary;
+mod page_cache;
 pub mod provider;
 mod scan_count;
 
+pub use page_cache::drop_from_page_cache;
 pub use provider::{DayPartitionedTable, FileTable, ScanMetrics, file_table, scan_metrics};
-pub use scan_count::{ScanTotals, drop_from_page_cache, scan_totals};
+pub use scan_count::{ScanTotals, scan_totals};
 pub mod generate;
 
 pub use generate::{GenerateConfig, GroundTruth, Output, Planted, generate};

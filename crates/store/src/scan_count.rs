@@ -3,6 +3,7 @@
 //! piece of work (a hunt, whose plans run inside the hunt crate, has no plan to ask
 //! [`crate::scan_metrics`] about).
 
+use crate::page_cache;
 use bytes::Bytes;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::ParquetFileReaderFactory;
@@ -134,8 +135,8 @@ impl CountingReader {
                 .iter()
                 .map(|r| (r.start, r.end.saturating_sub(r.start)))
                 .collect();
-            for (start, len) in coalesce(spans) {
-                advise(file, start, len, Advice::WillNeed);
+            for (start, len) in page_cache::coalesce(spans) {
+                page_cache::advise(file, start, len, page_cache::Advice::WillNeed);
             }
         }
         ranges
@@ -159,73 +160,11 @@ fn open<'f>(file: &'f mut Option<std::fs::File>, path: &std::path::Path) -> std:
         Some(file) => Ok(file),
         none => {
             let file = std::fs::File::open(path)?;
-            advise(&file, 0, 0, Advice::Random);
+            page_cache::advise(&file, 0, 0, page_cache::Advice::Random);
             Ok(none.insert(file))
         }
     }
 }
-
-/// `(start, len)` ranges sorted by start, with those that touch or overlap merged.
-fn coalesce(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (start, len) in ranges {
-        match out.last_mut() {
-            Some((s, l)) if start <= *s + *l => *l = (*l).max(start + len - *s),
-            _ => out.push((start, len)),
-        }
-    }
-    out
-}
-
-#[derive(Clone, Copy)]
-enum Advice {
-    /// Reads at random offsets: no read-ahead.
-    Random,
-    /// Start reading this range now.
-    WillNeed,
-    /// Drop the range's clean pages from the page cache.
-    DontNeed,
-}
-
-/// Drops the files under `dir` (every file, in every directory below it) from the page
-/// cache, so that the next reads of them go to the disk: benchmarks of data that is not in
-/// memory (`quarry bench --cold`). Returns the files dropped. Pages not yet written back
-/// stay. Only on Linux; elsewhere an error says so.
-pub fn drop_from_page_cache(dir: &std::path::Path) -> std::io::Result<usize> {
-    if !cfg!(target_os = "linux") {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "dropping files from the page cache (posix_fadvise) is supported on Linux only",
-        ));
-    }
-    let mut files = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            files += drop_from_page_cache(&path)?;
-        } else {
-            advise(&std::fs::File::open(&path)?, 0, 0, Advice::DontNeed);
-            files += 1;
-        }
-    }
-    Ok(files)
-}
-
-/// `posix_fadvise` of `len` bytes from `start` (0: to the end). Advice only: an error (a
-/// file system that ignores it) changes nothing, and other systems get none.
-#[cfg(target_os = "linux")]
-fn advise(file: &std::fs::File, start: u64, len: u64, advice: Advice) {
-    let advice = match advice {
-        Advice::Random => rustix::fs::Advice::Random,
-        Advice::WillNeed => rustix::fs::Advice::WillNeed,
-        Advice::DontNeed => rustix::fs::Advice::DontNeed,
-    };
-    let _ = rustix::fs::fadvise(file, start, std::num::NonZeroU64::new(len), advice);
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise(_file: &std::fs::File, _start: u64, _len: u64, _advice: Advice) {}
 
 /// `len` bytes of `file` from `offset`, read into a buffer that is not zeroed first (the
 /// pages a scan reads are most of what it copies; zeroing them cost as much again).
@@ -340,17 +279,6 @@ mod tests {
         assert!(err.to_string().contains("gone.parquet"), "{err}");
     }
 
-    #[test]
-    fn coalesce_sorts_and_merges_what_touches() {
-        assert_eq!(coalesce(vec![]), vec![]);
-        assert_eq!(
-            coalesce(vec![(100, 10), (0, 10), (10, 5), (105, 20), (200, 0), (300, 1)]),
-            vec![(0, 15), (100, 25), (200, 0), (300, 1)]
-        );
-        // A range inside another.
-        assert_eq!(coalesce(vec![(0, 100), (10, 5)]), vec![(0, 100)]);
-    }
-
     /// A part's footer is read once: a second reader of the part gets it from the cache
     /// (here after the file is gone, so it cannot have read it), and a part of another size
     /// at the same path (not something the store writes) is read again.
@@ -384,22 +312,5 @@ mod tests {
         write(10);
         let other = ready(reader_with(path.clone(), cache.clone()).get_metadata(None)).unwrap();
         assert_eq!(other.file_metadata().num_rows(), 10);
-    }
-
-    #[test]
-    fn files_are_dropped_from_the_page_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
-        std::fs::write(dir.path().join("one"), b"1").unwrap();
-        std::fs::write(dir.path().join("a/b/two"), b"2").unwrap();
-        let dropped = drop_from_page_cache(dir.path());
-        if cfg!(target_os = "linux") {
-            assert_eq!(dropped.unwrap(), 2);
-        } else {
-            assert!(dropped.unwrap_err().to_string().contains("Linux"));
-        }
-        // The files read the same after.
-        assert_eq!(std::fs::read(dir.path().join("a/b/two")).unwrap(), b"2");
-        assert!(drop_from_page_cache(&dir.path().join("missing")).is_err());
     }
 }
