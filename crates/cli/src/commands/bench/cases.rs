@@ -277,6 +277,7 @@ fn result(name: &str, m: Measured, rows: u64, detail: String, error: Option<Stri
         bytes_scanned: m.bytes_scanned,
         bytes_per_s: per_s(m.bytes_scanned),
         peak_rss_bytes: m.peak_rss_bytes,
+        disk_read_bytes: m.disk_read_bytes,
         string_bytes_per_s: None,
         detail,
         error,

@@ -1,6 +1,8 @@
-//! Measuring one case: wall time, bytes the data-directory scans fetched, and the peak
-//! resident memory of the process (Linux: the high-water mark is reset by writing 5 to
-//! /proc/self/clear_refs, then read as `VmHWM` from /proc/self/status).
+//! Measuring one case: wall time, bytes the data-directory scans fetched, bytes the
+//! process read from the disk (Linux: `read_bytes` of /proc/self/io, which the page cache
+//! does not count), and the peak resident memory of the process (Linux: the high-water
+//! mark is reset by writing 5 to /proc/self/clear_refs, then read as `VmHWM` from
+//! /proc/self/status).
 
 use std::time::Instant;
 
@@ -11,16 +13,21 @@ pub struct Measured {
     pub bytes_scanned: u64,
     /// `None` where the peak cannot be reset or read.
     pub peak_rss_bytes: Option<u64>,
+    /// Bytes read from the storage device (not from the page cache); `None` where the
+    /// system does not say.
+    pub disk_read_bytes: Option<u64>,
 }
 
 /// Runs `work`, measuring it.
 pub fn measure<T>(work: impl FnOnce() -> T) -> (T, Measured) {
     let reset = reset_peak_rss();
     let scanned = store::scan_totals();
+    let disk = disk_read_bytes();
     let t0 = Instant::now();
     let out = work();
     let wall_s = t0.elapsed().as_secs_f64();
     let bytes_scanned = store::scan_totals().since(scanned).bytes;
+    let disk_read_bytes = disk.zip(disk_read_bytes()).map(|(a, b)| b.saturating_sub(a));
     let peak_rss_bytes = if reset { peak_rss() } else { None };
     (
         out,
@@ -28,8 +35,21 @@ pub fn measure<T>(work: impl FnOnce() -> T) -> (T, Measured) {
             wall_s,
             bytes_scanned,
             peak_rss_bytes,
+            disk_read_bytes,
         },
     )
+}
+
+/// `read_bytes` of /proc/self/io: what the process (all its threads) caused to be read
+/// from the storage device so far.
+fn disk_read_bytes() -> Option<u64> {
+    io_read_bytes(&std::fs::read_to_string("/proc/self/io").ok()?)
+}
+
+fn io_read_bytes(io: &str) -> Option<u64> {
+    io.lines()
+        .find_map(|l| l.strip_prefix("read_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Resets the process's peak resident set size to its current size.
@@ -60,6 +80,10 @@ mod tests {
         assert_eq!(vm_hwm(status), Some(204_800 * 1024));
         assert_eq!(vm_hwm("VmRSS: 1 kB\n"), None);
         assert_eq!(vm_hwm("VmHWM: many\n"), None);
+        let io = "rchar: 10\nwchar: 2\nsyscr: 1\nread_bytes: 4096\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+        assert_eq!(io_read_bytes(io), Some(4096));
+        assert_eq!(io_read_bytes("rchar: 10\n"), None);
+        assert_eq!(io_read_bytes("read_bytes: x\n"), None);
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct CaseResult {
     pub bytes_scanned: u64,
     pub bytes_per_s: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// Bytes read from the storage device rather than the page cache (Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_read_bytes: Option<u64>,
     /// For seed rules: bytes of the `Signer` strings in the window they read, per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_bytes_per_s: Option<f64>,
@@ -205,6 +208,9 @@ impl BenchReport {
                 (None, Some(s)) => format!("{}; Signer {}/s", c.detail, bytes(s)),
                 (None, None) => c.detail.clone(),
             };
+            if let (None, Some(b)) = (&c.error, c.disk_read_bytes.filter(|b| *b > 0)) {
+                detail.push_str(&format!("; {} read from disk", bytes(b as f64)));
+            }
             if let (None, Some((lo, hi))) = (&c.error, c.wall_range_s) {
                 detail.push_str(&format!("; {} runs: {}–{}", self.repeat, secs(lo), secs(hi)));
             }
@@ -319,6 +325,7 @@ mod tests {
             bytes_scanned: 25_000_000,
             bytes_per_s: 25_000_000.0 / wall_s,
             peak_rss_bytes: Some(peak_mib << 20),
+            disk_read_bytes: None,
             string_bytes_per_s: None,
             detail: "1 rule, 2 findings".into(),
             error: None,
@@ -439,12 +446,18 @@ mod tests {
         let r = report("2026-11-22T12:00:00Z", vec![case("seed-action1", 0.25, 130)]);
         let text = serde_json::to_string(&r).expect("json");
         assert_eq!(serde_json::from_str::<BenchReport>(&text).expect("parse"), r);
-        // A cold run says so; a report written before `--cold` existed was warm.
-        let cold = BenchReport {
+        // A cold run says so, and what its cases read from the disk; a report written
+        // before `--cold` existed was warm.
+        let mut cold = BenchReport {
             cold: true,
             ..r.clone()
         };
+        cold.cases[0].disk_read_bytes = Some(227_000_000);
         assert!(cold.table().contains("cold: data dropped"), "{}", cold.table());
+        assert!(cold.table().contains("; 227.0 MB read from disk"), "{}", cold.table());
+        let text = serde_json::to_string(&cold).expect("json");
+        assert_eq!(serde_json::from_str::<BenchReport>(&text).expect("parse"), cold);
+        cold.cases[0].disk_read_bytes = None;
         let mut older: serde_json::Value = serde_json::to_value(&cold).expect("json");
         older.as_object_mut().expect("object").remove("cold");
         assert_eq!(serde_json::from_value::<BenchReport>(older).expect("parse"), r);
