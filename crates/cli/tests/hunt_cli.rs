@@ -125,6 +125,12 @@ fn hunt_exit_codes_formats_and_triage() {
     ] {
         assert!(phases.contains(phase), "{phases}");
     }
+    // What the hunt read from the disk rather than the page cache (Linux says).
+    assert_eq!(
+        phases.contains("; read from the disk: "),
+        cfg!(target_os = "linux"),
+        "{phases}"
+    );
     assert!(
         text.lines()
             .any(|l| l.contains("DeviceProcessEvents") && l.contains(" rules ") && l.contains("kept")),

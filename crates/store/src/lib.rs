@@ -21,7 +21,7 @@ mod page_cache;
 pub mod provider;
 mod scan_count;
 
-pub use page_cache::drop_from_page_cache;
+pub use page_cache::{disk_reads, drop_from_page_cache};
 pub use provider::{DayPartitionedTable, FileTable, ScanMetrics, file_table, scan_metrics};
 pub use scan_count::{ScanTotals, scan_totals};
 pub mod generate;

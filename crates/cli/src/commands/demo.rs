@@ -139,6 +139,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         paint: p,
         show_suppressed: args.show_suppressed,
         timings: false,
+        disk_read_bytes: None,
     };
     print!("{}", render_report(&report, data, &view));
     let data_arg = if data.as_os_str() == "quarry-data" {

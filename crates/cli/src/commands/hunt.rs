@@ -119,9 +119,11 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
         memory_limit: args.memory_limit,
     };
     let progress = Progress::new(!global.quiet);
+    let disk = store::disk_reads();
     let report = Hunter::new(&global.data)
         .run(&selection, &options, &progress)
         .map_err(|e| miette!("{e}"))?;
+    let disk_read_bytes = disk.zip(store::disk_reads()).map(|(a, b)| b.saturating_sub(a));
     progress.finish();
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -130,6 +132,7 @@ pub fn run(global: &crate::Global, args: Args) -> Result<ExitCode> {
                 paint: Paint::stdout(),
                 show_suppressed: args.show_suppressed,
                 timings: args.timings,
+                disk_read_bytes,
             };
             write!(out, "{}", render_report(&report, &global.data, &view)).into_diagnostic()?;
         }

@@ -22,12 +22,12 @@ pub struct Measured {
 pub fn measure<T>(work: impl FnOnce() -> T) -> (T, Measured) {
     let reset = reset_peak_rss();
     let scanned = store::scan_totals();
-    let disk = disk_read_bytes();
+    let disk = store::disk_reads();
     let t0 = Instant::now();
     let out = work();
     let wall_s = t0.elapsed().as_secs_f64();
     let bytes_scanned = store::scan_totals().since(scanned).bytes;
-    let disk_read_bytes = disk.zip(disk_read_bytes()).map(|(a, b)| b.saturating_sub(a));
+    let disk_read_bytes = disk.zip(store::disk_reads()).map(|(a, b)| b.saturating_sub(a));
     let peak_rss_bytes = if reset { peak_rss() } else { None };
     (
         out,
@@ -38,18 +38,6 @@ pub fn measure<T>(work: impl FnOnce() -> T) -> (T, Measured) {
             disk_read_bytes,
         },
     )
-}
-
-/// `read_bytes` of /proc/self/io: what the process (all its threads) caused to be read
-/// from the storage device so far.
-fn disk_read_bytes() -> Option<u64> {
-    io_read_bytes(&std::fs::read_to_string("/proc/self/io").ok()?)
-}
-
-fn io_read_bytes(io: &str) -> Option<u64> {
-    io.lines()
-        .find_map(|l| l.strip_prefix("read_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Resets the process's peak resident set size to its current size.
@@ -80,10 +68,6 @@ mod tests {
         assert_eq!(vm_hwm(status), Some(204_800 * 1024));
         assert_eq!(vm_hwm("VmRSS: 1 kB\n"), None);
         assert_eq!(vm_hwm("VmHWM: many\n"), None);
-        let io = "rchar: 10\nwchar: 2\nsyscr: 1\nread_bytes: 4096\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
-        assert_eq!(io_read_bytes(io), Some(4096));
-        assert_eq!(io_read_bytes("rchar: 10\n"), None);
-        assert_eq!(io_read_bytes("read_bytes: x\n"), None);
     }
 
     #[test]

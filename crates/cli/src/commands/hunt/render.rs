@@ -61,6 +61,8 @@ pub struct View {
     pub paint: Paint,
     pub show_suppressed: bool,
     pub timings: bool,
+    /// With `timings`: what the hunt read from the disk rather than the page cache.
+    pub disk_read_bytes: Option<u64>,
 }
 
 /// `2024-05-03T09:12:44.1234567Z` → `2024-05-03 09:12:44`.
@@ -283,8 +285,12 @@ pub fn render_report(r: &RunReport, data: &std::path::Path, view: &View) -> Stri
     }
     if view.timings {
         let phases = &r.phases;
+        let disk = view
+            .disk_read_bytes
+            .map(|b| format!("; read from the disk: {}", engine::memory::format_bytes(b)))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "\n{} setting up {}, preparing {} rule(s) {}, shared scans {}, running the rules {}\n",
+            "\n{} setting up {}, preparing {} rule(s) {}, shared scans {}, running the rules {}{disk}\n",
             p.bold("Phases:"),
             ms(phases.setup_ms),
             r.rules.len(),
