@@ -234,11 +234,15 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
     for r in fused.rules.iter().filter(|r| r.rule_id.starts_with("edge-")) {
         assert_eq!(r.status, hunt::RuleStatus::Ran, "{}: {:?}", r.rule_id, r.message);
     }
-    let empty = fused
-        .rules
-        .iter()
-        .find(|r| r.rule_id == "edge-empty-list")
-        .expect("empty-list rule");
+    // The report of the fused hunt's rule `id`.
+    let rule = |id: &str| {
+        fused
+            .rules
+            .iter()
+            .find(|r| r.rule_id == id)
+            .unwrap_or_else(|| panic!("{id} ran"))
+    };
+    let empty = rule("edge-empty-list");
     assert_eq!(empty.rows, 1, "one row: a count of 0");
     // Both exclusions of the edge rule suppress something when it runs alone.
     let excluded = |report: &RunReport, index: usize| {
@@ -254,23 +258,11 @@ fn fused_hunts_find_exactly_what_separate_rules_find() {
         excluded(&separate, 0),
         excluded(&separate, 1)
     );
-    let none = fused
-        .rules
-        .iter()
-        .find(|r| r.rule_id == "edge-excluded-none")
-        .expect("excluded-none rule");
+    let none = rule("edge-excluded-none");
     assert!(none.rows > 0 && none.suppressed_rows == 0, "{none:?}");
-    let count = fused
-        .rules
-        .iter()
-        .find(|r| r.rule_id == "edge-excluded-none-count")
-        .expect("excluded-none-count rule");
+    let count = rule("edge-excluded-none-count");
     assert_eq!(count.rows, 1, "the count of the kept rows");
-    let deep = fused
-        .rules
-        .iter()
-        .find(|r| r.rule_id == "edge-deep-or")
-        .expect("deep rule");
+    let deep = rule("edge-deep-or");
     assert!(deep.rows > 0, "mstsc.exe is common");
     let (a, b) = (outcome(&separate), outcome(&fused));
     assert_eq!(a.len(), rules.len());
