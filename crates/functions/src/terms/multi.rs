@@ -30,11 +30,11 @@ use datafusion::arrow::array::ArrayData;
 use datafusion::arrow::array::{
     AnyDictionaryArray, Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, OffsetSizeTrait, StringViewArray,
 };
-use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{DataFusionError, HashMap, Result};
 use std::cell::RefCell;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Many `(op, needle, case_sensitive)` tests over one string column, evaluated in one pass.
 ///
@@ -65,7 +65,29 @@ pub struct MultiMatcher {
     /// The answers for the values of the dictionaries seen last (most recent first): the
     /// batches of one Parquet column chunk share its dictionary's buffers. Each entry keeps
     /// its values' buffers alive, so they cannot be freed and reused by another array.
-    pub(super) dictionaries: Mutex<Vec<(ArrayData, BooleanBuffer)>>,
+    pub(super) dictionaries: Mutex<Vec<(ArrayData, DictionaryAnswers)>>,
+}
+
+/// The answers for one dictionary's values, and the same answers one byte per value,
+/// spread when a batch first needs them (a row's answer is then one load, not a bit
+/// extraction) and shared by the batches that follow.
+#[derive(Clone, Debug)]
+pub(super) struct DictionaryAnswers {
+    bits: BooleanBuffer,
+    bytes: Arc<OnceLock<Box<[bool]>>>,
+}
+
+impl DictionaryAnswers {
+    fn new(bits: BooleanBuffer) -> DictionaryAnswers {
+        DictionaryAnswers {
+            bits,
+            bytes: Arc::default(),
+        }
+    }
+
+    fn bytes(&self) -> &[bool] {
+        self.bytes.get_or_init(|| self.bits.iter().collect())
+    }
 }
 
 /// Dictionaries whose answers a matcher keeps (a few partitions, each reading a chunk).
@@ -225,7 +247,7 @@ impl MultiMatcher {
         let values = dict.values();
         let answers = self.dictionary_answers(values)?;
         let n = dict.keys().len();
-        let matching = answers.count_set_bits();
+        let matching = answers.bits.count_set_bits();
         let matched = match dict.keys().as_primitive_opt::<Int32Type>() {
             // No value of the dictionary matches (a hunt's needles, in most column chunks).
             Some(_) if matching == 0 => BooleanBuffer::new_unset(n),
@@ -233,27 +255,17 @@ impl MultiMatcher {
             // key is compared with theirs (branch-free, vectorized) instead of looked up.
             Some(keys) if matching <= FEW_KEYS => {
                 // Unused slots repeat a matching key.
-                let matching_keys: Vec<i32> = answers.set_indices().filter_map(|k| i32::try_from(k).ok()).collect();
+                let matching_keys: Vec<i32> = answers.bits.set_indices().filter_map(|k| i32::try_from(k).ok()).collect();
                 let mut few = [matching_keys.first().copied().unwrap_or(-1); FEW_KEYS];
                 for (slot, &k) in few.iter_mut().zip(&matching_keys) {
                     *slot = k;
                 }
-                let keys = keys.values();
-                BooleanBuffer::collect_bool(n, |i| {
-                    let k = keys[i];
-                    few.iter().fold(false, |hit, &f| hit | (k == f))
-                })
+                pack_bits(keys.values(), |k| few.iter().fold(false, |hit, &f| hit | (k == f)))
             }
-            Some(keys) => {
-                let keys = keys.values();
-                by_key(&answers, n, |i| usize::try_from(keys[i]).unwrap_or(usize::MAX))
-            }
+            Some(keys) => by_key(&answers, keys.values(), |k| usize::try_from(k).unwrap_or(usize::MAX)),
             // (`normalized_keys` needs values: without any, every row of a valid array is null.)
             None if values.is_empty() => BooleanBuffer::new_unset(n),
-            None => {
-                let keys = dict.normalized_keys();
-                by_key(&answers, n, |i| keys[i])
-            }
+            None => by_key(&answers, &dict.normalized_keys(), |k| k),
         };
         // A null row reads as `""`, whatever its key.
         let matched = match dict.nulls() {
@@ -266,14 +278,14 @@ impl MultiMatcher {
 
     /// The answer for each value of a dictionary, from the cache when the same values were
     /// answered before.
-    fn dictionary_answers(&self, values: &ArrayRef) -> Result<BooleanBuffer> {
+    fn dictionary_answers(&self, values: &ArrayRef) -> Result<DictionaryAnswers> {
         let data = values.to_data();
         if let Ok(cache) = self.dictionaries.lock()
             && let Some((_, answers)) = cache.iter().find(|(v, _)| v.ptr_eq(&data))
         {
             return Ok(answers.clone());
         }
-        let answers = self.any_match(values.as_ref())?.values().clone();
+        let answers = DictionaryAnswers::new(self.any_match(values.as_ref())?.values().clone());
         if let Ok(mut cache) = self.dictionaries.lock() {
             cache.insert(0, (data, answers.clone()));
             cache.truncate(KEEP_DICTIONARIES);
@@ -482,20 +494,55 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
-/// Each of `n` rows' answer by its value's index (`key(row)`; out of range reads as no
-/// match). For a dictionary no longer than the batch, the answers are spread one byte per
-/// value first (a row's answer is then one load, not a bit extraction); a longer one (a
-/// column chunk's URLs for a batch of a few thousand rows) would cost more to spread than
-/// the batch's lookups.
-fn by_key(answers: &BooleanBuffer, n: usize, key: impl Fn(usize) -> usize) -> BooleanBuffer {
-    if answers.len() > n {
-        return BooleanBuffer::collect_bool(n, |i| {
-            let k = key(i);
-            k < answers.len() && answers.value(k)
+/// Each row's answer by its key's value (`index(key)`; out of range reads as no match).
+/// For a dictionary no longer than the batch, the answers spread one byte per value are
+/// looked up (spread once per dictionary, for all the batches of its column chunk); a
+/// longer one (a column chunk's URLs for a batch of a few thousand rows) would cost more
+/// to spread than the batch's lookups.
+fn by_key<K: Copy>(answers: &DictionaryAnswers, keys: &[K], index: impl Fn(K) -> usize) -> BooleanBuffer {
+    let bits = &answers.bits;
+    if bits.len() > keys.len() {
+        return pack_bits(keys, |k| {
+            let k = index(k);
+            k < bits.len() && bits.value(k)
         });
     }
-    let table: Vec<bool> = answers.iter().collect();
-    BooleanBuffer::collect_bool(n, |i| table.get(key(i)).copied().unwrap_or(false))
+    let table = answers.bytes();
+    pack_bits(keys, |k| table.get(index(k)).copied().unwrap_or(false))
+}
+
+/// `test` of each key, as bits. The keys are taken 64 at a time, without bounds checks,
+/// so that simple tests vectorize; each eight answers (a byte apiece) become eight bits
+/// with one multiplication: for bytes `b0..b7` of 0 or 1, the top byte of
+/// `u64::from_le_bytes([b0, …, b7]) * 0x0102_0408_1020_4080` is `b0 | b1 << 1 | … | b7 << 7`
+/// (the products `b_i · 2^(8i + 7j + 7)` land on distinct bits, none carries, and
+/// `i + j = 7` puts `b_i` at bit `56 + i`).
+fn pack_bits<K: Copy>(keys: &[K], test: impl Fn(K) -> bool) -> BooleanBuffer {
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let pack = |bytes: &[u8; 64]| {
+        let (eights, _) = bytes.as_chunks::<8>();
+        eights.iter().enumerate().fold(0u64, |packed, (j, eight)| {
+            packed | ((u64::from_le_bytes(*eight).wrapping_mul(GATHER) >> 56) << (8 * j))
+        })
+    };
+    let chunks = keys.chunks_exact(64);
+    let rest = chunks.remainder();
+    let mut words: Vec<u64> = Vec::with_capacity(keys.len().div_ceil(64));
+    let mut bytes = [0u8; 64];
+    for chunk in chunks {
+        for (b, &k) in bytes.iter_mut().zip(chunk) {
+            *b = u8::from(test(k));
+        }
+        words.push(pack(&bytes));
+    }
+    if !rest.is_empty() {
+        bytes = [0u8; 64];
+        for (b, &k) in bytes.iter_mut().zip(rest) {
+            *b = u8::from(test(k));
+        }
+        words.push(pack(&bytes));
+    }
+    BooleanBuffer::new(Buffer::from_vec(words), 0, keys.len())
 }
 
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
@@ -509,4 +556,37 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
         }
         Err(_) => f(&mut Scratch::default()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack_bits;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Each row's bit is its key's answer, whatever the length (whole words of 64
+        /// rows and a remainder) and wherever the answers fall within a byte.
+        #[test]
+        fn packed_bits_are_the_keys_answers(keys in proptest::collection::vec(-3i32..40, 0..300), few in proptest::array::uniform4(-3i32..40)) {
+            let test = |k: i32| few.contains(&k);
+            let packed = pack_bits(&keys, test);
+            prop_assert_eq!(packed.len(), keys.len());
+            let expected: Vec<bool> = keys.iter().map(|&k| test(k)).collect();
+            prop_assert_eq!(packed.iter().collect::<Vec<_>>(), expected);
+            // The bits past the last row are clear.
+            let last = packed.inner().as_slice().last().copied().unwrap_or(0);
+            let used = keys.len() % 8;
+            prop_assert!(used == 0 || last >> used == 0);
+        }
+    }
+
+    #[test]
+    fn every_byte_pattern_packs_to_its_bits() {
+        for pattern in 0u32..256 {
+            let keys: Vec<u32> = (0..64).map(|i| (pattern >> (i % 8)) & 1).collect();
+            let packed = pack_bits(&keys, |k| k == 1);
+            let bytes = packed.inner().as_slice();
+            assert!(bytes.iter().all(|&b| u32::from(b) == pattern), "pattern {pattern:#010b}: {bytes:?}");
+        }
+    }
 }
