@@ -255,7 +255,11 @@ impl MultiMatcher {
             // key is compared with theirs (branch-free, vectorized) instead of looked up.
             Some(keys) if matching <= FEW_KEYS => {
                 // Unused slots repeat a matching key.
-                let matching_keys: Vec<i32> = answers.bits.set_indices().filter_map(|k| i32::try_from(k).ok()).collect();
+                let matching_keys: Vec<i32> = answers
+                    .bits
+                    .set_indices()
+                    .filter_map(|k| i32::try_from(k).ok())
+                    .collect();
                 let mut few = [matching_keys.first().copied().unwrap_or(-1); FEW_KEYS];
                 for (slot, &k) in few.iter_mut().zip(&matching_keys) {
                     *slot = k;
@@ -586,7 +590,10 @@ mod tests {
             let keys: Vec<u32> = (0..64).map(|i| (pattern >> (i % 8)) & 1).collect();
             let packed = pack_bits(&keys, |k| k == 1);
             let bytes = packed.inner().as_slice();
-            assert!(bytes.iter().all(|&b| u32::from(b) == pattern), "pattern {pattern:#010b}: {bytes:?}");
+            assert!(
+                bytes.iter().all(|&b| u32::from(b) == pattern),
+                "pattern {pattern:#010b}: {bytes:?}"
+            );
         }
     }
 }
