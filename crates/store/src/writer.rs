@@ -1,6 +1,7 @@
 //! Writing a table's rows as Parquet parts: split by day of the time column, sorted by time
 //! within a part (so row-group and page statistics on the time column prune well), each
-//! column compressed with LZ4 or zstd (see [`codec_for`]), written under a staging directory and moved into place only when the ingest commits.
+//! column compressed with LZ4 or zstd (see [`codec_for`]), written under a staging
+//! directory and moved into place only when the ingest commits.
 
 use crate::datadir::{DataDir, Partition};
 use crate::error::{IoContext, Result, StoreError};
@@ -96,7 +97,7 @@ fn codec_for(col: &dyn Array, dictionary: bool) -> Compression {
     let (lz4, zstd) = if dictionary {
         let group = col.len().min(ROW_GROUP_ROWS) as f64;
         let per_group = match estimate_distinct(distinct as f64, rows as f64) {
-            Some(total) => total * (1.0 - (-group / total).exp()),
+            Some(total) => distinct_in_group(total, group),
             None => group,
         };
         let scale = (per_group / distinct.max(1) as f64).max(1.0);
@@ -219,10 +220,16 @@ fn dictionary_pays(col: &dyn Array) -> bool {
         let Some(total) = estimate_distinct(distinct as f64, k as f64) else {
             return false;
         };
-        total * (1.0 - (-group / total).exp())
+        distinct_in_group(total, group)
     };
     let value_bytes = bytes as f64 / distinct.max(1) as f64;
     per_group * 2.0 <= group && per_group * value_bytes <= DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT as f64
+}
+
+/// The distinct values expected in `group` rows of a column of `total` equally frequent
+/// distinct values.
+fn distinct_in_group(total: f64, group: f64) -> f64 {
+    total * (1.0 - (-group / total).exp())
 }
 
 /// The number of distinct values `D` of a column in which `k` rows drawn from it held `d`
