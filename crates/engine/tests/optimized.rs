@@ -143,7 +143,6 @@ fn logic_depth(e: &datafusion::logical_expr::Expr) -> usize {
 fn logical_chains_are_balanced_and_keep_their_meaning() {
     use datafusion::common::tree_node::TreeNode;
     use datafusion::logical_expr::LogicalPlan;
-    let names: Vec<String> = (0..16).map(|i| format!("f{i}.exe")).collect();
     let rows: Vec<serde_json::Value> = ["f3.exe", "f15.exe", "other.exe"]
         .iter()
         .enumerate()
@@ -153,26 +152,42 @@ fn logical_chains_are_balanced_and_keep_their_meaning() {
     let run = |q: &str| cells(&crate::common::run(&c, q));
     let engine = Engine::new(Arc::new(c.clone())).unwrap();
     let options = QueryOptions { now: Some(NOW) };
-    let any = names
-        .iter()
-        .map(|n| format!("FileName == '{n}'"))
+    let filter_of = |query: &str| {
+        let planned = engine.plan(query, &options).unwrap();
+        let mut filter = None;
+        planned.results[0]
+            .plan
+            .apply(|p| {
+                if let LogicalPlan::Filter(f) = p {
+                    filter = Some(f.predicate.clone());
+                }
+                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+            })
+            .unwrap();
+        filter.unwrap_or_else(|| panic!("no filter in {}", planned.results[0].plan.display_indent()))
+    };
+    // 16 operands: 4 levels of `or` over each `ProcessId IS NOT NULL AND ProcessId = …`
+    // (left-deep: 16).
+    let any = [0, 1]
+        .into_iter()
+        .chain(100..114)
+        .map(|n| format!("ProcessId == {n}"))
         .collect::<Vec<_>>()
         .join(" or ");
     let query = format!("DeviceProcessEvents | where {any} | project DeviceName");
-    let planned = engine.plan(&query, &options).unwrap();
-    let mut depth = None;
-    planned.results[0]
-        .plan
-        .apply(|p| {
-            if let LogicalPlan::Filter(f) = p {
-                depth = Some(logic_depth(&f.predicate));
-            }
-            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-        })
-        .unwrap();
-    // 16 operands: 4 levels of `or` over each `FileName IS NOT NULL AND FileName = …`
-    // (left-deep: 16).
-    assert_eq!(depth, Some(5), "{}", planned.results[0].plan.display_indent());
+    assert_eq!(logic_depth(&filter_of(&query)), 5, "{}", filter_of(&query));
+    assert_eq!(run(&query), [["d0"], ["d1"]]);
+    // Tests of one string against constants are one `kql_multi_match` (`ops::fold`).
+    let any = (0..16)
+        .map(|i| format!("FileName == 'f{i}.exe'"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let query = format!("DeviceProcessEvents | where {any} | project DeviceName");
+    let filter = filter_of(&query).to_string();
+    assert!(
+        filter.starts_with("kql_multi_match(") && !filter.contains(" OR "),
+        "{filter}"
+    );
     assert_eq!(run(&query), [["d0"], ["d1"]]);
     // `and` chains, mixed with `or` by precedence.
     let query = "DeviceProcessEvents | where FileName != 'x' and ProcessId >= 0 and ProcessId < 2 and DeviceName != 'd9' or DeviceName == 'd2' | project DeviceName";

@@ -504,6 +504,11 @@ pub fn multi_match_udf(tests: Vec<(StrOp, String, bool)>) -> ScalarUDF {
     })
 }
 
+/// The tests of a [`multi_match_udf`] UDF; `None` for any other UDF.
+pub fn multi_match_tests(udf: &ScalarUDF) -> Option<&[(StrOp, String, bool)]> {
+    udf.inner().downcast_ref::<MultiMatchUdf>().map(|m| m.tests.as_slice())
+}
+
 impl ScalarUDFImpl for MultiMatchUdf {
     fn name(&self) -> &str {
         MULTI_MATCH

@@ -38,10 +38,12 @@ pub use api::{Arg, LowerCtx, TypedAgg, TypedExpr};
 pub use catalog::{Expansion, expansion, lower_call, scalar_function_names};
 pub use error::FnError;
 pub use kernels::{
-    MultiNeedleKind, multi_match_udf, multi_needle_of, multi_needle_texts, str_pred_of, takes_dictionary_haystack,
+    MultiNeedleKind, multi_match_tests, multi_match_udf, multi_needle_of, multi_needle_texts, str_pred_of,
+    takes_dictionary_haystack,
 };
 pub use ops::{
-    BINARY_OPERATORS, lower_between, lower_binary, lower_in, lower_index, lower_member, lower_neg, lower_not,
+    BINARY_OPERATORS, fold_string_tests, lower_between, lower_binary, lower_in, lower_index, lower_member, lower_neg,
+    lower_not,
 };
 pub use render::{format_real, render_cell, render_json};
 pub use terms::{MultiMatcher, StrOp};

@@ -279,6 +279,16 @@ impl Planner<'_> {
             operands.extend(chain[..run].iter().rev().map(|b| self.lower_scalar(&b.right, sc)));
             let operands: Vec<TypedExpr> = operands.into_iter().collect::<PResult<_>>()?;
             if operands.iter().all(|o| o.ty == KqlType::Bool) {
+                let operands = if chain[0].op == BinaryOp::Or {
+                    // Tests of one value against constants: one pass (`ops::fold`).
+                    let exprs = operands.into_iter().map(|o| o.expr).collect();
+                    functions::fold_string_tests(exprs)
+                        .into_iter()
+                        .map(|e| TypedExpr::new(e, KqlType::Bool))
+                        .collect()
+                } else {
+                    operands
+                };
                 return self.balanced(chain[0].op, operands, e.span);
             }
             // An operand that is not a bool: combined left to right, the error names the

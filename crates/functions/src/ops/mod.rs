@@ -4,6 +4,7 @@
 pub mod arith;
 pub mod compare;
 pub mod dynamic_access;
+pub mod fold;
 pub mod membership;
 
 use crate::api::TypedExpr;
@@ -17,6 +18,7 @@ use schema::KqlType;
 
 pub use arith::lower_neg;
 pub use dynamic_access::{lower_index, lower_member};
+pub use fold::fold_string_tests;
 pub use membership::{lower_between, lower_in};
 
 /// The string predicates, by operator name: (operation, case-sensitive, negated).

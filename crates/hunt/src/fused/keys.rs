@@ -104,6 +104,12 @@ fn key_of_test(e: &Expr) -> Option<Key> {
                     }
                     _ => None,
                 }
+            } else if let Some(tests) = functions::multi_match_tests(&f.func) {
+                // An `or` of tests of the column (see `functions::fold_string_tests`).
+                let [Expr::Column(c)] = f.args.as_slice() else {
+                    return None;
+                };
+                Some(tests.iter().map(|t| (c.name.clone(), t.clone())).collect())
             } else if let Some(multi) = functions::multi_needle_of(name) {
                 let (Expr::Column(c), needles) = f.args.split_first()? else {
                     return None;
@@ -408,6 +414,30 @@ mod tests {
             .map(|k| k.iter().map(|(c, _)| c.as_str()).collect())
             .collect();
         assert_eq!(columns, [vec!["Product", "RemoteUrl"], vec!["Company", "RemoteUrl"]]);
+    }
+
+    /// An `or` of tests of one column, folded into one `kql_multi_match` by the planner,
+    /// is keyed by all its tests; of a computed value, by none.
+    #[test]
+    fn a_folded_or_of_a_column_is_keyed_by_its_tests() {
+        let tests = vec![
+            (StrOp::Equals, "anydesk.exe".to_string(), false),
+            (StrOp::EndsWith, ".anydesk.com".to_string(), false),
+        ];
+        let call = |arg: Expr| functions::multi_match_udf(tests.clone()).call(vec![arg]);
+        let expected: Key = tests.iter().map(|t| ("FileName".to_string(), t.clone())).collect();
+        assert_eq!(key_candidates(&call(col("FileName"))), vec![expected]);
+        let computed = functions::lower_call(
+            "tolower",
+            vec![functions::Arg::positional(functions::TypedExpr::new(
+                col("FileName"),
+                schema::KqlType::String,
+            ))],
+            &functions::LowerCtx::new(0),
+        )
+        .expect("tolower")
+        .expr;
+        assert!(key_candidates(&call(computed)).is_empty());
     }
 
     /// A sample with `Company`, `Product` and `RemoteUrl` columns: `google` rows of
