@@ -273,7 +273,8 @@ impl Planner<'_> {
             .iter()
             .take_while(|b| matches!(b.op, BinaryOp::Or | BinaryOp::And) && b.op == chain[0].op)
             .count();
-        if run >= 2 {
+        // An `or` of two is folded too (`h == 'x' or h endswith '.x'`).
+        if run >= 2 || (run == 1 && chain[0].op == BinaryOp::Or) {
             let first = &chain[run - 1].left;
             let mut operands = vec![self.lower_scalar(first, sc)];
             operands.extend(chain[..run].iter().rev().map(|b| self.lower_scalar(&b.right, sc)));
