@@ -197,6 +197,14 @@ fn logical_chains_are_balanced_and_keep_their_meaning() {
         "{filter}"
     );
     assert_eq!(run(query), [["d0"], ["d1"]]);
+    // Negated tests in an `and`: `not(kql_multi_match(…))`.
+    let query = "DeviceProcessEvents | where FileName != 'f3.exe' and FileName !endswith '15.EXE' | project DeviceName";
+    let filter = filter_of(query).to_string();
+    assert!(
+        filter.starts_with("NOT kql_multi_match(") && !filter.contains(" AND "),
+        "{filter}"
+    );
+    assert_eq!(run(query), [["d2"]]);
     // `and` chains, mixed with `or` by precedence.
     let query = "DeviceProcessEvents | where FileName != 'x' and ProcessId >= 0 and ProcessId < 2 and DeviceName != 'd9' or DeviceName == 'd2' | project DeviceName";
     assert_eq!(run(query), [["d0"], ["d1"], ["d2"]]);

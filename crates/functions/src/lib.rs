@@ -42,8 +42,8 @@ pub use kernels::{
     takes_dictionary_haystack,
 };
 pub use ops::{
-    BINARY_OPERATORS, fold_string_tests, lower_between, lower_binary, lower_in, lower_index, lower_member, lower_neg,
-    lower_not,
+    BINARY_OPERATORS, fold_negated_string_tests, fold_string_tests, lower_between, lower_binary, lower_in, lower_index,
+    lower_member, lower_neg, lower_not,
 };
 pub use render::{format_real, render_cell, render_json};
 pub use terms::{MultiMatcher, StrOp};

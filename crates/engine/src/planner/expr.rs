@@ -273,23 +273,22 @@ impl Planner<'_> {
             .iter()
             .take_while(|b| matches!(b.op, BinaryOp::Or | BinaryOp::And) && b.op == chain[0].op)
             .count();
-        // An `or` of two is folded too (`h == 'x' or h endswith '.x'`).
-        if run >= 2 || (run == 1 && chain[0].op == BinaryOp::Or) {
+        // Two operands are folded too (`h == 'x' or h endswith '.x'`).
+        if run >= 1 {
             let first = &chain[run - 1].left;
             let mut operands = vec![self.lower_scalar(first, sc)];
             operands.extend(chain[..run].iter().rev().map(|b| self.lower_scalar(&b.right, sc)));
             let operands: Vec<TypedExpr> = operands.into_iter().collect::<PResult<_>>()?;
             if operands.iter().all(|o| o.ty == KqlType::Bool) {
-                let operands = if chain[0].op == BinaryOp::Or {
-                    // Tests of one value against constants: one pass (`ops::fold`).
-                    let exprs = operands.into_iter().map(|o| o.expr).collect();
+                // Tests of one value against constants, negated in an `and`: one pass
+                // (`functions::ops::fold`).
+                let exprs = operands.into_iter().map(|o| o.expr).collect();
+                let folded = if chain[0].op == BinaryOp::Or {
                     functions::fold_string_tests(exprs)
-                        .into_iter()
-                        .map(|e| TypedExpr::new(e, KqlType::Bool))
-                        .collect()
                 } else {
-                    operands
+                    functions::fold_negated_string_tests(exprs)
                 };
+                let operands = folded.into_iter().map(|e| TypedExpr::new(e, KqlType::Bool)).collect();
                 return self.balanced(chain[0].op, operands, e.span);
             }
             // An operand that is not a bool: combined left to right, the error names the

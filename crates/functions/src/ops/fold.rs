@@ -13,6 +13,11 @@
 //! lowered as `h IS NOT NULL AND h = 'a'`, false for a null `h`, which is what the matcher
 //! answers for a non-empty needle (an empty one, `h == ''`, is true of a null in the
 //! matcher and false in `==`, so it is left as it is).
+//!
+//! The negated tests of an `and` fold the same way, into `not(kql_multi_match(h))`:
+//! `h != 'a' and h !startswith 'b'`. `h != 'a'` is lowered as `h IS NULL OR h <> 'a'`, true
+//! for a null, as `not` of the matcher's false is; `!startswith` and the like are `not`
+//! of a `kql_*` predicate.
 
 use crate::kernels::{multi_match_udf, str_pred_of};
 use crate::terms::StrOp;
@@ -49,6 +54,27 @@ fn string_test(e: &Expr) -> Option<(&Expr, Test)> {
     }
 }
 
+/// The test whose negation `e` is, of a string value against a constant, and that value.
+fn negated_string_test(e: &Expr) -> Option<(&Expr, Test)> {
+    match e {
+        // `h != 'a'`: `h IS NULL OR h <> 'a'` (see `compare::lower_compare`).
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let (Expr::IsNull(checked), Expr::BinaryExpr(ne)) = (left.as_ref(), right.as_ref()) else {
+                return None;
+            };
+            let needle = string_literal(&ne.right)?;
+            (ne.op == Operator::NotEq && ne.left == *checked && !needle.is_empty())
+                .then(|| (ne.left.as_ref(), (StrOp::Equals, needle, true)))
+        }
+        Expr::Not(inner) if matches!(inner.as_ref(), Expr::ScalarFunction(_)) => string_test(inner),
+        _ => None,
+    }
+}
+
 fn string_literal(e: &Expr) -> Option<String> {
     match e {
         Expr::Literal(
@@ -63,11 +89,28 @@ fn string_literal(e: &Expr) -> Option<String> {
 /// of them) replaced by one `kql_multi_match` of the value, where the first of them was.
 /// The others keep their places. Nothing to fold: `operands` as they were.
 pub fn fold_string_tests(operands: Vec<Expr>) -> Vec<Expr> {
+    fold(operands, string_test, |call| call)
+}
+
+/// The operands of an `and`, with those that negate tests of one value against constants
+/// (two or more of them) replaced by `not(kql_multi_match(value))`, as
+/// [`fold_string_tests`] does for an `or`.
+pub fn fold_negated_string_tests(operands: Vec<Expr>) -> Vec<Expr> {
+    fold(operands, negated_string_test, |call| Expr::Not(Box::new(call)))
+}
+
+/// `operands` with the tests `recognize` finds grouped by value, each group of two or more
+/// made one `wrap(kql_multi_match(value))` where its first member was.
+fn fold(
+    operands: Vec<Expr>,
+    recognize: impl Fn(&Expr) -> Option<(&Expr, Test)>,
+    wrap: impl Fn(Expr) -> Expr,
+) -> Vec<Expr> {
     // Each tested value, in order of first appearance, with its tests and operands.
     let mut groups: Vec<(&Expr, Vec<Test>, Vec<usize>)> = Vec::new();
     let mut by_value: HashMap<&Expr, usize> = HashMap::new();
     for (i, e) in operands.iter().enumerate() {
-        if let Some((value, test)) = string_test(e) {
+        if let Some((value, test)) = recognize(e) {
             let g = *by_value.entry(value).or_insert_with(|| {
                 groups.push((value, Vec::new(), Vec::new()));
                 groups.len() - 1
@@ -81,7 +124,7 @@ pub fn fold_string_tests(operands: Vec<Expr>) -> Vec<Expr> {
     }
     let mut replaced: HashMap<usize, Option<Expr>> = HashMap::new();
     for (value, tests, members) in groups.into_iter().filter(|(_, _, m)| m.len() >= 2) {
-        let call = multi_match_udf(tests).call(vec![value.clone()]);
+        let call = wrap(multi_match_udf(tests).call(vec![value.clone()]));
         for (k, &i) in members.iter().enumerate() {
             replaced.insert(i, (k == 0).then(|| call.clone()));
         }
@@ -108,7 +151,7 @@ mod tests {
     use crate::lit::string;
     use crate::testkit::{batch, column, eval_on};
     use datafusion::arrow::array::{ArrayRef, StringArray};
-    use datafusion::logical_expr::or;
+    use datafusion::logical_expr::{and, or};
     use schema::KqlType;
     use std::sync::Arc;
 
@@ -174,10 +217,13 @@ mod tests {
         assert_eq!(fold_string_tests(operands.clone()), operands);
     }
 
-    /// The folded `or` and the original agree row for row, nulls and empty strings
-    /// included.
-    #[test]
-    fn the_call_means_what_the_or_meant() {
+    fn every(operands: Vec<Expr>) -> TypedExpr {
+        let e = operands.into_iter().reduce(and).expect("operands");
+        TypedExpr::new(e, KqlType::Bool)
+    }
+
+    /// Rows of awkward strings: case, an empty string, a null, non-ASCII.
+    fn rows() -> datafusion::arrow::array::RecordBatch {
         let rows: ArrayRef = Arc::new(StringArray::from(vec![
             Some("a.com"),
             Some("x.A.COM"),
@@ -188,7 +234,14 @@ mod tests {
             Some("A.com"),
             Some("ünï.a.com"),
         ]));
-        let b = batch(vec![("h", rows)]);
+        batch(vec![("h", rows)])
+    }
+
+    /// The folded `or` and the original agree row for row, nulls and empty strings
+    /// included.
+    #[test]
+    fn the_call_means_what_the_or_meant() {
+        let b = rows();
         for operands in [
             vec![test("h", "==", "a.com"), test("h", "endswith", ".a.com")],
             vec![
@@ -213,5 +266,42 @@ mod tests {
             );
             assert_eq!(eval_on(&any(folded), &b), eval_on(&original, &b), "{}", original.expr);
         }
+    }
+
+    /// The negated tests of an `and` fold into `not(kql_multi_match(…))`, meaning what the
+    /// `and` meant row for row; `h != ''` and tests that are not negated are left alone.
+    #[test]
+    fn negated_tests_of_an_and_fold_into_not_of_one_call() {
+        let b = rows();
+        for operands in [
+            vec![test("h", "!=", "a.com"), test("h", "!endswith", ".a.com")],
+            vec![
+                test("h", "!has", "b"),
+                test("h", "!=", "a.com"),
+                test("h", "!startswith_cs", ""),
+            ],
+            vec![
+                test("h", "!~", "A.COM"),
+                test("h", "!contains_cs", "c"),
+                test("h", "!=", ""),
+            ],
+            vec![test("h", "!hasprefix", "ÜN"), test("h", "!hassuffix_cs", "com")],
+        ] {
+            let original = every(operands.clone());
+            let folded = fold_negated_string_tests(operands);
+            assert!(
+                folded.iter().any(|e| matches!(e, Expr::Not(inner)
+                    if matches!(inner.as_ref(), Expr::ScalarFunction(f) if f.name() == crate::kernels::MULTI_MATCH))),
+                "{folded:?}"
+            );
+            assert_eq!(eval_on(&every(folded), &b), eval_on(&original, &b), "{}", original.expr);
+        }
+        let left = vec![
+            test("h", "!=", ""),
+            test("h", "!=", ""),
+            test("h", "endswith", "x"),
+            test("h", "endswith", "y"),
+        ];
+        assert_eq!(fold_negated_string_tests(left.clone()), left);
     }
 }

@@ -18,7 +18,7 @@ use schema::KqlType;
 
 pub use arith::lower_neg;
 pub use dynamic_access::{lower_index, lower_member};
-pub use fold::fold_string_tests;
+pub use fold::{fold_negated_string_tests, fold_string_tests};
 pub use membership::{lower_between, lower_in};
 
 /// The string predicates, by operator name: (operation, case-sensitive, negated).
