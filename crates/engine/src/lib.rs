@@ -22,7 +22,7 @@ mod udf;
 pub use catalog::{CatalogTable, MemCatalog, SchemaCatalog, TableCatalog};
 pub use exec::{
     Engine, OptimizedQuery, PLANNER_STACK, PlannedQuery, QueryError, QueryOptions, base_session_config, new_session,
-    new_session_with, validate, validate_ast,
+    new_session_with, prune_columns, validate, validate_ast,
 };
 pub use memory::{EngineConfig, default_memory_limit, parse_byte_size};
 pub use planner::PlannedResult;

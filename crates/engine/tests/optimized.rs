@@ -221,3 +221,56 @@ fn logical_chains_are_balanced_and_keep_their_meaning() {
         "FileName == 'x' or 5"
     );
 }
+
+/// The lowest projection over a table scan, as the number of its expressions.
+fn scan_projection_width(plan: &datafusion::logical_expr::LogicalPlan) -> Option<usize> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::LogicalPlan;
+    let mut width = None;
+    plan.apply(|p| {
+        if let LogicalPlan::Projection(proj) = p
+            && matches!(proj.input.as_ref(), LogicalPlan::TableScan(_))
+        {
+            width = Some(proj.expr.len());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .unwrap();
+    width
+}
+
+/// Planned queries are pruned to the columns they use before DataFusion analyzes them: the
+/// scan's projection of every column narrows, the output stays the same, and the optimized
+/// plan is the one the optimizer makes from the unpruned plan.
+#[test]
+fn planned_queries_are_pruned_to_the_columns_they_use() {
+    let engine = Engine::new(Arc::new(engine::SchemaCatalog::builtin())).unwrap();
+    let options = QueryOptions { now: Some(NOW) };
+    let queries = [
+        "DeviceProcessEvents | where Timestamp > ago(1d) and FileName has 'anydesk' | summarize c = count() by DeviceName",
+        "DeviceNetworkEvents | extend Host = tolower(extract(@'^([^/:]+)', 1, RemoteUrl)) | where Host endswith '.example.com' | project DeviceName, Host",
+        "DeviceProcessEvents | join kind=inner (DeviceNetworkEvents | where RemotePort == 443) on DeviceId | project DeviceId, FileName, RemoteUrl",
+        "union DeviceProcessEvents, DeviceFileEvents | where FileName =~ 'x.exe' | take 5 | project DeviceName, FileName",
+        "DeviceProcessEvents | where SHA1 in ((DeviceFileCertificateInfo | where Signer has 'x' | distinct SHA1)) | count",
+    ];
+    let state = engine.session().state();
+    for query in queries {
+        let planned = engine.plan(query, &options).unwrap();
+        for r in &planned.results {
+            let wide = scan_projection_width(&r.plan).expect("a projection over the scan");
+            let pruned = engine::prune_columns(r.plan.clone());
+            assert_eq!(pruned.schema(), r.plan.schema(), "{query}");
+            let narrow = scan_projection_width(&pruned).unwrap_or(0);
+            assert!(
+                narrow < wide / 4,
+                "{query}: {narrow} of {wide} columns read\n{}",
+                pruned.display_indent()
+            );
+            assert_eq!(
+                state.optimize(&pruned).unwrap().display_indent_schema().to_string(),
+                state.optimize(&r.plan).unwrap().display_indent_schema().to_string(),
+                "{query}"
+            );
+        }
+    }
+}
